@@ -1,0 +1,27 @@
+-- docmill's default configuration, compiled into the binary.
+-- `docmill run --config FILE` reads a file of the same shape; its keys
+-- override these, and command-line flags override both.
+return {
+  -- Where jobs come from: a folder (scanned recursively; new and changed
+  -- files are picked up while `docmill run` keeps running).
+  source = "samples",
+
+  -- Where text goes: sqlite:PATH is the embedded full-text index.
+  index = "sqlite:docmill.db",
+
+  -- The durable job queue. nil keeps it in the index database.
+  queue = nil,
+
+  -- Worker threads; 0 = one per CPU core.
+  workers = 0,
+
+  -- The policy file ops edit (see policies/README.md); "builtin:default"
+  -- is policies/default.lua as compiled into the binary.
+  policy = "builtin:default",
+
+  -- Watch mode: seconds between rescans of the source folder.
+  rescan_seconds = 5,
+
+  -- debug, info, warn or error.
+  log_level = "info",
+}

@@ -1,0 +1,37 @@
+#include "bindings.h"
+
+#include <lauxlib.h>
+
+int bind_push_error(lua_State *L, const dm_err *err)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, err->msg);
+    lua_pushboolean(L, err->permanent);
+    return 3;
+}
+
+void bind_set_funcs(lua_State *L, int module, const luaL_Reg *fns)
+{
+    for (; fns->name; fns++) {
+        lua_pushcfunction(L, fns->func);
+        lua_setfield(L, module, fns->name);
+    }
+}
+
+void bindings_register(lua_State *L)
+{
+    lua_newtable(L);
+    int module = lua_gettop(L);
+    bind_fetch_register(L, module);
+    bind_doc_register(L, module);
+    bind_ocr_register(L, module);
+    bind_index_register(L, module);
+    bind_mem_register(L, module);
+    bind_policy_register(L, module);
+    bind_runtime_register(L, module);
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "loaded");
+    lua_pushvalue(L, module);
+    lua_setfield(L, -2, "docmill.core");
+    lua_pop(L, 3);
+}

@@ -1,0 +1,31 @@
+/* The Lua face of the C primitives: module "docmill.core". One file per
+ * area registers its functions into the module table; bindings_register is
+ * the one place that calls them all. Conventions, everywhere:
+ *   - misuse (wrong argument type, missing argument) raises a Lua error;
+ *   - a runtime failure returns nil, message, permanent (boolean);
+ *   - nothing raises while C resources are live: errors are recorded,
+ *     resources released, and only then raised or returned. */
+#ifndef DOCMILL_BINDINGS_H
+#define DOCMILL_BINDINGS_H
+
+#include "common.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+
+void bindings_register(lua_State *L);
+
+void bind_fetch_register(lua_State *L, int module);
+void bind_doc_register(lua_State *L, int module);
+void bind_ocr_register(lua_State *L, int module);
+void bind_index_register(lua_State *L, int module);
+void bind_mem_register(lua_State *L, int module);
+void bind_policy_register(lua_State *L, int module);
+void bind_runtime_register(lua_State *L, int module);
+
+/* Pushes nil, err->msg, err->permanent and returns 3 (for `return`). */
+int bind_push_error(lua_State *L, const dm_err *err);
+/* Registers fns into the table at index module. */
+void bind_set_funcs(lua_State *L, int module, const luaL_Reg *fns);
+
+#endif

@@ -1,0 +1,101 @@
+#include "fetch.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int fetch_local_path(const char *uri, sbuf *path, dm_err *err)
+{
+    sbuf_reset(path);
+    if (dm_str_has_prefix(uri, "file://")) {
+        const char *p = uri + 7;
+        if (*p != '/') {
+            dm_err_set(err, true, "unsupported file URI (only file:///path is accepted): %s", uri);
+            return -1;
+        }
+        for (; *p; p++) {
+            if (*p == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
+                char c = (char)(hexval(p[1]) * 16 + hexval(p[2]));
+                if (c == '\0') {
+                    dm_err_set(err, true, "file URI contains an encoded NUL: %s", uri);
+                    return -1;
+                }
+                sbuf_putc(path, c);
+                p += 2;
+            } else {
+                sbuf_putc(path, *p);
+            }
+        }
+        return 0;
+    }
+    const char *colon = strstr(uri, "://");
+    if (colon) {
+        dm_err_set(err, true, "unsupported URI scheme: %.*s", (int)(colon - uri), uri);
+        return -1;
+    }
+    sbuf_append(path, uri, strlen(uri));
+    return 0;
+}
+
+int fetch_uri(const fetch_options *opt, const char *uri, fetch_result *out, dm_err *err)
+{
+    memset(out, 0, sizeof *out);
+    sbuf path;
+    sbuf_init(&path);
+    if (fetch_local_path(uri, &path, err) != 0) {
+        sbuf_free(&path);
+        return -1;
+    }
+    struct stat st;
+    if (stat(path.data, &st) != 0) {
+        /* A vanished file will not come back by retrying the same job. */
+        dm_err_set(err, errno == ENOENT || errno == ENOTDIR, "cannot open %s: %s", path.data,
+                   strerror(errno));
+        sbuf_free(&path);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        dm_err_set(err, true, "not a regular file: %s", path.data);
+        sbuf_free(&path);
+        return -1;
+    }
+    if (access(path.data, R_OK) != 0) {
+        dm_err_set(err, true, "cannot read %s: %s", path.data, strerror(errno));
+        sbuf_free(&path);
+        return -1;
+    }
+    if (opt && opt->max_bytes > 0 && st.st_size > opt->max_bytes) {
+        dm_err_set(err, true, "file too large: %lld bytes exceeds the limit of %lld bytes",
+                   (long long)st.st_size, (long long)opt->max_bytes);
+        sbuf_free(&path);
+        return -1;
+    }
+    out->path = sbuf_take(&path);
+    out->size = st.st_size;
+    out->mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+    out->is_temp = false;
+    return 0;
+}
+
+void fetch_result_release(fetch_result *res)
+{
+    if (!res)
+        return;
+    if (res->is_temp && res->path)
+        unlink(res->path);
+    free(res->path);
+    memset(res, 0, sizeof *res);
+}

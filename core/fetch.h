@@ -1,0 +1,25 @@
+/* fetch: turn a job's URI into a local file the extractors can read.
+ * Today it knows local paths and file:// URIs; http(s) and s3:// slot in
+ * here as further schemes with the same contract. */
+#ifndef DOCMILL_FETCH_H
+#define DOCMILL_FETCH_H
+
+#include "common.h"
+
+typedef struct fetch_options {
+    int64_t max_bytes;   /* 0 = no limit; larger objects are a permanent failure */
+} fetch_options;
+
+typedef struct fetch_result {
+    char *path;          /* a local file, owned by the result */
+    int64_t size;
+    int64_t mtime_ms;
+    bool is_temp;        /* remove path on release (downloads) */
+} fetch_result;
+
+/* Percent-decodes a file:// URI or passes a plain path through. */
+int fetch_local_path(const char *uri, sbuf *path, dm_err *err);
+int fetch_uri(const fetch_options *opt, const char *uri, fetch_result *out, dm_err *err);
+void fetch_result_release(fetch_result *res);
+
+#endif

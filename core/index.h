@@ -1,0 +1,57 @@
+/* index: where extracted text goes. An index_sink is an interface — SQLite
+ * FTS5 today, OpenSearch _bulk next — so the pipeline never knows which. */
+#ifndef DOCMILL_INDEX_H
+#define DOCMILL_INDEX_H
+
+#include "common.h"
+
+typedef struct index_page {
+    int page;
+    const char *method;  /* "text" or "ocr" */
+    int dpi;             /* 0 for the text layer */
+    const char *text;
+    size_t text_len;
+} index_page;
+
+typedef struct index_doc {
+    const char *id;      /* stable: derived from the source URI */
+    const char *source;
+    const char *sha256;  /* of the content */
+    const char *mime;
+    int64_t size;
+    int64_t mtime_ms;
+    int page_count;      /* pages in the file */
+    int pages_ocr;
+    int64_t extract_ms;
+    const char *note;    /* e.g. pages beyond the limit; NULL when none */
+    int npages;          /* pages extracted (≤ page_count) */
+    const index_page *pages;
+} index_doc;
+
+typedef struct index_sink index_sink;
+
+typedef struct index_ops {
+    /* All or nothing: when it returns 0 every document is durably stored and
+     * replaces any earlier version with the same id. */
+    int (*bulk)(index_sink *sink, const index_doc *docs, int n, dm_err *err);
+    int (*remove)(index_sink *sink, const char *const *ids, int n, dm_err *err);
+    /* 1 and the stored content hash when the id is known, 0 when not. */
+    int (*lookup)(index_sink *sink, const char *id, char sha256[65], dm_err *err);
+    /* Records that an unchanged document was seen again (new mtime/size). */
+    int (*touch)(index_sink *sink, const char *id, int64_t size, int64_t mtime_ms, dm_err *err);
+    void (*close)(index_sink *sink);
+} index_ops;
+
+struct index_sink {
+    const index_ops *ops;
+};
+
+/* "sqlite:PATH" (or a bare path ending in .db). */
+index_sink *index_open(const char *uri, dm_err *err);
+void index_close(index_sink *sink);
+/* The stable document id: the first 32 hex digits of sha256(source). */
+void index_doc_id(const char *source, char out[33]);
+/* Parses "sqlite:PATH"; returns PATH or NULL when the URI is not SQLite. */
+const char *index_sqlite_path(const char *uri);
+
+#endif

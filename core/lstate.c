@@ -1,0 +1,127 @@
+#include "lstate.h"
+
+#include "bindings/bindings.h"
+#include "log.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <string.h>
+
+#define ENV_KEY "docmill.env"
+
+int luaopen_cjson(lua_State *L);
+
+const embedded_module *lstate_find_embedded(const char *name)
+{
+    for (const embedded_module *m = embedded_modules; m->name; m++)
+        if (strcmp(m->name, name) == 0)
+            return m;
+    return NULL;
+}
+
+static int preload_embedded(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    const embedded_module *m = lstate_find_embedded(name);
+    if (!m)
+        return luaL_error(L, "no embedded module %s", name);
+    if (luaL_loadbuffer(L, (const char *)m->code, *m->size, name) != 0)
+        return lua_error(L);
+    lua_pushstring(L, name);
+    lua_call(L, 1, 1);
+    return 1;
+}
+
+static int traceback(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (!msg) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+            return 1;
+        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+int lstate_pcall(lua_State *L, int nargs, int nresults, dm_err *err)
+{
+    int base = lua_gettop(L) - nargs;  /* the function's slot */
+    lua_pushcfunction(L, traceback);
+    lua_insert(L, base);
+    int rc = lua_pcall(L, nargs, nresults, base);
+    lua_remove(L, base);
+    if (rc != 0) {
+        const char *msg = lua_tostring(L, -1);
+        dm_err_set(err, false, "%s", msg ? msg : "unknown Lua error");
+        if (rc == LUA_ERRMEM)
+            dm_err_set(err, false, "Lua state out of memory");
+        lua_settop(L, base - 1);
+        return -1;
+    }
+    return 0;
+}
+
+int lstate_require(lua_State *L, const char *name, dm_err *err)
+{
+    lua_getglobal(L, "require");
+    lua_pushstring(L, name);
+    return lstate_pcall(L, 1, 1, err);
+}
+
+lstate_env *lstate_get_env(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, ENV_KEY);
+    lstate_env *env = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return env;
+}
+
+static int open_state(lua_State *L)
+{
+    lstate_env *env = lua_touserdata(L, 1);
+    luaL_openlibs(L);
+    lua_pushlightuserdata(L, env);
+    lua_setfield(L, LUA_REGISTRYINDEX, ENV_KEY);
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "preload");
+    lua_pushcfunction(L, luaopen_cjson);
+    lua_setfield(L, -2, "cjson");
+    for (const embedded_module *m = embedded_modules; m->name; m++) {
+        lua_pushcfunction(L, preload_embedded);
+        lua_setfield(L, -2, m->name);
+    }
+    lua_pop(L, 2);
+    /* Only the embedded library and cjson are reachable through require;
+     * nothing is loaded from the file system behind the operator's back. */
+    lua_getglobal(L, "package");
+    lua_pushstring(L, "");
+    lua_setfield(L, -2, "path");
+    lua_pushstring(L, "");
+    lua_setfield(L, -2, "cpath");
+    lua_pop(L, 1);
+    bindings_register(L);
+    return 0;
+}
+
+lua_State *lstate_new(lstate_env *env, dm_err *err)
+{
+    lua_State *L = luaL_newstate();
+    if (!L) {
+        dm_err_set(err, false, "cannot create a Lua state (out of memory)");
+        return NULL;
+    }
+    lua_pushcfunction(L, open_state);
+    lua_pushlightuserdata(L, env);
+    if (lstate_pcall(L, 1, 0, err) != 0) {
+        lua_close(L);
+        return NULL;
+    }
+    return L;
+}
+
+void lstate_close(lua_State *L)
+{
+    if (L)
+        lua_close(L);
+}

@@ -1,0 +1,50 @@
+/* lstate: the one function that builds every Lua state (CLI, workers,
+ * validation), the one pcall wrapper every C→Lua call goes through, and the
+ * per-state environment the bindings reach: the C resources this state's
+ * thread owns. Lua never frees those; C does, after lstate_close. */
+#ifndef DOCMILL_LSTATE_H
+#define DOCMILL_LSTATE_H
+
+#include "common.h"
+#include "doc.h"
+#include "index.h"
+#include "ocr.h"
+
+#include <lua.h>
+
+typedef struct embedded_module {
+    const char *name;
+    const unsigned char *code;
+    const unsigned long *size;
+} embedded_module;
+
+/* Generated at build time from lua/ and policies/default.lua. */
+extern const embedded_module embedded_modules[];
+
+struct policy;
+struct runtime;
+
+typedef struct lstate_env {
+    int worker_id;           /* -1 outside the worker pool */
+    doc_ctx *docs;           /* created with the state */
+    ocr_engine *ocr;         /* Tesseract instances load lazily inside */
+    index_sink *index;       /* NULL until opened */
+    struct policy *policy;   /* NULL until loaded */
+    struct runtime *rt;      /* NULL outside `docmill run` */
+    int64_t jobs_done;
+} lstate_env;
+
+/* Opens the standard libraries, cjson, the docmill primitives, and the
+ * embedded modules (as package.preload entries). */
+lua_State *lstate_new(lstate_env *env, dm_err *err);
+void lstate_close(lua_State *L);
+lstate_env *lstate_get_env(lua_State *L);
+/* Calls the function below nargs arguments with a traceback handler. On
+ * error the message (with traceback) is in err, the stack is restored to
+ * what it was below the function, and -1 is returned. */
+int lstate_pcall(lua_State *L, int nargs, int nresults, dm_err *err);
+/* require(name), leaving the module on the stack. */
+int lstate_require(lua_State *L, const char *name, dm_err *err);
+const embedded_module *lstate_find_embedded(const char *name);
+
+#endif

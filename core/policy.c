@@ -1,0 +1,439 @@
+#include "policy.h"
+
+#include "log.h"
+#include "lstate.h"
+#include "ocr.h"
+
+#include <lauxlib.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#define S(field) offsetof(policy_settings, field)
+
+/* The schema: every setting a policy may set, its type, range and meaning.
+ * policies/README.md documents the same list; a test keeps them in step. */
+const setting_spec policy_setting_specs[] = {
+    {"languages", SETTING_STR, 0, 63, S(languages), "Tesseract language set for OCR"},
+    {"dpi", SETTING_INT, 72, 600, S(dpi), "render resolution for OCR of PDF pages"},
+    {"max_file_mb", SETTING_NUM, 0, 1e6, S(max_file_mb), "larger files fail (0 = no limit)"},
+    {"max_pages", SETTING_INT, 1, 1000000, S(max_pages), "pages beyond this are not extracted"},
+    {"max_page_megapixels", SETTING_NUM, 0.1, 1000, S(max_page_megapixels),
+     "render cap per page; larger pages are rendered at a lower DPI, larger images refused"},
+    {"text_min_chars", SETTING_INT, 0, 100000, S(text_min_chars),
+     "a text layer with fewer characters is OCR'd instead"},
+    {"max_bad_char_ratio", SETTING_NUM, 0, 1, S(max_bad_char_ratio),
+     "a text layer with more replacement/control characters than this share is OCR'd"},
+    {"ocr_psm", SETTING_INT, 0, 13, S(ocr_psm), "Tesseract page segmentation mode"},
+    {"ocr_skip_inverted", SETTING_BOOL, 0, 1, S(ocr_skip_inverted),
+     "skip Tesseract's inverted-text pass (faster)"},
+    {"batch_size", SETTING_INT, 1, 10000, S(batch_size), "documents per bulk_index call"},
+    {"gc_every_jobs", SETTING_INT, 0, 1000000, S(gc_every_jobs),
+     "full Lua GC and MuPDF store flush every N jobs (0 = never)"},
+    {"mupdf_store_mb", SETTING_INT, 0, 4096, S(mupdf_store_mb), "MuPDF cache per worker"},
+    {"max_attempts", SETTING_INT, 1, 1000, S(max_attempts),
+     "transient failures are retried until this many attempts"},
+    {"retry_base_ms", SETTING_INT, 0, 86400000, S(retry_base_ms),
+     "first retry delay; doubles per attempt"},
+    {"lease_seconds", SETTING_INT, 10, 86400, S(lease_seconds),
+     "how long a job stays invisible to other takers while it runs (renewed)"},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+const char *const policy_hook_names[HOOK_COUNT] = {"route", "needs_ocr", "dpi", "languages",
+                                                    "self_test"};
+
+void policy_defaults(policy_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->languages, sizeof s->languages, "jpn+eng");
+    s->dpi = 300;
+    s->max_file_mb = 200;
+    s->max_pages = 500;
+    s->max_page_megapixels = 40;
+    s->text_min_chars = 20;
+    s->max_bad_char_ratio = 0.3;
+    s->ocr_psm = 3;
+    s->ocr_skip_inverted = true;
+    s->batch_size = 16;
+    s->gc_every_jobs = 50;
+    s->mupdf_store_mb = 16;
+    s->max_attempts = 5;
+    s->retry_base_ms = 2000;
+    s->lease_seconds = 600;
+}
+
+static const setting_spec *find_setting(const char *name)
+{
+    for (const setting_spec *sp = policy_setting_specs; sp->name; sp++)
+        if (strcmp(sp->name, name) == 0)
+            return sp;
+    return NULL;
+}
+
+static int find_hook(const char *name)
+{
+    for (int i = 0; i < HOOK_COUNT; i++)
+        if (strcmp(policy_hook_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+/* Suggests the closest known key for a typo (edit distance ≤ 3). */
+static const char *closest_key(const char *name)
+{
+    const char *best = NULL;
+    size_t best_d = 4;
+    const char *cands[64];
+    int n = 0;
+    for (const setting_spec *sp = policy_setting_specs; sp->name; sp++)
+        cands[n++] = sp->name;
+    for (int i = 0; i < HOOK_COUNT; i++)
+        cands[n++] = policy_hook_names[i];
+    for (int c = 0; c < n; c++) {
+        size_t la = strlen(name), lb = strlen(cands[c]);
+        if (la > 40 || lb > 40)
+            continue;
+        size_t d[41][41];
+        for (size_t i = 0; i <= la; i++)
+            d[i][0] = i;
+        for (size_t j = 0; j <= lb; j++)
+            d[0][j] = j;
+        for (size_t i = 1; i <= la; i++)
+            for (size_t j = 1; j <= lb; j++) {
+                size_t sub = d[i - 1][j - 1] + (name[i - 1] != cands[c][j - 1]);
+                size_t del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+                d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+            }
+        if (d[la][lb] < best_d) {
+            best_d = d[la][lb];
+            best = cands[c];
+        }
+    }
+    return best;
+}
+
+static int set_value(lua_State *L, int idx, const setting_spec *sp, policy_settings *s,
+                     const char *where, dm_err *err)
+{
+    char *base = (char *)s;
+    int t = lua_type(L, idx);
+    switch (sp->type) {
+    case SETTING_BOOL:
+        if (t != LUA_TBOOLEAN) {
+            dm_err_set(err, true, "%s: '%s' must be a boolean, got %s", where, sp->name,
+                       lua_typename(L, t));
+            return -1;
+        }
+        *(bool *)(base + sp->offset) = lua_toboolean(L, idx);
+        return 0;
+    case SETTING_STR: {
+        if (t != LUA_TSTRING) {
+            dm_err_set(err, true, "%s: '%s' must be a string, got %s", where, sp->name,
+                       lua_typename(L, t));
+            return -1;
+        }
+        size_t len;
+        const char *v = lua_tolstring(L, idx, &len);
+        if (len == 0 || len > (size_t)sp->max) {
+            dm_err_set(err, true, "%s: '%s' must be 1..%d characters", where, sp->name,
+                       (int)sp->max);
+            return -1;
+        }
+        memcpy(base + sp->offset, v, len + 1);
+        return 0;
+    }
+    case SETTING_INT:
+    case SETTING_NUM: {
+        if (t != LUA_TNUMBER) {
+            dm_err_set(err, true, "%s: '%s' must be a number, got %s", where, sp->name,
+                       lua_typename(L, t));
+            return -1;
+        }
+        double v = lua_tonumber(L, idx);
+        if (isnan(v) || v < sp->min || v > sp->max ||
+            (sp->type == SETTING_INT && v != floor(v))) {
+            dm_err_set(err, true, "%s: '%s' = %g is out of range (%s %g..%g)", where, sp->name, v,
+                       sp->type == SETTING_INT ? "integer" : "number", sp->min, sp->max);
+            return -1;
+        }
+        if (sp->type == SETTING_INT)
+            *(int *)(base + sp->offset) = (int)v;
+        else
+            *(double *)(base + sp->offset) = v;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+void policy_push_settings(lua_State *L, const policy_settings *s)
+{
+    const char *base = (const char *)s;
+    lua_newtable(L);
+    for (const setting_spec *sp = policy_setting_specs; sp->name; sp++) {
+        switch (sp->type) {
+        case SETTING_BOOL:
+            lua_pushboolean(L, *(const bool *)(base + sp->offset));
+            break;
+        case SETTING_STR:
+            lua_pushstring(L, base + sp->offset);
+            break;
+        case SETTING_INT:
+            lua_pushinteger(L, *(const int *)(base + sp->offset));
+            break;
+        case SETTING_NUM:
+            lua_pushnumber(L, *(const double *)(base + sp->offset));
+            break;
+        }
+        lua_setfield(L, -2, sp->name);
+    }
+}
+
+/* The locked environment policy code runs in. */
+static const char *SANDBOX =
+    "local allowed = {assert=assert, error=error, ipairs=ipairs, next=next, pairs=pairs,"
+    "  pcall=pcall, select=select, tonumber=tonumber, tostring=tostring, type=type,"
+    "  unpack=unpack, math=math, string=string, table=table,"
+    "  os={time=os.time, clock=os.clock, date=os.date, getenv=os.getenv}}\n"
+    "local log = ...\n"
+    "allowed.log = log\n"
+    "return setmetatable(allowed, {\n"
+    "  __index = function(_, k) error('policy reads undefined global \\'' .. tostring(k) .. '\\'', 2) end,\n"
+    "  __newindex = function(_, k) error('policy sets global \\'' .. tostring(k) .. '\\'; declare it local', 2) end,\n"
+    "})\n";
+
+static int policy_log(lua_State *L)
+{
+    const char *level = luaL_checkstring(L, 1);
+    const char *msg = luaL_checkstring(L, 2);
+    log_level lv = LOG_INFO;
+    if (log_parse_level(level, &lv) != 0)
+        return luaL_error(L, "log: unknown level '%s'", level);
+    log_msg(lv, "policy: %s", msg);
+    return 0;
+}
+
+static int load_chunk(lua_State *L, const char *path, dm_err *err)
+{
+    if (path) {
+        if (luaL_loadfile(L, path) != 0) {
+            dm_err_set(err, true, "%s", lua_tostring(L, -1));
+            lua_pop(L, 1);
+            return -1;
+        }
+        return 0;
+    }
+    const embedded_module *m = lstate_find_embedded("docmill.policy.default");
+    if (!m || luaL_loadbuffer(L, (const char *)m->code, *m->size, "=policies/default.lua") != 0) {
+        dm_err_set(err, true, "the embedded default policy is missing");
+        if (m)
+            lua_pop(L, 1);
+        return -1;
+    }
+    return 0;
+}
+
+int policy_load(lua_State *L, const char *path, policy *out, dm_err *err)
+{
+    int top = lua_gettop(L);
+    policy p;
+    memset(&p, 0, sizeof p);
+    policy_defaults(&p.s);
+    for (int i = 0; i < HOOK_COUNT; i++)
+        p.hook_ref[i] = LUA_NOREF;
+    snprintf(p.source, sizeof p.source, "%s", path ? path : "builtin:default");
+    const char *where = p.source;
+
+    if (load_chunk(L, path, err) != 0)
+        return -1;
+    /* chunk */
+    if (luaL_loadstring(L, SANDBOX) != 0) {
+        dm_err_set(err, false, "sandbox: %s", lua_tostring(L, -1));
+        lua_settop(L, top);
+        return -1;
+    }
+    lua_pushcfunction(L, policy_log);
+    if (lstate_pcall(L, 1, 1, err) != 0) {
+        lua_settop(L, top);
+        return -1;
+    }
+    lua_setfenv(L, -2);
+    if (lstate_pcall(L, 0, 1, err) != 0) {
+        lua_settop(L, top);
+        return -1;
+    }
+    if (!lua_istable(L, -1)) {
+        dm_err_set(err, true, "%s: a policy must return a table of settings and hooks, got %s",
+                   where, luaL_typename(L, -1));
+        lua_settop(L, top);
+        return -1;
+    }
+    int tbl = lua_gettop(L);
+    int rc = 0;
+    lua_pushnil(L);
+    while (rc == 0 && lua_next(L, tbl) != 0) {
+        if (lua_type(L, -2) != LUA_TSTRING) {
+            dm_err_set(err, true, "%s: policy keys must be names", where);
+            rc = -1;
+            lua_pop(L, 2);
+            break;
+        }
+        const char *key = lua_tostring(L, -2);
+        const setting_spec *sp = find_setting(key);
+        int hook = find_hook(key);
+        /* dpi and languages are both: a value, or a hook that decides per
+         * page / per document. */
+        if (hook >= 0 && lua_isfunction(L, -1)) {
+            /* resolved below */
+        } else if (sp) {
+            rc = set_value(L, -1, sp, &p.s, where, err);
+        } else if (hook >= 0) {
+            if (!lua_isfunction(L, -1)) {
+                dm_err_set(err, true, "%s: hook '%s' must be a function, got %s", where, key,
+                           luaL_typename(L, -1));
+                rc = -1;
+            }
+        } else {
+            const char *near = closest_key(key);
+            if (near)
+                dm_err_set(err, true, "%s: unknown policy key '%s' (did you mean '%s'?)", where,
+                           key, near);
+            else
+                dm_err_set(err, true, "%s: unknown policy key '%s'", where, key);
+            rc = -1;
+        }
+        lua_pop(L, 1);
+    }
+    if (rc == 0 && !ocr_languages_available(NULL, p.s.languages, err)) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        dm_err_set(err, true, "%s: languages: %s", where, msg);
+        rc = -1;
+    }
+    if (rc != 0) {
+        lua_settop(L, top);
+        return -1;
+    }
+    for (int i = 0; i < HOOK_COUNT; i++) {
+        lua_getfield(L, tbl, policy_hook_names[i]);
+        if (lua_isfunction(L, -1))
+            p.hook_ref[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+        else
+            lua_pop(L, 1);
+    }
+    lua_settop(L, top);
+    if (p.hook_ref[HOOK_SELF_TEST] != LUA_NOREF) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, p.hook_ref[HOOK_SELF_TEST]);
+        policy_push_settings(L, &p.s);
+        if (lstate_pcall(L, 1, 0, err) != 0) {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            dm_err_set(err, true, "%s: self_test failed: %s", where, msg);
+            policy_unload(L, &p);
+            return -1;
+        }
+    }
+    *out = p;
+    return 0;
+}
+
+void policy_unload(lua_State *L, policy *p)
+{
+    for (int i = 0; i < HOOK_COUNT; i++) {
+        if (p->hook_ref[i] != LUA_NOREF && p->hook_ref[i] != LUA_REFNIL)
+            luaL_unref(L, LUA_REGISTRYINDEX, p->hook_ref[i]);
+        p->hook_ref[i] = LUA_NOREF;
+    }
+}
+
+/* Calls hook with the table at arg; leaves one result on the stack and
+ * returns true, or logs, counts and returns false (nothing pushed). */
+static bool call_hook(lua_State *L, policy *p, policy_hook h, int arg)
+{
+    if (p->hook_ref[h] == LUA_NOREF)
+        return false;
+    arg = arg < 0 ? lua_gettop(L) + arg + 1 : arg;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->hook_ref[h]);
+    lua_pushvalue(L, arg);
+    dm_err err;
+    if (lstate_pcall(L, 1, 1, &err) != 0) {
+        p->hook_errors++;
+        log_warn("policy hook %s failed, using the default: %s", policy_hook_names[h], err.msg);
+        return false;
+    }
+    return true;
+}
+
+static void fallback(policy *p, policy_hook h, const char *why)
+{
+    p->hook_fallbacks++;
+    log_warn("policy hook %s returned %s; using the default", policy_hook_names[h], why);
+}
+
+const char *policy_route(lua_State *L, policy *p, int arg)
+{
+    if (!call_hook(L, p, HOOK_ROUTE, arg))
+        return "extract";
+    const char *r = lua_tostring(L, -1);
+    const char *out = "extract";
+    if (r && strcmp(r, "skip") == 0)
+        out = "skip";
+    else if (!r || strcmp(r, "extract") != 0)
+        fallback(p, HOOK_ROUTE, "something other than \"extract\" or \"skip\"");
+    lua_pop(L, 1);
+    return out;
+}
+
+bool policy_needs_ocr(lua_State *L, policy *p, int arg, bool dflt)
+{
+    if (!call_hook(L, p, HOOK_NEEDS_OCR, arg))
+        return dflt;
+    bool out = dflt;
+    if (lua_isboolean(L, -1))
+        out = lua_toboolean(L, -1);
+    else if (!lua_isnil(L, -1))
+        fallback(p, HOOK_NEEDS_OCR, "a non-boolean");
+    lua_pop(L, 1);
+    return out;
+}
+
+int policy_dpi(lua_State *L, policy *p, int arg)
+{
+    if (!call_hook(L, p, HOOK_DPI, arg))
+        return p->s.dpi;
+    int out = p->s.dpi;
+    if (lua_type(L, -1) == LUA_TNUMBER) {
+        double v = lua_tonumber(L, -1);
+        if (isnan(v)) {
+            fallback(p, HOOK_DPI, "NaN");
+        } else if (v < 72 || v > 600) {
+            /* Clamped, not refused: a DPI of 9000 is a typo for "high". */
+            out = v < 72 ? 72 : 600;
+            fallback(p, HOOK_DPI, v < 72 ? "a DPI below 72 (clamped)" : "a DPI above 600 (clamped)");
+        } else {
+            out = (int)v;
+        }
+    } else if (!lua_isnil(L, -1)) {
+        fallback(p, HOOK_DPI, "a non-number");
+    }
+    lua_pop(L, 1);
+    return out;
+}
+
+void policy_languages(lua_State *L, policy *p, int arg, char out[64])
+{
+    snprintf(out, 64, "%s", p->s.languages);
+    if (!call_hook(L, p, HOOK_LANGUAGES, arg))
+        return;
+    const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    dm_err err;
+    if (v && ocr_languages_available(NULL, v, &err))
+        snprintf(out, 64, "%s", v);
+    else if (v)
+        fallback(p, HOOK_LANGUAGES, err.msg);
+    else if (!lua_isnil(L, -1))
+        fallback(p, HOOK_LANGUAGES, "a non-string");
+    lua_pop(L, 1);
+}

@@ -1,0 +1,585 @@
+#include "runtime.h"
+
+#include "index.h"
+#include "log.h"
+#include "lstate.h"
+#include "mem_stats.h"
+#include "source_dir.h"
+#include "worker.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define TICK_MS 100
+
+typedef struct inflight {
+    int64_t id;
+    int attempts;
+    char *source;
+} inflight;
+
+struct runtime {
+    const runtime_config *cfg;
+    policy_settings settings;
+    uv_loop_t loop;
+    uv_timer_t tick;
+    uv_async_t wake;
+    uv_signal_t sigint, sigterm;
+    uv_work_t scan_work;
+    queue *q;
+    char *source_root;
+    char *exclude[2];
+    int nexclude;
+
+    worker *workers;
+    int nworkers;
+
+    /* Jobs leased and waiting for a worker: guarded by mu, signalled by cv. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    queue_job *chan;
+    int chan_len, chan_cap;
+    bool stopping;
+
+    /* Results from workers, guarded by mu. */
+    job_result *results;
+    int nresults, results_cap;
+
+    /* Loop-thread only below. */
+    inflight *flight;        /* leased: in the channel or with a worker */
+    int nflight, flight_cap;
+    bool scanning, scanned_once;
+    int64_t last_scan_ms, last_heartbeat_ms, started_ms, last_progress_ms;
+    int signals;
+    int64_t total_known;     /* jobs this run expects to finish */
+    int64_t finished;
+    bool fatal;
+    dm_err fatal_err;
+    run_summary sum;
+    scan_counts scan;
+    dm_err scan_err;
+    int scan_rc;
+};
+
+bool job_outcome_parse(const char *name, job_outcome *out)
+{
+    static const char *names[] = {"indexed", "unchanged", "deleted", "skipped", "failed", "retry"};
+    for (int i = 0; i < 6; i++)
+        if (strcmp(name, names[i]) == 0) {
+            *out = (job_outcome)i;
+            return true;
+        }
+    return false;
+}
+
+const char *job_outcome_name(job_outcome o)
+{
+    static const char *names[] = {"indexed", "unchanged", "deleted", "skipped", "failed", "retry"};
+    return names[o];
+}
+
+/* --- the worker-facing channel --------------------------------------- */
+
+int runtime_next_job(runtime *rt, int timeout_ms, queue_job *out)
+{
+    pthread_mutex_lock(&rt->mu);
+    if (rt->chan_len == 0 && !rt->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)timeout_ms * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&rt->cv, &rt->mu, &ts);
+    }
+    int r;
+    if (rt->chan_len > 0) {
+        *out = rt->chan[0];
+        memmove(rt->chan, rt->chan + 1, (size_t)(rt->chan_len - 1) * sizeof *rt->chan);
+        rt->chan_len--;
+        r = 1;
+    } else {
+        r = rt->stopping ? -1 : 0;
+    }
+    pthread_mutex_unlock(&rt->mu);
+    return r;
+}
+
+void runtime_complete(runtime *rt, const job_result *r)
+{
+    pthread_mutex_lock(&rt->mu);
+    if (rt->nresults == rt->results_cap) {
+        rt->results_cap = rt->results_cap ? rt->results_cap * 2 : 64;
+        rt->results = dm_xrealloc(rt->results, (size_t)rt->results_cap * sizeof *rt->results);
+    }
+    rt->results[rt->nresults++] = *r;
+    pthread_mutex_unlock(&rt->mu);
+    uv_async_send(&rt->wake);
+}
+
+/* --- loop thread -------------------------------------------------------- */
+
+static inflight *flight_find(runtime *rt, int64_t id)
+{
+    for (int i = 0; i < rt->nflight; i++)
+        if (rt->flight[i].id == id)
+            return &rt->flight[i];
+    return NULL;
+}
+
+static void flight_remove(runtime *rt, int64_t id)
+{
+    for (int i = 0; i < rt->nflight; i++) {
+        if (rt->flight[i].id == id) {
+            free(rt->flight[i].source);
+            rt->flight[i] = rt->flight[--rt->nflight];
+            return;
+        }
+    }
+}
+
+static void set_fatal(runtime *rt, const dm_err *err)
+{
+    if (!rt->fatal) {
+        rt->fatal = true;
+        rt->fatal_err = *err;
+        log_error("%s", err->msg);
+    }
+}
+
+static void begin_stop(runtime *rt)
+{
+    pthread_mutex_lock(&rt->mu);
+    if (rt->stopping) {
+        pthread_mutex_unlock(&rt->mu);
+        return;
+    }
+    rt->stopping = true;
+    /* Jobs nobody started go back to the queue untouched. */
+    queue_job *left = rt->chan;
+    int nleft = rt->chan_len;
+    rt->chan = NULL;
+    rt->chan_len = rt->chan_cap = 0;
+    pthread_cond_broadcast(&rt->cv);
+    pthread_mutex_unlock(&rt->mu);
+    dm_err err;
+    for (int i = 0; i < nleft; i++) {
+        if (queue_release(rt->q, left[i].id, &err) != 0)
+            log_warn("cannot release job %lld: %s", (long long)left[i].id, err.msg);
+        flight_remove(rt, left[i].id);
+    }
+    queue_jobs_free(left, nleft);
+}
+
+static void log_job(runtime *rt, const job_result *r, const inflight *f)
+{
+    const char *src = f ? f->source : "?";
+    if (r->outcome == OUTCOME_FAILED)
+        log_warn("failed %s: %s", src, r->error);
+    else if (r->outcome == OUTCOME_RETRY)
+        log_warn("will retry %s: %s", src, r->error);
+    else if (!rt->cfg->progress_tty)
+        log_info("%s %s (%d pages, %d OCR) in %lld ms", job_outcome_name(r->outcome), src,
+                 r->pages, r->pages_ocr, (long long)r->elapsed_ms);
+}
+
+static void apply_results(runtime *rt)
+{
+    pthread_mutex_lock(&rt->mu);
+    job_result *res = rt->results;
+    int n = rt->nresults;
+    rt->results = NULL;
+    rt->nresults = rt->results_cap = 0;
+    pthread_mutex_unlock(&rt->mu);
+    dm_err err;
+    for (int i = 0; i < n; i++) {
+        job_result *r = &res[i];
+        inflight *f = flight_find(rt, r->job_id);
+        log_job(rt, r, f);
+        int rc = 0;
+        switch (r->outcome) {
+        case OUTCOME_INDEXED:
+        case OUTCOME_UNCHANGED:
+        case OUTCOME_DELETED:
+        case OUTCOME_SKIPPED:
+            rc = queue_ack(rt->q, r->job_id, job_outcome_name(r->outcome), &err);
+            break;
+        case OUTCOME_FAILED:
+            rc = queue_fail(rt->q, r->job_id, r->error, &err);
+            break;
+        case OUTCOME_RETRY: {
+            int attempts = f ? f->attempts : rt->settings.max_attempts;
+            if (attempts >= rt->settings.max_attempts) {
+                char msg[600];
+                snprintf(msg, sizeof msg, "gave up after %d attempts: %s", attempts, r->error);
+                r->outcome = OUTCOME_FAILED;
+                rc = queue_fail(rt->q, r->job_id, msg, &err);
+            } else {
+                int64_t delay = (int64_t)rt->settings.retry_base_ms << (attempts - 1);
+                rc = queue_retry(rt->q, r->job_id, r->error, delay, &err);
+                rt->sum.retried++;
+            }
+            break;
+        }
+        }
+        if (rc != 0) {
+            /* The job stays leased and comes back after its lease: nothing
+             * is lost, it may be processed once more. */
+            log_error("cannot record the result of job %lld: %s", (long long)r->job_id, err.msg);
+        }
+        switch (r->outcome) {
+        case OUTCOME_INDEXED: rt->sum.indexed++; break;
+        case OUTCOME_UNCHANGED: rt->sum.unchanged++; break;
+        case OUTCOME_DELETED: rt->sum.deleted++; break;
+        case OUTCOME_SKIPPED: rt->sum.skipped++; break;
+        case OUTCOME_FAILED: rt->sum.failed++; break;
+        case OUTCOME_RETRY: break;
+        }
+        if (r->outcome != OUTCOME_RETRY)
+            rt->finished++;
+        rt->sum.pages += r->pages;
+        rt->sum.pages_ocr += r->pages_ocr;
+        flight_remove(rt, r->job_id);
+    }
+    free(res);
+}
+
+static void fill_channel(runtime *rt)
+{
+    pthread_mutex_lock(&rt->mu);
+    int want = rt->nworkers * 2 - rt->chan_len;
+    bool stopping = rt->stopping;
+    pthread_mutex_unlock(&rt->mu);
+    if (stopping || want <= 0)
+        return;
+    queue_job *jobs = NULL;
+    int n = 0;
+    dm_err err;
+    if (queue_lease(rt->q, want, (int64_t)rt->settings.lease_seconds * 1000, &jobs, &n, &err) != 0) {
+        log_warn("cannot lease jobs: %s", err.msg);
+        return;
+    }
+    if (n == 0) {
+        free(jobs);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        if (rt->nflight == rt->flight_cap) {
+            rt->flight_cap = rt->flight_cap ? rt->flight_cap * 2 : 64;
+            rt->flight = dm_xrealloc(rt->flight, (size_t)rt->flight_cap * sizeof *rt->flight);
+        }
+        rt->flight[rt->nflight++] = (inflight){jobs[i].id, jobs[i].attempts, dm_xstrdup(jobs[i].source)};
+    }
+    pthread_mutex_lock(&rt->mu);
+    if (rt->chan_len + n > rt->chan_cap) {
+        rt->chan_cap = rt->chan_len + n + 16;
+        rt->chan = dm_xrealloc(rt->chan, (size_t)rt->chan_cap * sizeof *rt->chan);
+    }
+    memcpy(rt->chan + rt->chan_len, jobs, (size_t)n * sizeof *jobs);
+    rt->chan_len += n;
+    pthread_cond_broadcast(&rt->cv);
+    pthread_mutex_unlock(&rt->mu);
+    free(jobs);  /* the strings now belong to the channel entries */
+}
+
+static void heartbeat(runtime *rt)
+{
+    int64_t now = dm_mono_ms();
+    int64_t lease_ms = (int64_t)rt->settings.lease_seconds * 1000;
+    if (now - rt->last_heartbeat_ms < lease_ms / 3 || rt->nflight == 0)
+        return;
+    rt->last_heartbeat_ms = now;
+    int64_t *ids = dm_xmalloc((size_t)rt->nflight * sizeof *ids);
+    for (int i = 0; i < rt->nflight; i++)
+        ids[i] = rt->flight[i].id;
+    dm_err err;
+    if (queue_extend(rt->q, ids, rt->nflight, lease_ms, &err) != 0)
+        log_warn("cannot extend leases: %s", err.msg);
+    free(ids);
+}
+
+static void scan_run(uv_work_t *req)
+{
+    runtime *rt = req->data;
+    queue *q = queue_open(rt->cfg->queue_path, NULL, &rt->scan_err);
+    if (!q) {
+        rt->scan_rc = -1;
+        return;
+    }
+    rt->scan_rc = source_dir_scan(q, rt->source_root, (const char *const *)rt->exclude,
+                                  rt->nexclude, &rt->scan, &rt->scan_err);
+    queue_close(q);
+}
+
+static void scan_done(uv_work_t *req, int status)
+{
+    runtime *rt = req->data;
+    (void)status;
+    rt->scanning = false;
+    rt->scanned_once = true;
+    rt->last_scan_ms = dm_mono_ms();
+    if (rt->scan_rc != 0) {
+        if (rt->cfg->once)
+            set_fatal(rt, &rt->scan_err);
+        else
+            log_error("scan failed: %s", rt->scan_err.msg);
+        return;
+    }
+    rt->sum.unchanged += rt->scan.unchanged;
+    rt->total_known += rt->scan.queued + rt->scan.deleted;
+    if (rt->scan.queued || rt->scan.deleted || !rt->cfg->progress_tty)
+        log_info("scan of %s: %lld files, %lld new or changed, %lld unchanged, %lld removed",
+                 rt->source_root, (long long)rt->scan.files, (long long)rt->scan.queued,
+                 (long long)rt->scan.unchanged, (long long)rt->scan.deleted);
+}
+
+static void start_scan(runtime *rt)
+{
+    if (rt->scanning)
+        return;
+    rt->scanning = true;
+    rt->scan_work.data = rt;
+    uv_queue_work(&rt->loop, &rt->scan_work, scan_run, scan_done);
+}
+
+static void progress(runtime *rt)
+{
+    if (!rt->cfg->progress_tty)
+        return;
+    int64_t now = dm_mono_ms();
+    if (now - rt->last_progress_ms < 250)
+        return;
+    rt->last_progress_ms = now;
+    double secs = (double)(now - rt->started_ms) / 1000.0;
+    double pps = secs > 0 ? (double)rt->sum.pages / secs : 0;
+    int64_t done = rt->finished;
+    int64_t total = rt->total_known > done ? rt->total_known : done;
+    char eta[32] = "--:--";
+    if (done > 0 && total > done) {
+        int64_t left = (int64_t)((double)(total - done) * secs / (double)done);
+        snprintf(eta, sizeof eta, "%lld:%02lld", (long long)(left / 60), (long long)(left % 60));
+    } else if (total == done && done > 0) {
+        snprintf(eta, sizeof eta, "0:00");
+    }
+    fprintf(stderr, "\r\033[K[%lld/%lld files] %lld pages, %.1f pages/s, %lld failed, ETA %s",
+            (long long)done, (long long)total, (long long)rt->sum.pages, pps,
+            (long long)rt->sum.failed, eta);
+    fflush(stderr);
+    log_set_progress_active(1);
+}
+
+static bool all_workers_exited(runtime *rt)
+{
+    for (int i = 0; i < rt->nworkers; i++)
+        if (!atomic_load(&rt->workers[i].exited))
+            return false;
+    return true;
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    runtime *rt = t->data;
+    apply_results(rt);
+    if (rt->fatal)
+        begin_stop(rt);
+    if (rt->stopping) {
+        if (all_workers_exited(rt)) {
+            apply_results(rt);
+            uv_stop(&rt->loop);
+        }
+        return;
+    }
+    int64_t now = dm_mono_ms();
+    if (!rt->cfg->once && rt->scanned_once && !rt->scanning &&
+        now - rt->last_scan_ms >= (int64_t)rt->cfg->rescan_seconds * 1000)
+        start_scan(rt);
+    fill_channel(rt);
+    heartbeat(rt);
+    progress(rt);
+    if (rt->cfg->once && rt->scanned_once && !rt->scanning && rt->nflight == 0) {
+        queue_counts c;
+        dm_err err;
+        if (queue_get_counts(rt->q, &c, &err) == 0 && c.pending == 0 && c.leased == 0)
+            begin_stop(rt);
+    }
+}
+
+static void on_wake(uv_async_t *a)
+{
+    runtime *rt = a->data;
+    apply_results(rt);
+    fill_channel(rt);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    runtime *rt = s->data;
+    if (++rt->signals > 1) {
+        /* Second signal: leave now. Leased jobs stay leased by this pid and
+         * are reclaimed on the next start, so nothing is lost. */
+        log_warn("second signal: exiting without draining");
+        _exit(130);
+    }
+    log_info("signal %d: finishing jobs in progress, then exiting (again to quit at once)", signum);
+    begin_stop(rt);
+}
+
+static int load_settings(runtime *rt, dm_err *err)
+{
+    /* Validate the policy once on the loop thread before any worker starts,
+     * so a typo is one clear error, not N. */
+    lstate_env env;
+    memset(&env, 0, sizeof env);
+    lua_State *L = lstate_new(&env, err);
+    if (!L)
+        return -1;
+    policy pol;
+    int rc = policy_load(L, rt->cfg->policy_path, &pol, err);
+    if (rc == 0) {
+        rt->settings = pol.s;
+        policy_unload(L, &pol);
+    }
+    lstate_close(L);
+    return rc;
+}
+
+static void close_handle(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
+{
+    memset(sum, 0, sizeof *sum);
+    runtime *rt = dm_xcalloc(1, sizeof *rt);
+    rt->cfg = cfg;
+    int rc = -1;
+    sbuf root;
+    sbuf_init(&root);
+    if (load_settings(rt, err) != 0)
+        goto out;
+    if (source_dir_resolve(cfg->source_dir, &root, err) != 0)
+        goto out;
+    rt->source_root = sbuf_take(&root);
+    rt->q = queue_open(cfg->queue_path, NULL, err);
+    if (!rt->q)
+        goto out;
+    /* The database may live inside the folder it indexes. */
+    char real[4096];
+    const char *index_path = index_sqlite_path(cfg->index_uri);
+    if (realpath(cfg->queue_path, real))
+        rt->exclude[rt->nexclude++] = dm_xstrdup(real);
+    if (index_path && realpath(index_path, real) && strcmp(real, rt->exclude[0]) != 0)
+        rt->exclude[rt->nexclude++] = dm_xstrdup(real);
+    int recovered = queue_recover(rt->q, err);
+    if (recovered < 0)
+        goto out;
+    if (recovered > 0)
+        log_info("resuming %d jobs left in flight by an earlier run", recovered);
+    queue_counts c;
+    if (queue_get_counts(rt->q, &c, err) != 0)
+        goto out;
+    rt->total_known = c.pending;
+
+    pthread_mutex_init(&rt->mu, NULL);
+    pthread_cond_init(&rt->cv, NULL);
+    uv_loop_init(&rt->loop);
+    rt->nworkers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (rt->nworkers < 1)
+        rt->nworkers = 1;
+    rt->workers = dm_xcalloc((size_t)rt->nworkers, sizeof *rt->workers);
+    int started = 0;
+    for (int i = 0; i < rt->nworkers; i++) {
+        if (worker_start(&rt->workers[i], rt, i, cfg, err) != 0)
+            break;
+        started++;
+    }
+    /* Wait until every worker has built its state (or failed to). */
+    bool init_failed = started < rt->nworkers;
+    for (int i = 0; i < started; i++) {
+        while (atomic_load(&rt->workers[i].ready) == 0)
+            usleep(2000);
+        if (atomic_load(&rt->workers[i].ready) < 0 && !init_failed) {
+            *err = rt->workers[i].init_err;
+            init_failed = true;
+        }
+    }
+    if (init_failed) {
+        pthread_mutex_lock(&rt->mu);
+        rt->stopping = true;
+        pthread_cond_broadcast(&rt->cv);
+        pthread_mutex_unlock(&rt->mu);
+        for (int i = 0; i < started; i++)
+            worker_join(&rt->workers[i]);
+        uv_loop_close(&rt->loop);
+        goto out;
+    }
+    log_info("docmill %s: %d workers, source %s, index %s, policy %s", DOCMILL_VERSION,
+             rt->nworkers, rt->source_root, cfg->index_uri,
+             cfg->policy_path ? cfg->policy_path : "builtin:default");
+
+    rt->started_ms = dm_mono_ms();
+    uv_async_init(&rt->loop, &rt->wake, on_wake);
+    rt->wake.data = rt;
+    uv_timer_init(&rt->loop, &rt->tick);
+    rt->tick.data = rt;
+    uv_timer_start(&rt->tick, on_tick, 0, TICK_MS);
+    uv_signal_init(&rt->loop, &rt->sigint);
+    uv_signal_init(&rt->loop, &rt->sigterm);
+    rt->sigint.data = rt->sigterm.data = rt;
+    uv_signal_start(&rt->sigint, on_signal, SIGINT);
+    uv_signal_start(&rt->sigterm, on_signal, SIGTERM);
+    start_scan(rt);
+
+    uv_run(&rt->loop, UV_RUN_DEFAULT);
+
+    for (int i = 0; i < rt->nworkers; i++)
+        worker_join(&rt->workers[i]);
+    apply_results(rt);
+    /* Whatever a worker held when it stopped (a batch it could not flush)
+     * returns to the queue for the next run. */
+    for (int i = 0; i < rt->nflight; i++) {
+        dm_err e2;
+        queue_release(rt->q, rt->flight[i].id, &e2);
+    }
+    uv_walk(&rt->loop, close_handle, NULL);
+    uv_run(&rt->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&rt->loop);
+    if (cfg->progress_tty) {
+        fprintf(stderr, "\r\033[K");
+        log_set_progress_active(0);
+    }
+    rt->sum.elapsed_ms = dm_mono_ms() - rt->started_ms;
+    int64_t files = rt->sum.indexed + rt->sum.failed + rt->sum.deleted + rt->sum.skipped;
+    rt->sum.files_per_hour =
+        rt->sum.elapsed_ms > 0 ? (double)files * 3600000.0 / (double)rt->sum.elapsed_ms : 0;
+    mem_stats ms;
+    if (mem_stats_read(&ms) == 0)
+        rt->sum.peak_rss_bytes = ms.peak_rss_bytes;
+    *sum = rt->sum;
+    if (rt->fatal) {
+        *err = rt->fatal_err;
+        goto out;
+    }
+    rc = 0;
+out:
+    sbuf_free(&root);
+    if (rt->chan)
+        queue_jobs_free(rt->chan, rt->chan_len);
+    for (int i = 0; i < rt->nflight; i++)
+        free(rt->flight[i].source);
+    free(rt->flight);
+    free(rt->results);
+    free(rt->workers);
+    for (int i = 0; i < rt->nexclude; i++)
+        free(rt->exclude[i]);
+    free(rt->source_root);
+    queue_close(rt->q);
+    free(rt);
+    return rc;
+}

@@ -1,0 +1,408 @@
+-- The command line: parses argv, loads configuration, calls the primitives
+-- and prints. Runs in the main thread's Lua state.
+local core = require "docmill.core"
+local util = require "docmill.util"
+local config = require "docmill.config"
+
+local M = {}
+
+local EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_SOME_FAILED = 0, 1, 2, 3
+
+local HELP = {
+  main = [[
+usage: docmill <command> [options]
+
+Commands:
+  run       index a folder into the index (the worker)
+  extract   print the text of one file
+  search    query the index
+  status    counts of indexed, failed and pending jobs, and the failures
+  policy    check or show a policy file
+
+Global options: --help, --version. `docmill <command> --help` for more.
+]],
+  run = [[
+usage: docmill run [--config FILE] [--source DIR] [--index sqlite:PATH]
+                   [--workers N] [--once] [--policy FILE] [--json]
+                   [--log-level debug|info|warn|error]
+
+Processes every supported file under DIR (recursively) into the index.
+With --once, exits when every job has ended and prints a summary; exit
+status 0 when nothing failed, 3 when some files failed (they are recorded:
+see `docmill status`). Without --once it keeps running, rescanning the
+folder for new, changed and deleted files; SIGINT/SIGTERM finish the jobs
+in progress and exit. Jobs live in a durable queue in the index database:
+a run that is killed resumes where it stopped.
+]],
+  extract = [[
+usage: docmill extract FILE [--json] [--dpi N] [--lang L] [--policy FILE]
+
+Prints the text of one file: PDF (text layer, or OCR of pages without
+one), images (PNG, JPEG, TIFF, BMP, GIF: OCR), plain text (UTF-8,
+Shift_JIS, EUC-JP), XPS/EPUB/CBZ. --dpi and --lang override the policy.
+--json prints {"source","mime","pages":[{"page","method","dpi","text"}],"error"}.
+Exit status 1 (with a one-line error on stderr) when the file cannot be read.
+]],
+  search = [[
+usage: docmill search QUERY... [--index sqlite:PATH] [--limit N] [--json]
+
+Ranked hits with source, page and a snippet. Words are ANDed; matching is
+by substring (Japanese needs no spaces), case-insensitive for Latin text.
+--json prints [{"id","source","page","score","snippet"}] with matches in
+<em>...</em>.
+]],
+  status = [[
+usage: docmill status [--index sqlite:PATH] [--json]
+
+Counts of indexed documents and of failed and pending jobs, and each
+failure with its reason.
+]],
+  policy = [[
+usage: docmill policy check [FILE]
+       docmill policy show [FILE]
+
+check: loads FILE (default: the built-in policy) the way a worker would and
+reports the first problem with its location. show: prints the effective
+settings as JSON.
+]],
+}
+
+local COMMON = { config = "string", help = "bool", ["log-level"] = "string" }
+
+local FLAGS = {
+  run = { source = "string", index = "string", workers = "number", once = "bool",
+          policy = "string", json = "bool" },
+  extract = { json = "bool", dpi = "number", lang = "string", policy = "string" },
+  search = { index = "string", limit = "number", json = "bool" },
+  status = { index = "string", json = "bool" },
+  policy = {},
+  lua = { policy = "string", index = "string" },
+}
+
+local function usage_error(cmd, msg)
+  util.eprintf("docmill %s: %s\n", cmd, msg)
+  util.eprintf("Try 'docmill %s --help'.\n", cmd)
+  return EXIT_USAGE
+end
+
+local function parse(cmd, args)
+  local spec = FLAGS[cmd]
+  local opts, pos = {}, {}
+  local i = 1
+  while i <= #args do
+    local a = args[i]
+    if a == "--" then
+      for j = i + 1, #args do pos[#pos + 1] = args[j] end
+      break
+    end
+    local name, inline = a:match("^%-%-([%w%-]+)=(.*)$")
+    name = name or a:match("^%-%-([%w%-]+)$")
+    if name then
+      local kind = spec[name] or COMMON[name]
+      if not kind then return nil, "unknown option --" .. name end
+      if kind == "bool" then
+        if inline then return nil, "--" .. name .. " takes no value" end
+        opts[name] = true
+      else
+        local v = inline
+        if not v then
+          i = i + 1
+          v = args[i]
+          if v == nil then return nil, "--" .. name .. " needs a value" end
+        end
+        if kind == "number" then
+          local n = tonumber(v)
+          if not n or n % 1 ~= 0 then return nil, "--" .. name .. " needs a whole number" end
+          v = n
+        end
+        opts[name] = v
+      end
+    else
+      pos[#pos + 1] = a
+    end
+    i = i + 1
+  end
+  return opts, pos
+end
+
+local function load_config(opts)
+  local cfg, err = config.load(opts.config)
+  if not cfg then return nil, err end
+  if opts["log-level"] then cfg.log_level = opts["log-level"] end
+  local ok, lerr = pcall(core.set_log_level, cfg.log_level)
+  if not ok then return nil, lerr end
+  return cfg
+end
+
+local function policy_path(p)
+  if p == nil or p == "builtin:default" then return nil end
+  return p
+end
+
+local function sqlite_path(uri)
+  local p = uri:match("^sqlite:(.+)$")
+  if p then return p end
+  if not uri:match("://") and uri:match("%.db$") then return uri end
+  return nil
+end
+
+--- extract -----------------------------------------------------------------
+
+local function cmd_extract(opts, pos)
+  if #pos ~= 1 then return usage_error("extract", "expected one FILE") end
+  local file = pos[1]
+  local ok, perr = core.policy_load(policy_path(opts.policy))
+  if not ok then
+    util.eprintf("docmill extract: %s\n", perr)
+    return EXIT_USAGE
+  end
+  if opts.dpi and (opts.dpi < 72 or opts.dpi > 600) then
+    return usage_error("extract", "--dpi must be 72..600")
+  end
+  if opts.lang then
+    local avail, lerr = core.ocr_languages_available(opts.lang)
+    if not avail then return usage_error("extract", lerr) end
+  end
+  local pipeline = require "docmill.pipeline"
+  local f, err = core.fetch(file)
+  local doc
+  if f then
+    doc, err = pipeline.extract_file(f.path, { dpi = opts.dpi, lang = opts.lang })
+    core.release(f.path, f.temp)
+  end
+  if opts.json then
+    local pages = util.array()
+    local source = (f and core.realpath(f.path)) or file
+    if doc then
+      for i, p in ipairs(doc.pages) do
+        pages[i] = { page = p.page, method = p.method, dpi = p.dpi or util.null, text = p.text }
+      end
+    end
+    util.printf("%s\n", util.json({
+      source = source,
+      mime = doc and doc.mime or util.null,
+      pages = pages,
+      error = doc and util.null or err,
+    }))
+  elseif doc then
+    for i, p in ipairs(doc.pages) do
+      if #doc.pages > 1 then
+        if i > 1 then io.stdout:write("\f\n") end
+      end
+      io.stdout:write(p.text, "\n")
+    end
+  end
+  if not doc then
+    util.eprintf("docmill extract: %s: %s\n", file, err)
+    return EXIT_FAIL
+  end
+  if doc.note then util.eprintf("docmill extract: note: %s\n", doc.note) end
+  return EXIT_OK
+end
+
+--- run -----------------------------------------------------------------------
+
+local function cmd_run(opts, pos)
+  if #pos > 0 then return usage_error("run", "unexpected argument '" .. pos[1] .. "'") end
+  local cfg, err = load_config(opts)
+  if not cfg then
+    util.eprintf("docmill run: %s\n", err)
+    return EXIT_USAGE
+  end
+  for _, k in ipairs({ "source", "index", "workers", "policy" }) do
+    if opts[k] ~= nil then cfg[k] = opts[k] end
+  end
+  local ok, cerr = config.check(cfg, "options")
+  if not ok then return usage_error("run", cerr) end
+  local db = sqlite_path(cfg.index)
+  if not db then return usage_error("run", "unsupported index '" .. cfg.index .. "' (sqlite:PATH)") end
+  local summary, rerr = core.run({
+    source = cfg.source, index = cfg.index, queue = cfg.queue or db,
+    policy = policy_path(cfg.policy), workers = cfg.workers, once = opts.once or false,
+    rescan_seconds = cfg.rescan_seconds, progress = core.isatty(2) and not opts.json,
+  })
+  if not summary then
+    util.eprintf("docmill run: %s\n", rerr)
+    return EXIT_USAGE
+  end
+  if opts.json then
+    util.printf("%s\n", util.json(summary))
+  else
+    util.printf("indexed: %d\nskipped-unchanged: %d\nfailed: %d\ndeleted: %d\n" ..
+      "pages: %d\npages OCR'd: %d\nfiles/hour: %.0f\nelapsed: %.1f s\npeak RSS: %.0f MB\n",
+      summary.indexed, summary.unchanged, summary.failed, summary.deleted, summary.pages,
+      summary.pages_ocr, summary.files_per_hour, summary.elapsed_ms / 1000,
+      summary.peak_rss / 1048576)
+    if summary.failed > 0 then
+      util.printf("(see the reasons with: docmill status --index %s)\n", cfg.index)
+    end
+  end
+  return summary.failed > 0 and EXIT_SOME_FAILED or EXIT_OK
+end
+
+--- search / status ---------------------------------------------------------
+
+local function index_db(opts, cmd)
+  local cfg, err = load_config(opts)
+  if not cfg then return nil, err end
+  local uri = opts.index or cfg.index
+  local db = sqlite_path(uri)
+  if not db then return nil, "unsupported index '" .. uri .. "' (sqlite:PATH)" end
+  local f = io.open(db, "rb")
+  if not f then return nil, "no index at " .. db .. " (run `docmill run` first)" end
+  f:close()
+  return db
+end
+
+local function highlight(snippet, tty)
+  if tty then
+    return (snippet:gsub("<em>", "\27[1m"):gsub("</em>", "\27[0m"))
+  end
+  return (snippet:gsub("<em>", "["):gsub("</em>", "]"))
+end
+
+local function cmd_search(opts, pos)
+  if #pos == 0 then return usage_error("search", "expected a QUERY") end
+  if opts.limit and opts.limit < 1 then return usage_error("search", "--limit must be at least 1") end
+  local db, err = index_db(opts)
+  if not db then
+    util.eprintf("docmill search: %s\n", err)
+    return EXIT_FAIL
+  end
+  local hits, serr = core.search(db, table.concat(pos, " "), opts.limit or 10)
+  if not hits then
+    util.eprintf("docmill search: %s\n", serr)
+    return EXIT_FAIL
+  end
+  if opts.json then
+    util.printf("%s\n", util.json(util.array(hits)))
+    return EXIT_OK
+  end
+  if #hits == 0 then
+    util.printf("no matches\n")
+    return EXIT_OK
+  end
+  local tty = core.isatty(1)
+  for i, h in ipairs(hits) do
+    util.printf("%d. %s  page %d  (score %.2f)\n   %s\n", i, h.source, h.page, h.score,
+      highlight(h.snippet, tty))
+  end
+  return EXIT_OK
+end
+
+local function cmd_status(opts, pos)
+  if #pos > 0 then return usage_error("status", "unexpected argument '" .. pos[1] .. "'") end
+  local db, err = index_db(opts)
+  if not db then
+    util.eprintf("docmill status: %s\n", err)
+    return EXIT_FAIL
+  end
+  local st, serr = core.status(db, 1000)
+  if not st then
+    util.eprintf("docmill status: %s\n", serr)
+    return EXIT_FAIL
+  end
+  st.failures = util.array(st.failures)
+  if opts.json then
+    util.printf("%s\n", util.json(st))
+    return EXIT_OK
+  end
+  util.printf("indexed: %d\nfailed: %d\npending: %d\n", st.indexed, st.failed, st.pending)
+  if #st.failures > 0 then
+    util.printf("failures:\n")
+    for _, f in ipairs(st.failures) do util.printf("  %s: %s\n", f.source, f.error) end
+  end
+  return EXIT_OK
+end
+
+--- policy ----------------------------------------------------------------
+
+local function cmd_policy(opts, pos)
+  local sub, file = pos[1], pos[2]
+  if sub ~= "check" and sub ~= "show" then
+    return usage_error("policy", "expected 'check' or 'show'")
+  end
+  local ok, err = core.policy_check(policy_path(file))
+  if not ok then
+    util.eprintf("docmill policy: %s\n", err)
+    return EXIT_FAIL
+  end
+  if sub == "check" then
+    util.printf("%s: ok\n", file or "builtin:default")
+    return EXIT_OK
+  end
+  assert(core.policy_load(policy_path(file)))
+  util.printf("%s\n", util.json(core.settings()))
+  return EXIT_OK
+end
+
+--- lua (tests) ----------------------------------------------------------
+
+-- Runs a Lua file in this state with the primitives, a policy and
+-- optionally an index: the harness of the Lua test layer.
+local function cmd_lua(opts, pos)
+  if #pos < 1 then return usage_error("lua", "expected a FILE") end
+  local ok, err = core.policy_load(policy_path(opts.policy))
+  if not ok then
+    util.eprintf("docmill lua: %s\n", err)
+    return EXIT_USAGE
+  end
+  if opts.index then
+    local iok, ierr = core.index_open(opts.index)
+    if not iok then
+      util.eprintf("docmill lua: %s\n", ierr)
+      return EXIT_USAGE
+    end
+  end
+  local chunk, lerr = loadfile(pos[1])
+  if not chunk then
+    util.eprintf("docmill lua: %s\n", lerr)
+    return EXIT_USAGE
+  end
+  local rest = {}
+  for i = 2, #pos do rest[#rest + 1] = pos[i] end
+  local rok, result = xpcall(function() return chunk(unpack(rest)) end, debug.traceback)
+  if not rok then
+    util.eprintf("%s\n", result)
+    return EXIT_FAIL
+  end
+  return tonumber(result) or EXIT_OK
+end
+
+local COMMANDS = {
+  run = cmd_run, extract = cmd_extract, search = cmd_search, status = cmd_status,
+  policy = cmd_policy, lua = cmd_lua,
+}
+
+function M.main(args)
+  local cmd = args[1]
+  if cmd == nil or cmd == "--help" or cmd == "-h" or cmd == "help" then
+    local topic = cmd == "help" and args[2] and HELP[args[2]] or HELP.main
+    io.stdout:write(topic)
+    return cmd == nil and EXIT_USAGE or EXIT_OK
+  end
+  if cmd == "--version" or cmd == "version" then
+    util.printf("docmill %s\n", core.version())
+    return EXIT_OK
+  end
+  local fn = COMMANDS[cmd]
+  if not fn then
+    local names = {}
+    for k in pairs(COMMANDS) do names[#names + 1] = k end
+    local near = util.closest(cmd, names)
+    util.eprintf("docmill: unknown command '%s'%s\n", cmd,
+      near and (" (did you mean '" .. near .. "'?)") or "")
+    return EXIT_USAGE
+  end
+  local rest = {}
+  for i = 2, #args do rest[#rest + 1] = args[i] end
+  local opts, pos = parse(cmd, rest)
+  if not opts then return usage_error(cmd, pos) end
+  if opts.help then
+    io.stdout:write(HELP[cmd] or HELP.main)
+    return EXIT_OK
+  end
+  return fn(opts, pos)
+end
+
+return M

@@ -1,0 +1,91 @@
+-- Configuration: the embedded defaults (top-level config.lua), then a
+-- config file, then command-line flags. Every key is checked; a typo is an
+-- error that names the closest valid key.
+local util = require "docmill.util"
+
+local M = {}
+
+local SCHEMA = {
+  source = "string", index = "string", queue = "string", workers = "number",
+  policy = "string", rescan_seconds = "number", log_level = "string",
+}
+
+local function keys()
+  local out = {}
+  for k in pairs(SCHEMA) do out[#out + 1] = k end
+  table.sort(out)
+  return out
+end
+
+local function check(tbl, where)
+  for k, v in pairs(tbl) do
+    local want = SCHEMA[k]
+    if not want then
+      local near = util.closest(tostring(k), keys())
+      return nil, string.format("%s: unknown config key '%s'%s", where, tostring(k),
+        near and (" (did you mean '" .. near .. "'?)") or "")
+    end
+    if type(v) ~= want then
+      return nil, string.format("%s: '%s' must be a %s, got %s", where, k, want, type(v))
+    end
+  end
+  if tbl.workers and (tbl.workers < 0 or tbl.workers > 256 or tbl.workers % 1 ~= 0) then
+    return nil, where .. ": 'workers' must be an integer 0..256"
+  end
+  if tbl.rescan_seconds and tbl.rescan_seconds < 1 then
+    return nil, where .. ": 'rescan_seconds' must be at least 1"
+  end
+  return true
+end
+
+-- Runs a config chunk with no access to globals; it must return a table.
+local function run_chunk(chunk, where)
+  setfenv(chunk, setmetatable({}, {
+    __index = function(_, k) error("config reads undefined global '" .. tostring(k) .. "'", 2) end,
+    __newindex = function(_, k) error("config sets global '" .. tostring(k) .. "'", 2) end,
+  }))
+  local ok, tbl = pcall(chunk)
+  if not ok then return nil, tbl end
+  if type(tbl) ~= "table" then
+    return nil, where .. ": a config file must return a table"
+  end
+  return tbl
+end
+
+function M.defaults()
+  local copy = {}
+  for k, v in pairs(require "docmill.default_config") do copy[k] = v end
+  return copy
+end
+
+local function dirname(path)
+  return path:match("^(.*)/[^/]*$") or "."
+end
+
+-- Loads defaults, then `path` when given. Relative paths inside a config
+-- file are taken relative to that file's folder.
+function M.load(path)
+  local cfg = M.defaults()
+  if path then
+    local chunk, err = loadfile(path)
+    if not chunk then return nil, err end
+    local tbl, rerr = run_chunk(chunk, path)
+    if not tbl then return nil, rerr end
+    local ok, cerr = check(tbl, path)
+    if not ok then return nil, cerr end
+    local base = dirname(path)
+    for k, v in pairs(tbl) do
+      if (k == "source" or k == "policy" or k == "queue") and type(v) == "string"
+          and v:sub(1, 1) ~= "/" and not v:match("^builtin:") then
+        v = base .. "/" .. v
+      elseif k == "index" and v:match("^sqlite:") and v:sub(8, 8) ~= "/" then
+        v = "sqlite:" .. base .. "/" .. v:sub(8)
+      end
+      cfg[k] = v
+    end
+  end
+  return cfg
+end
+
+M.check = check
+return M

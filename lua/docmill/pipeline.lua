@@ -1,0 +1,210 @@
+-- The default flow, run by every worker thread in its own Lua state:
+--   take job -> route -> fetch -> per page: text layer or render + OCR
+--   -> batch -> bulk_index -> complete (the loop thread acks).
+-- Decisions (routing, OCR or not, DPI, languages) go through the policy
+-- hooks, which C calls and validates. `docmill extract` runs extract_file
+-- from this same module, so what it prints is what gets indexed.
+local core = require "docmill.core"
+
+local M = {}
+
+local S            -- the validated settings of this state's policy
+local batch = {}   -- {job=, doc=, stats=} waiting for bulk_index
+local jobs_since_gc = 0
+
+local function settings()
+  if not S then S = core.settings() end
+  return S
+end
+
+-- Forget cached settings (after a policy reload).
+function M.reset()
+  S = nil
+end
+
+local function ocr_page(d, i, info, langs, opts, s)
+  local dpi = opts.dpi or core.policy_dpi(info)
+  local img, err, permanent = d:render(i, dpi, s.max_page_megapixels * 1e6)
+  if not img then return nil, err, permanent end
+  local used_dpi = img:dpi()
+  local text, res = core.ocr(img, langs, { psm = s.ocr_psm, skip_inverted = s.ocr_skip_inverted })
+  img:free()
+  if not text then return nil, res end
+  return text, used_dpi
+end
+
+-- Extracts every page of a local file. Returns a document table
+--   {mime=, kind=, page_count=, pages={{page=, method=, dpi=, text=}},
+--    pages_ocr=, note=, errors={...}, extract_ms=}
+-- or nil, err, permanent when the file cannot be read at all.
+-- opts: dpi (forces the DPI), lang (forces the language set), source.
+function M.extract_file(path, opts)
+  opts = opts or {}
+  local s = settings()
+  local t0 = core.mono_ms()
+  local d, err, permanent = core.open(path)
+  if not d then return nil, err, permanent end
+  local kind, count = d:kind(), d:page_count()
+  local doc = {
+    mime = d:mime(), kind = kind, page_count = count, pages = {}, pages_ocr = 0,
+    errors = {}, encoding = d:encoding(),
+  }
+  local limit = math.min(count, s.max_pages)
+  local langs
+  local function languages()
+    if not langs then
+      langs = opts.lang or core.policy_languages({
+        source = opts.source or path, mime = doc.mime, kind = kind, page_count = count,
+      })
+    end
+    return langs
+  end
+  for i = 1, limit do
+    local text, info
+    if kind == "image" then
+      info = { page = i, kind = kind, chars = 0, bad_ratio = 0, image_coverage = 1 }
+    else
+      local perr
+      text, info = d:page_text(i)
+      if not text then
+        perr = info
+        info = { page = i, kind = kind, chars = 0, bad_ratio = 1, image_coverage = 0,
+                 error = perr }
+      end
+      info.page, info.kind = i, kind
+    end
+    local need_ocr = false
+    if kind ~= "text" then
+      local default = kind == "image" or info.chars < s.text_min_chars
+        or info.bad_ratio > s.max_bad_char_ratio
+      need_ocr = kind == "image" or core.policy_needs_ocr(info, default)
+    end
+    if need_ocr then
+      local otext, dpi_or_err = ocr_page(d, i, info, languages(), opts, s)
+      if otext then
+        doc.pages[#doc.pages + 1] = { page = i, method = "ocr", dpi = dpi_or_err, text = otext }
+        doc.pages_ocr = doc.pages_ocr + 1
+      elseif text and info.chars > 0 then
+        -- OCR failed but there is a text layer: keep what we have.
+        doc.pages[#doc.pages + 1] = { page = i, method = "text", text = text }
+        doc.errors[#doc.errors + 1] = string.format("page %d: OCR failed: %s", i, dpi_or_err)
+      else
+        doc.errors[#doc.errors + 1] = string.format("page %d: %s", i, dpi_or_err)
+      end
+    elseif text then
+      doc.pages[#doc.pages + 1] = { page = i, method = "text", text = text }
+    else
+      doc.errors[#doc.errors + 1] = string.format("page %d: %s", i, info.error)
+    end
+  end
+  local warnings = d:warnings()
+  d:close()
+  local notes = {}
+  if count > limit then
+    notes[#notes + 1] = string.format("only the first %d of %d pages were extracted (max_pages)",
+      limit, count)
+  end
+  for _, e in ipairs(doc.errors) do notes[#notes + 1] = e end
+  if warnings > 0 then
+    notes[#notes + 1] = string.format("%d MuPDF warnings (damaged file?)", warnings)
+  end
+  doc.note = #notes > 0 and table.concat(notes, "; ") or nil
+  doc.extract_ms = core.mono_ms() - t0
+  if #doc.pages == 0 and limit > 0 then
+    return nil, "no page could be extracted: " .. (doc.errors[1] or "unknown error"), true
+  end
+  return doc
+end
+
+local function maybe_gc(s)
+  jobs_since_gc = jobs_since_gc + 1
+  if s.gc_every_jobs > 0 and jobs_since_gc >= s.gc_every_jobs then
+    jobs_since_gc = 0
+    core.gc()
+  end
+end
+
+local function finish(job, outcome, err, stats)
+  core.complete(job.id, outcome, err, stats)
+end
+
+local function fail(job, err, permanent)
+  finish(job, permanent == false and "retry" or "failed", err)
+end
+
+-- Handles one job. Every path ends in exactly one complete() — now, or at
+-- the flush that indexes the document.
+function M.process(job)
+  local s = settings()
+  local t0 = core.mono_ms()
+  local id = core.doc_id(job.source)
+  if job.op == "delete" then
+    local ok, err, permanent = core.index_remove({ id })
+    if ok then finish(job, "deleted") else fail(job, err, permanent) end
+    return
+  end
+  if core.policy_route(job) == "skip" then
+    finish(job, "skipped", "skipped by policy route")
+    return
+  end
+  local max_bytes = s.max_file_mb > 0 and s.max_file_mb * 1024 * 1024 or 0
+  local f, err, permanent = core.fetch(job.source, { max_bytes = max_bytes })
+  if not f then return fail(job, err, permanent) end
+  local sha, serr, sperm = core.sha256_file(f.path)
+  if not sha then
+    core.release(f.path, f.temp)
+    return fail(job, serr, sperm)
+  end
+  local old, lerr, lperm = core.index_lookup(id)
+  if old == nil then
+    core.release(f.path, f.temp)
+    return fail(job, lerr, lperm)
+  end
+  if old == sha then
+    core.release(f.path, f.temp)
+    local ok, terr, tperm = core.index_touch(id, f.size, f.mtime_ms)
+    if ok then finish(job, "unchanged") else fail(job, terr, tperm) end
+    return
+  end
+  local doc, xerr, xperm = M.extract_file(f.path, { source = job.source })
+  core.release(f.path, f.temp)
+  if not doc then return fail(job, xerr, xperm) end
+  batch[#batch + 1] = {
+    job = job,
+    doc = {
+      id = id, source = job.source, sha256 = sha, mime = doc.mime, size = f.size,
+      mtime_ms = f.mtime_ms, page_count = doc.page_count, pages_ocr = doc.pages_ocr,
+      extract_ms = doc.extract_ms, note = doc.note, pages = doc.pages,
+    },
+    stats = { pages = #doc.pages, pages_ocr = doc.pages_ocr },
+    t0 = t0,
+  }
+  if #batch >= s.batch_size then M.flush() end
+  maybe_gc(s)
+end
+
+-- Indexes the batch in one transaction; only then are its jobs completed.
+function M.flush()
+  if #batch == 0 then return end
+  local pending = batch
+  batch = {}
+  local docs = {}
+  for i, item in ipairs(pending) do docs[i] = item.doc end
+  local ok, err, permanent = core.bulk_index(docs)
+  local now = core.mono_ms()
+  for _, item in ipairs(pending) do
+    if ok then
+      item.stats.elapsed_ms = now - item.t0
+      finish(item.job, "indexed", nil, item.stats)
+    else
+      fail(item.job, "index: " .. tostring(err), permanent)
+    end
+  end
+end
+
+-- Jobs waiting in the batch (for diagnostics and tests).
+function M.pending()
+  return #batch
+end
+
+return M

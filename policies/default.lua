@@ -1,0 +1,52 @@
+-- docmill's default policy. Compiled into the binary ("builtin:default");
+-- copy it to make a policy of your own. Every key is optional: a missing
+-- setting or hook means the built-in default shown here. Unknown keys are
+-- an error (a typo must not silently fall back). Reference: policies/README.md.
+local P = {
+  -- OCR language set (Tesseract traineddata names joined by "+").
+  languages = "jpn+eng",
+  -- Render resolution for OCR of PDF pages. Images are OCR'd at their own.
+  dpi = 300,
+  -- Files above this size fail permanently (0 = no limit).
+  max_file_mb = 200,
+  -- Pages beyond this are not extracted; the document notes it.
+  max_pages = 500,
+  -- Render cap per page: larger pages are rendered at a lower DPI;
+  -- images with more pixels are refused.
+  max_page_megapixels = 40,
+  -- A text layer with fewer characters than this is OCR'd instead...
+  text_min_chars = 20,
+  -- ...and so is one with more than this share of U+FFFD/control chars
+  -- (what MuPDF returns for truncated or badly encoded PDFs).
+  max_bad_char_ratio = 0.3,
+  -- Tesseract page segmentation mode (3 = fully automatic).
+  ocr_psm = 3,
+  -- Skip Tesseract's pass over inverted (white on black) text.
+  ocr_skip_inverted = true,
+  -- Documents per bulk_index transaction.
+  batch_size = 16,
+  -- Full Lua GC and MuPDF store flush every N jobs (0 = never).
+  gc_every_jobs = 50,
+  -- MuPDF cache per worker; bigger does not make OCR faster.
+  mupdf_store_mb = 16,
+  -- Transient failures (index busy...) are retried up to this many attempts,
+  -- the first after retry_base_ms, doubling each time.
+  max_attempts = 5,
+  retry_base_ms = 2000,
+  -- A running job is invisible to other takers this long (renewed while it runs).
+  lease_seconds = 600,
+}
+
+-- route(job) -> "extract" | "skip". job = {id, source, op, size, mtime_ms, attempts}
+function P.route(job)
+  return "extract"
+end
+
+-- needs_ocr(page) -> boolean: OCR this PDF page instead of its text layer?
+-- page = {page, kind, chars, replacement, control, cjk, letters, bad_ratio,
+--         image_coverage, width_pt, height_pt}
+function P.needs_ocr(page)
+  return page.chars < P.text_min_chars or page.bad_ratio > P.max_bad_char_ratio
+end
+
+return P

@@ -1,0 +1,183 @@
+/* MuPDF and Tesseract primitives on the generated corpus (ctest fixture). */
+#include "check.h"
+#include "doc.h"
+#include "ocr.h"
+#include "textnorm.h"
+
+static doc_ctx *dc;
+
+static doc *open_doc(const char *name)
+{
+    dm_err err;
+    doc *d = doc_open(dc, corpus_path(name), &err);
+    if (!d)
+        fprintf(stderr, "  open %s: %s\n", name, err.msg);
+    return d;
+}
+
+static void test_kinds_and_pages(void)
+{
+    struct {
+        const char *name, *mime;
+        doc_kind kind;
+        int pages;
+    } cases[] = {
+        {"text_ja_en.pdf", "application/pdf", DOC_KIND_PDF, 2},
+        {"multi.tif", "image/tiff", DOC_KIND_IMAGE, 2},
+        {"image_en.png", "image/png", DOC_KIND_IMAGE, 1},
+        {"image_ja.jpg", "image/jpeg", DOC_KIND_IMAGE, 1},
+        {"image.bmp", "image/bmp", DOC_KIND_IMAGE, 1},
+        {"image.gif", "image/gif", DOC_KIND_IMAGE, 1},
+        {"notes_sjis.txt", "text/plain", DOC_KIND_TEXT, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        doc *d = open_doc(cases[i].name);
+        CHECK(d != NULL);
+        if (!d)
+            continue;
+        CHECK_STR(doc_mime(d), cases[i].mime);
+        CHECK_INT(doc_get_kind(d), cases[i].kind);
+        CHECK_INT(doc_page_count(d), cases[i].pages);
+        doc_close(d);
+    }
+}
+
+static void test_bad_inputs(void)
+{
+    const char *names[] = {"corrupt.pdf", "empty.pdf", "unsupported.xyz"};
+    const char *msgs[] = {"cannot open document", "empty file", "unsupported type"};
+    for (int i = 0; i < 3; i++) {
+        dm_err err;
+        doc *d = doc_open(dc, corpus_path(names[i]), &err);
+        CHECK(d == NULL);
+        CHECK(err.permanent);
+        CHECK_CONTAINS(err.msg, msgs[i]);
+        doc_close(d);
+    }
+}
+
+static void test_text_layer(void)
+{
+    doc *d = open_doc("text_ja_en.pdf");
+    if (!d)
+        return;
+    sbuf raw, norm;
+    sbuf_init(&raw);
+    sbuf_init(&norm);
+    page_info pi;
+    dm_err err;
+    CHECK_INT(doc_page_text(d, 1, &raw, &pi, &err), 0);
+    text_normalize(raw.data, raw.len, &norm);
+    CHECK_CONTAINS(norm.data, "吾輩は猫である");
+    CHECK(pi.width_pt > 500 && pi.width_pt < 700);
+    sbuf_reset(&raw);
+    sbuf_reset(&norm);
+    CHECK_INT(doc_page_text(d, 2, &raw, &pi, &err), 0);
+    CHECK_CONTAINS(raw.data, "Zebra Crossing Protocol");
+    CHECK_INT(doc_page_text(d, 3, &raw, &pi, &err), -1);
+    CHECK_CONTAINS(err.msg, "out of range");
+    sbuf_free(&raw);
+    sbuf_free(&norm);
+    doc_close(d);
+
+    d = open_doc("scan_en.pdf");
+    if (!d)
+        return;
+    sbuf_init(&raw);
+    CHECK_INT(doc_page_text(d, 1, &raw, &pi, &err), 0);
+    text_stats st;
+    text_compute_stats(raw.data ? raw.data : "", raw.len, &st);
+    CHECK_INT(st.chars, 0);
+    CHECK(pi.image_coverage > 0.9);
+    sbuf_free(&raw);
+    doc_close(d);
+}
+
+static void test_render_and_pixel_cap(void)
+{
+    doc *d = open_doc("scan_en.pdf");
+    if (!d)
+        return;
+    gray_image img;
+    dm_err err;
+    CHECK_INT(doc_render_gray(d, 1, 150, 0, &img, &err), 0);
+    CHECK_INT(img.dpi, 150);
+    CHECK(img.width > 1200 && img.width < 1260);  /* A4 at 150 DPI: 1240 */
+    CHECK(img.stride >= img.width);
+    gray_image_free(dc, &img);
+    /* 1 megapixel cap: rendered at the largest DPI that fits instead. */
+    CHECK_INT(doc_render_gray(d, 1, 300, 1000000, &img, &err), 0);
+    CHECK(img.dpi > 72 && img.dpi < 150);
+    CHECK((long)img.width * img.height <= 1000000);
+    gray_image_free(dc, &img);
+    doc_close(d);
+
+    d = open_doc("image_en.png");
+    if (!d)
+        return;
+    CHECK_INT(doc_render_gray(d, 1, 300, 1000, &img, &err), -1);  /* an image is refused */
+    CHECK_CONTAINS(err.msg, "exceeds the limit");
+    CHECK_INT(doc_render_gray(d, 1, 300, 0, &img, &err), 0);
+    CHECK_INT(img.dpi, 300);
+    gray_image_free(dc, &img);
+    doc_close(d);
+}
+
+static void test_ocr(void)
+{
+    ocr_engine *eng = ocr_engine_new(NULL);
+    dm_err err;
+    CHECK(ocr_languages_available(NULL, "jpn+eng", &err));
+    CHECK(!ocr_languages_available(NULL, "xxx", &err));
+    CHECK_CONTAINS(err.msg, "not installed");
+    CHECK(!ocr_languages_available(NULL, "../eng", &err));
+    doc *d = open_doc("scan_en.pdf");
+    if (!d)
+        return;
+    gray_image img;
+    CHECK_INT(doc_render_gray(d, 1, 300, 0, &img, &err), 0);
+    sbuf out;
+    sbuf_init(&out);
+    ocr_result res;
+    ocr_options opt = {.psm = 3, .skip_inverted = true};
+    CHECK_INT(ocr_recognize(eng, "eng", &img, &opt, &out, &res, &err), 0);
+    CHECK_CONTAINS(out.data, "invoice number 48213");
+    CHECK(res.mean_confidence > 50);
+    CHECK_INT(ocr_engine_loaded(eng), 1);
+    sbuf_reset(&out);
+    /* Same language set again: the instance is reused, not reloaded. */
+    CHECK_INT(ocr_recognize(eng, "eng", &img, &opt, &out, &res, &err), 0);
+    CHECK_INT(ocr_engine_loaded(eng), 1);
+    CHECK_INT(ocr_recognize(eng, "nope", &img, &opt, &out, &res, &err), -1);
+    gray_image_free(dc, &img);
+    sbuf_free(&out);
+    doc_close(d);
+    ocr_engine_free(eng);
+}
+
+static void test_mupdf_allocations_counted(void)
+{
+    size_t before = doc_ctx_allocated(dc);
+    doc *d = open_doc("text_ja_en.pdf");
+    CHECK(doc_ctx_allocated(dc) > before);
+    doc_close(d);
+    doc_ctx_shrink_store(dc);
+    CHECK(doc_ctx_peak(dc) >= doc_ctx_allocated(dc));
+}
+
+int main(void)
+{
+    dm_err err;
+    dc = doc_ctx_new(16 << 20, &err);
+    static const check_case cases[] = {
+        {"content sniffing: kinds, MIME types and page counts", test_kinds_and_pages},
+        {"corrupt, empty and unsupported files are permanent errors", test_bad_inputs},
+        {"text layer extraction and image coverage", test_text_layer},
+        {"gray rendering at a DPI, pixel cap lowers DPI or refuses images", test_render_and_pixel_cap},
+        {"Tesseract reads a rendered scan and reuses its instance", test_ocr},
+        {"MuPDF allocations are counted per context", test_mupdf_allocations_counted},
+        {NULL, NULL}};
+    int rc = check_run(cases);
+    doc_ctx_free(dc);
+    return rc;
+}

@@ -1,0 +1,120 @@
+#include "check.h"
+#include "index_sqlite.h"
+
+static char db[600];
+
+static index_doc make_doc(const char *source, const char *sha, index_page *pages, int n)
+{
+    static char ids[8][33];
+    static int k;
+    char *id = ids[k++ % 8];
+    index_doc_id(source, id);
+    index_doc d = {.id = id, .source = source, .sha256 = sha, .mime = "application/pdf",
+                   .size = 100, .mtime_ms = 5, .page_count = n, .npages = n, .pages = pages};
+    return d;
+}
+
+static int hits_for(const char *q, search_hit **hits)
+{
+    int n = -1;
+    dm_err err;
+    if (index_sqlite_search(db, q, 10, hits, &n, &err) != 0) {
+        fprintf(stderr, "search %s: %s\n", q, err.msg);
+        return -1;
+    }
+    return n;
+}
+
+static void test_bulk_search_replace_remove(void)
+{
+    snprintf(db, sizeof db, "%s/idx.db", check_tmpdir());
+    dm_err err;
+    index_sink *s = index_open(db, &err);  /* a bare .db path works too */
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    index_page p1[] = {{1, "text", 0, "吾輩は猫である。名前はまだ無い。", 0},
+                       {2, "ocr", 300, "The Quarterly Revenue Forecast is up.", 0}};
+    for (int i = 0; i < 2; i++)
+        p1[i].text_len = strlen(p1[i].text);
+    index_page p2[] = {{1, "text", 0, "東京都千代田区の会議", 0}};
+    p2[0].text_len = strlen(p2[0].text);
+    index_doc docs[] = {make_doc("/c/a.pdf", "aaa", p1, 2), make_doc("/c/b.pdf", "bbb", p2, 1)};
+    CHECK_INT(s->ops->bulk(s, docs, 2, &err), 0);
+
+    search_hit *hits;
+    int n = hits_for("猫である", &hits);
+    CHECK_INT(n, 1);
+    if (n == 1) {
+        CHECK_STR(hits[0].source, "/c/a.pdf");
+        CHECK_INT(hits[0].page, 1);
+        CHECK_CONTAINS(hits[0].snippet, "<em>猫である</em>");
+        CHECK(hits[0].score > 0);
+    }
+    search_hits_free(hits, n);
+    n = hits_for("quarterly REVENUE", &hits);  /* case-insensitive, words ANDed */
+    CHECK_INT(n, 1);
+    if (n == 1)
+        CHECK_INT(hits[0].page, 2);
+    search_hits_free(hits, n);
+    n = hits_for("千代", &hits);  /* two characters: below a trigram */
+    CHECK_INT(n, 1);
+    if (n == 1)
+        CHECK_CONTAINS(hits[0].snippet, "<em>千代</em>");
+    search_hits_free(hits, n);
+    n = hits_for("会議 東京", &hits);  /* short words only */
+    CHECK_INT(n, 1);
+    search_hits_free(hits, n);
+    n = hits_for("\"quoted\" nothing", &hits);
+    CHECK_INT(n, 0);
+    search_hits_free(hits, n);
+
+    char sha[65];
+    CHECK_INT(s->ops->lookup(s, docs[0].id, sha, &err), 1);
+    CHECK_STR(sha, "aaa");
+    CHECK_INT(s->ops->lookup(s, "nope", sha, &err), 0);
+
+    /* Re-indexing replaces the old pages. */
+    index_page p3[] = {{1, "text", 0, "entirely new content", 0}};
+    p3[0].text_len = strlen(p3[0].text);
+    index_doc again = make_doc("/c/a.pdf", "ccc", p3, 1);
+    CHECK_INT(s->ops->bulk(s, &again, 1, &err), 0);
+    n = hits_for("猫である", &hits);
+    CHECK_INT(n, 0);
+    search_hits_free(hits, n);
+    n = hits_for("entirely", &hits);
+    CHECK_INT(n, 1);
+    search_hits_free(hits, n);
+
+    const char *ids[] = {docs[1].id};
+    CHECK_INT(s->ops->remove(s, ids, 1, &err), 0);
+    n = hits_for("千代田", &hits);
+    CHECK_INT(n, 0);
+    search_hits_free(hits, n);
+    int64_t count;
+    CHECK_INT(index_sqlite_count(db, &count, &err), 0);
+    CHECK_INT(count, 1);
+    index_close(s);
+}
+
+static void test_errors(void)
+{
+    dm_err err;
+    CHECK(index_open("opensearch://x", &err) == NULL);
+    CHECK_CONTAINS(err.msg, "unsupported index URI");
+    int64_t count;
+    CHECK_INT(index_sqlite_count("/nonexistent/dir/x.db", &count, &err), -1);
+    search_hit *hits;
+    int n;
+    CHECK_INT(index_sqlite_search(db, "   ", 10, &hits, &n, &err), -1);
+    CHECK_CONTAINS(err.msg, "empty query");
+}
+
+int main(void)
+{
+    static const check_case cases[] = {
+        {"bulk index, search (Japanese, English, short words), replace, remove", test_bulk_search_replace_remove},
+        {"bad URIs, missing databases and empty queries", test_errors},
+        {NULL, NULL}};
+    return check_run(cases);
+}

@@ -1,0 +1,151 @@
+/* Policy loading and hook validation (policy.c), through a real Lua state. */
+#include "check.h"
+#include "lstate.h"
+#include "policy.h"
+
+#include <lauxlib.h>
+
+static lua_State *L;
+static lstate_env env = {.worker_id = -1};
+
+static const char *write_policy(const char *name, const char *body)
+{
+    static char path[600];
+    snprintf(path, sizeof path, "%s/%s", check_tmpdir(), name);
+    FILE *f = fopen(path, "w");
+    fputs(body, f);
+    fclose(f);
+    return path;
+}
+
+static int load(const char *body, policy *p, dm_err *err)
+{
+    return policy_load(L, write_policy("p.lua", body), p, err);
+}
+
+static void test_builtin_default(void)
+{
+    policy p;
+    dm_err err;
+    CHECK_INT(policy_load(L, NULL, &p, &err), 0);
+    policy_settings d;
+    policy_defaults(&d);
+    /* policies/default.lua spells out exactly the built-in defaults. */
+    CHECK(memcmp(&p.s, &d, sizeof d) == 0);
+    CHECK(p.hook_ref[HOOK_NEEDS_OCR] != LUA_NOREF);
+    CHECK(p.hook_ref[HOOK_DPI] == LUA_NOREF);
+    CHECK_STR(p.source, "builtin:default");
+    policy_unload(L, &p);
+}
+
+static void test_errors_are_precise(void)
+{
+    policy p;
+    dm_err err;
+    CHECK_INT(load("return { dpii = 200 }", &p, &err), -1);
+    CHECK_CONTAINS(err.msg, "unknown policy key 'dpii' (did you mean 'dpi'?)");
+    CHECK_INT(load("return { dpi = 9000 }", &p, &err), -1);
+    CHECK_CONTAINS(err.msg, "'dpi' = 9000 is out of range");
+    CHECK_INT(load("return { batch_size = 'ten' }", &p, &err), -1);
+    CHECK_CONTAINS(err.msg, "'batch_size' must be a number");
+    CHECK_INT(load("return { route = 5 }", &p, &err), -1);
+    CHECK_CONTAINS(err.msg, "hook 'route' must be a function");
+    CHECK_INT(load("return {\n dpi = 200,,\n}", &p, &err), -1);
+    CHECK_CONTAINS(err.msg, "p.lua:2:");
+    CHECK_INT(load("x = 1\nreturn {}", &p, &err), -1);
+    CHECK_CONTAINS(err.msg, "policy sets global 'x'");
+    CHECK_INT(load("return { languages = 'klingon' }", &p, &err), -1);
+    CHECK_CONTAINS(err.msg, "not installed");
+    CHECK_INT(load("return 42", &p, &err), -1);
+    CHECK_CONTAINS(err.msg, "must return a table");
+    CHECK_INT(load("return { self_test = function() error('bad state') end }", &p, &err), -1);
+    CHECK_CONTAINS(err.msg, "self_test failed");
+    CHECK_INT(policy_load(L, "/nonexistent/policy.lua", &p, &err), -1);
+    CHECK_CONTAINS(err.msg, "cannot open");
+    CHECK_INT(lua_gettop(L), 0);  /* failures leave the stack as it was */
+}
+
+static void test_hooks_are_validated(void)
+{
+    policy p;
+    dm_err err;
+    int rc = load("local n = 0\n"
+                  "return {\n"
+                  "  dpi = function(page) if page.big then return 9000 end return 150 end,\n"
+                  "  needs_ocr = function(page) if page.chars == 1 then return 'yes' end\n"
+                  "                             if page.chars == 2 then return undefined_global end\n"
+                  "                             return page.chars < 5 end,\n"
+                  "  route = function(job) if job.size > 10 then return 'skip' end return 'teleport' end,\n"
+                  "  languages = function(doc) return doc.want end,\n"
+                  "  self_test = function(s) assert(s.batch_size == 16) end,\n"
+                  "}\n",
+                  &p, &err);
+    CHECK_INT(rc, 0);
+    if (rc != 0) {
+        fprintf(stderr, "  %s\n", err.msg);
+        return;
+    }
+    lua_newtable(L);
+    CHECK_INT(policy_dpi(L, &p, 1), 150);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, 1, "big");
+    CHECK_INT(policy_dpi(L, &p, 1), 600);  /* clamped */
+    CHECK_INT(p.hook_fallbacks, 1);
+    lua_settop(L, 0);
+
+    lua_newtable(L);
+    lua_pushinteger(L, 3);
+    lua_setfield(L, 1, "chars");
+    CHECK(policy_needs_ocr(L, &p, 1, false));
+    lua_pushinteger(L, 1);
+    lua_setfield(L, 1, "chars");
+    CHECK(!policy_needs_ocr(L, &p, 1, false));  /* 'yes' is not a boolean: default */
+    CHECK(policy_needs_ocr(L, &p, 1, true));
+    lua_pushinteger(L, 2);
+    lua_setfield(L, 1, "chars");
+    int64_t errors_before = p.hook_errors;
+    CHECK(policy_needs_ocr(L, &p, 1, true));    /* raised: default */
+    CHECK_INT(p.hook_errors, errors_before + 1);
+    lua_settop(L, 0);
+
+    lua_newtable(L);
+    lua_pushinteger(L, 11);
+    lua_setfield(L, 1, "size");
+    CHECK_STR(policy_route(L, &p, 1), "skip");
+    lua_pushinteger(L, 1);
+    lua_setfield(L, 1, "size");
+    CHECK_STR(policy_route(L, &p, 1), "extract");
+    lua_settop(L, 0);
+
+    char langs[64];
+    lua_newtable(L);
+    lua_pushstring(L, "eng");
+    lua_setfield(L, 1, "want");
+    policy_languages(L, &p, 1, langs);
+    CHECK_STR(langs, "eng");
+    lua_pushstring(L, "notalanguage");
+    lua_setfield(L, 1, "want");
+    policy_languages(L, &p, 1, langs);
+    CHECK_STR(langs, "jpn+eng");
+    lua_settop(L, 0);
+    CHECK_INT(lua_gettop(L), 0);
+    policy_unload(L, &p);
+}
+
+int main(void)
+{
+    dm_err err;
+    L = lstate_new(&env, &err);
+    if (!L) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 2;
+    }
+    static const check_case cases[] = {
+        {"the built-in default policy loads and matches the C defaults", test_builtin_default},
+        {"typos, bad types, ranges, syntax and globals fail with precise messages", test_errors_are_precise},
+        {"hook results are validated: clamped, or the default with a count", test_hooks_are_validated},
+        {NULL, NULL}};
+    int rc = check_run(cases);
+    lstate_close(L);
+    return rc;
+}
