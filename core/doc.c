@@ -246,10 +246,15 @@ static int open_mupdf(doc *d, const char *path, dm_err *err)
     fz_document *volatile fzdoc = NULL;
     volatile int count = 0;
     volatile bool locked = false;
+    fz_stream *volatile stm = NULL;
+    fz_var(stm);
     fz_try(ctx)
     {
-        fzdoc = fz_open_document_with_stream(ctx, d->mime, fz_open_file(ctx, path));
+        stm = fz_open_file(ctx, path);
+        /* The document keeps its own reference to the stream. */
+        fzdoc = fz_open_document_with_stream(ctx, d->mime, stm);
     }
+    fz_always(ctx) fz_drop_stream(ctx, stm);
     fz_catch(ctx)
     {
         dm_err_set(err, true, "cannot open document: %s", fz_caught_message(ctx));

@@ -1,0 +1,200 @@
+-- The Lua layer: the pipeline and the default policy inside the real binary
+-- (`docmill lua`), with some primitives stubbed to observe decisions.
+local T = require "docmill.testing"
+local core = require "docmill.core"
+local pipeline = require "docmill.pipeline"
+
+local corpus = assert(os.getenv("DOCMILL_CORPUS"), "DOCMILL_CORPUS not set")
+local function path(name) return corpus .. "/" .. name end
+
+-- Replaces core functions for the duration of fn, restoring them after.
+local function with_stubs(stubs, fn)
+  local saved = {}
+  for k, v in pairs(stubs) do saved[k] = core[k]; core[k] = v end
+  local ok, err = pcall(fn)
+  for k, v in pairs(saved) do core[k] = v end
+  if not ok then error(err, 0) end
+end
+
+local function recorder()
+  local calls = {}
+  return calls, function(id, outcome, err, stats)
+    calls[#calls + 1] = { id = id, outcome = outcome, err = err, stats = stats }
+  end
+end
+
+T.test("text PDF pages come from the text layer", function()
+  local doc = assert(pipeline.extract_file(path("text_ja_en.pdf")))
+  T.eq(doc.mime, "application/pdf")
+  T.eq(#doc.pages, 2)
+  T.eq(doc.pages[1].method, "text")
+  T.eq(doc.pages[1].dpi, nil)
+  T.contains(doc.pages[1].text, "吾輩は猫である")
+  T.contains(doc.pages[2].text, "quarterly revenue forecast")
+  T.eq(doc.pages_ocr, 0)
+end)
+
+T.test("mixed PDF: text, OCR, text per page", function()
+  local doc = assert(pipeline.extract_file(path("mixed.pdf")))
+  T.eq(doc.pages[1].method, "text")
+  T.eq(doc.pages[2].method, "ocr")
+  T.eq(doc.pages[2].dpi, 300)
+  T.contains(doc.pages[2].text, "scanned middle page")
+  T.eq(doc.pages[3].method, "text")
+  T.contains(doc.pages[3].text, "最後のページです")
+end)
+
+T.test("--dpi and --lang options override the policy", function()
+  local doc = assert(pipeline.extract_file(path("scan_en.pdf"), { dpi = 200, lang = "eng" }))
+  T.eq(doc.pages[1].dpi, 200)
+  T.contains(doc.pages[1].text, "invoice number 48213")
+end)
+
+T.test("plain text in Shift_JIS is decoded", function()
+  local doc = assert(pipeline.extract_file(path("notes_sjis.txt")))
+  T.eq(doc.mime, "text/plain")
+  T.eq(doc.encoding, "Shift_JIS")
+  T.contains(doc.pages[1].text, "シフトジス形式の文書")
+end)
+
+T.test("bad files: nil, reason, permanent", function()
+  for _, name in ipairs({ "corrupt.pdf", "empty.pdf", "unsupported.xyz" }) do
+    local doc, err, permanent = pipeline.extract_file(path(name))
+    T.eq(doc, nil, name)
+    T.ok(type(err) == "string" and #err > 0, name .. " has a reason")
+    T.eq(permanent, true, name .. " is permanent")
+  end
+end)
+
+T.test("misuse raises, runtime failure returns nil, err", function()
+  T.raises(function() core.open() end, "string expected")
+  local db = os.tmpname()
+  assert(core.index_open("sqlite:" .. db))
+  T.raises(function() core.bulk_index({ { id = 1 } }) end, "field 'id'")
+  T.raises(function() core.bulk_index({ { id = "x", source = "/s", pages = { { page = 1, method = "text" } } } }) end,
+    "field 'text'")
+  os.remove(db)
+  local d, err, permanent = core.open("/nonexistent/file.pdf")
+  T.eq(d, nil)
+  T.contains(err, "cannot open")
+  T.eq(permanent, true)
+end)
+
+T.test("default policy: needs_ocr agrees with the C default", function()
+  local s = core.settings()
+  local cases = {
+    { chars = 0, bad_ratio = 0 }, { chars = s.text_min_chars - 1, bad_ratio = 0 },
+    { chars = 500, bad_ratio = 0 }, { chars = 500, bad_ratio = 0.9 },
+  }
+  for i, info in ipairs(cases) do
+    local default = info.chars < s.text_min_chars or info.bad_ratio > s.max_bad_char_ratio
+    T.eq(core.policy_needs_ocr(info, not default), default, "case " .. i)
+  end
+  T.eq(core.policy_dpi({}), s.dpi)
+  T.eq(core.policy_languages({}), "jpn+eng")
+  T.eq(core.policy_route({ source = "/x" }), "extract")
+end)
+
+T.test("the schema documents every setting with its default", function()
+  local schema, defaults, hooks = core.policy_schema()
+  local s = core.settings()
+  T.ok(#schema >= 10, "schema size")
+  for _, spec in ipairs(schema) do
+    T.ok(defaults[spec.name] ~= nil, spec.name .. " has a default")
+    T.eq(s[spec.name], defaults[spec.name], spec.name .. " default")
+    T.ok(#spec.doc > 0, spec.name .. " is documented")
+  end
+  T.eq(#hooks, 5)
+end)
+
+T.test("a job is batched, then indexed and completed at flush", function()
+  local calls, complete = recorder()
+  local bulk_calls = {}
+  with_stubs({
+    complete = complete,
+    index_lookup = function() return false end,
+    bulk_index = function(docs) bulk_calls[#bulk_calls + 1] = docs; return true end,
+  }, function()
+    pipeline.process({ id = 1, source = path("text_ja_en.pdf"), op = "index", attempts = 1 })
+    pipeline.process({ id = 2, source = path("notes_utf8.txt"), op = "index", attempts = 1 })
+    T.eq(#calls, 0, "nothing completes before the batch is indexed")
+    T.eq(pipeline.pending(), 2)
+    pipeline.flush()
+  end)
+  T.eq(#bulk_calls, 1, "one bulk_index call")
+  T.eq(#bulk_calls[1], 2, "two documents in it")
+  local d = bulk_calls[1][1]
+  T.eq(d.id, core.doc_id(path("text_ja_en.pdf")))
+  T.eq(#d.sha256, 64)
+  T.eq(d.page_count, 2)
+  T.eq(#calls, 2)
+  T.eq(calls[1].outcome, "indexed")
+  T.eq(calls[1].stats.pages, 2)
+end)
+
+T.test("index failures: transient retries, permanent fails", function()
+  for _, permanent in ipairs({ false, true }) do
+    local calls, complete = recorder()
+    with_stubs({
+      complete = complete,
+      index_lookup = function() return false end,
+      bulk_index = function() return nil, "database is locked", permanent end,
+    }, function()
+      pipeline.process({ id = 7, source = path("notes_utf8.txt"), op = "index", attempts = 1 })
+      pipeline.flush()
+    end)
+    T.eq(#calls, 1)
+    T.eq(calls[1].outcome, permanent and "failed" or "retry")
+    T.contains(calls[1].err, "database is locked")
+  end
+end)
+
+T.test("unchanged content is not extracted again", function()
+  local calls, complete = recorder()
+  local touched
+  local sha = assert(core.sha256_file(path("text_ja_en.pdf")))
+  with_stubs({
+    complete = complete,
+    index_lookup = function() return sha end,
+    index_touch = function(id) touched = id; return true end,
+    open = function() error("must not open an unchanged file") end,
+  }, function()
+    pipeline.process({ id = 3, source = path("text_ja_en.pdf"), op = "index", attempts = 1 })
+  end)
+  T.eq(calls[1].outcome, "unchanged")
+  T.eq(touched, core.doc_id(path("text_ja_en.pdf")))
+end)
+
+T.test("deletions, skips, missing files and bad files complete at once", function()
+  local calls, complete = recorder()
+  local removed
+  with_stubs({
+    complete = complete,
+    index_lookup = function() return false end,
+    index_remove = function(ids) removed = ids; return true end,
+  }, function()
+    pipeline.process({ id = 4, source = "/gone.pdf", op = "delete", attempts = 1 })
+    pipeline.process({ id = 5, source = "/nonexistent.pdf", op = "index", attempts = 1 })
+    pipeline.process({ id = 6, source = path("corrupt.pdf"), op = "index", attempts = 1 })
+    with_stubs({ policy_route = function() return "skip" end }, function()
+      pipeline.process({ id = 8, source = path("mixed.pdf"), op = "index", attempts = 1 })
+    end)
+  end)
+  T.eq(removed[1], core.doc_id("/gone.pdf"))
+  T.eq(calls[1].outcome, "deleted")
+  T.eq(calls[2].outcome, "failed")
+  T.contains(calls[2].err, "cannot open")
+  T.eq(calls[3].outcome, "failed")
+  T.eq(calls[4].outcome, "skipped")
+  T.eq(pipeline.pending(), 0)
+end)
+
+T.test("mem_stats reports the process and this state", function()
+  local m = core.mem_stats()
+  T.ok(m.rss > 0 and m.peak_rss >= m.rss, "rss")
+  T.ok(m.lua_kb > 0, "lua heap")
+  T.ok(m.mupdf_peak > 0, "mupdf allocations")
+  core.gc()
+end)
+
+return T.run()
