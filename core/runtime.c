@@ -318,6 +318,7 @@ static void scan_done(uv_work_t *req, int status)
 {
     runtime *rt = req->data;
     (void)status;
+    bool first = !rt->scanned_once;
     rt->scanning = false;
     rt->scanned_once = true;
     rt->last_scan_ms = dm_mono_ms();
@@ -328,9 +329,12 @@ static void scan_done(uv_work_t *req, int status)
             log_error("scan failed: %s", rt->scan_err.msg);
         return;
     }
-    rt->sum.unchanged += rt->scan.unchanged;
+    /* Rescans in watch mode see the same unchanged files again: count
+     * them once. */
+    if (first)
+        rt->sum.unchanged += rt->scan.unchanged;
     rt->total_known += rt->scan.queued + rt->scan.deleted;
-    if (rt->scan.queued || rt->scan.deleted || !rt->cfg->progress_tty)
+    if (first || rt->scan.queued || rt->scan.deleted)
         log_info("scan of %s: %lld files, %lld new or changed, %lld unchanged, %lld removed",
                  rt->source_root, (long long)rt->scan.files, (long long)rt->scan.queued,
                  (long long)rt->scan.unchanged, (long long)rt->scan.deleted);
