@@ -196,13 +196,15 @@ static int put_doc(sqlite_sink *s, const index_doc *d, dm_err *err)
     return 0;
 }
 
-static int sqlite_bulk(index_sink *sink, const index_doc *docs, int n, dm_err *err)
+/* Runs one step per item inside a single IMMEDIATE transaction: all or
+ * nothing. */
+static int in_transaction(sqlite_sink *s, int n, int (*step)(sqlite_sink *, const void *, int, dm_err *),
+                          const void *items, dm_err *err)
 {
-    sqlite_sink *s = (sqlite_sink *)sink;
     if (dmdb_exec(s->db, "BEGIN IMMEDIATE", err) != 0)
         return -1;
     for (int i = 0; i < n; i++) {
-        if (put_doc(s, &docs[i], err) != 0) {
+        if (step(s, items, i, err) != 0) {
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
             return -1;
         }
@@ -214,22 +216,24 @@ static int sqlite_bulk(index_sink *sink, const index_doc *docs, int n, dm_err *e
     return 0;
 }
 
+static int put_doc_at(sqlite_sink *s, const void *docs, int i, dm_err *err)
+{
+    return put_doc(s, &((const index_doc *)docs)[i], err);
+}
+
+static int delete_doc_at(sqlite_sink *s, const void *ids, int i, dm_err *err)
+{
+    return delete_doc_rows(s, ((const char *const *)ids)[i], err);
+}
+
+static int sqlite_bulk(index_sink *sink, const index_doc *docs, int n, dm_err *err)
+{
+    return in_transaction((sqlite_sink *)sink, n, put_doc_at, docs, err);
+}
+
 static int sqlite_remove(index_sink *sink, const char *const *ids, int n, dm_err *err)
 {
-    sqlite_sink *s = (sqlite_sink *)sink;
-    if (dmdb_exec(s->db, "BEGIN IMMEDIATE", err) != 0)
-        return -1;
-    for (int i = 0; i < n; i++) {
-        if (delete_doc_rows(s, ids[i], err) != 0) {
-            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-            return -1;
-        }
-    }
-    if (dmdb_exec(s->db, "COMMIT", err) != 0) {
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        return -1;
-    }
-    return 0;
+    return in_transaction((sqlite_sink *)sink, n, delete_doc_at, ids, err);
 }
 
 static int sqlite_lookup(index_sink *sink, const char *id, char sha256[65], dm_err *err)

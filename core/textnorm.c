@@ -6,6 +6,20 @@
 #include <string.h>
 #include <utf8proc.h>
 
+/* The code point at *i (U+FFFD for an invalid sequence), advancing *i. */
+static utf8proc_int32_t next_cp_lossy(const char *s, size_t len, size_t *i)
+{
+    utf8proc_int32_t cp;
+    utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + *i,
+                                          (utf8proc_ssize_t)(len - *i), &cp);
+    if (k <= 0) {
+        cp = 0xfffd;
+        k = 1;
+    }
+    *i += (size_t)k;
+    return cp;
+}
+
 bool text_is_utf8(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -63,21 +77,17 @@ static int iconv_convert(const char *from, const char *s, size_t len, sbuf *out)
  * private-use code points. */
 static long japanese_score(const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s;
     long score = 0;
     size_t i = 0;
     while (i < len) {
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t n = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
-        if (n <= 0)
-            break;
-        i += (size_t)n;
+        utf8proc_int32_t cp = next_cp_lossy(s, len, &i);
         if ((cp >= 0x3040 && cp <= 0x30ff) || (cp >= 0x4e00 && cp <= 0x9fff) ||
             (cp >= 0x3000 && cp <= 0x303f))
             score += 2;
         else if (cp >= 0xff61 && cp <= 0xff9f)
             score -= 1;
-        else if ((cp >= 0xe000 && cp <= 0xf8ff) || cp < 0x09 || (cp >= 0x80 && cp < 0xa0))
+        else if ((cp >= 0xe000 && cp <= 0xf8ff) || cp < 0x09 || (cp >= 0x80 && cp < 0xa0) ||
+                 cp == 0xfffd)
             score -= 3;
     }
     return score;
@@ -149,20 +159,11 @@ static bool is_hspace(utf8proc_int32_t cp)
 /* Decodes UTF-8 into code points, replacing invalid sequences by U+FFFD. */
 static utf8proc_int32_t *decode_lossy(const char *s, size_t len, size_t *count)
 {
-    const unsigned char *p = (const unsigned char *)s;
     utf8proc_int32_t *cps = dm_xmalloc((len + 1) * sizeof *cps);
     size_t n = 0, i = 0;
     while (i < len) {
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
-        if (k <= 0) {
-            cp = 0xfffd;
-            k = 1;
-        }
-        if (cp == 0)
-            cp = ' ';
-        cps[n++] = cp;
-        i += (size_t)k;
+        utf8proc_int32_t cp = next_cp_lossy(s, len, &i);
+        cps[n++] = cp == 0 ? ' ' : cp;
     }
     *count = n;
     return cps;
@@ -247,16 +248,9 @@ void text_normalize(const char *s, size_t len, sbuf *out)
 void text_compute_stats(const char *s, size_t len, text_stats *st)
 {
     memset(st, 0, sizeof *st);
-    const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < len) {
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
-        if (k <= 0) {
-            cp = 0xfffd;
-            k = 1;
-        }
-        i += (size_t)k;
+        utf8proc_int32_t cp = next_cp_lossy(s, len, &i);
         if (cp == ' ' || cp == '\n' || cp == '\r' || cp == '\t' || cp == 0x3000)
             continue;
         st->chars++;
