@@ -20,6 +20,7 @@ void dm_err_set(dm_err *err, bool permanent, const char *fmt, ...)
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
     err->permanent = permanent;
+    err->code = NULL;
 }
 
 void dm_err_clear(dm_err *err)
@@ -27,6 +28,7 @@ void dm_err_clear(dm_err *err)
     if (err) {
         err->msg[0] = '\0';
         err->permanent = false;
+        err->code = NULL;
     }
 }
 

@@ -13,6 +13,9 @@
 typedef struct dm_err {
     char msg[512];
     bool permanent;
+    /* A machine-readable reason where callers act on it differently
+     * ("not_found": the source is gone), else NULL. Static strings only. */
+    const char *code;
 } dm_err;
 
 void dm_err_set(dm_err *err, bool permanent, const char *fmt, ...)

@@ -441,8 +441,19 @@ static fz_pixmap *to_gray_on_white(fz_context *ctx, fz_pixmap *src)
     return gray;
 }
 
+/* Images without a usable resolution tag are assumed to be 300 DPI scans:
+ * that is what Tesseract's layout heuristics expect. GIF has no resolution
+ * field at all (MuPDF reports its 96 default). */
+static int native_dpi(const char *mime, int xres)
+{
+    if (strcmp(mime, "image/gif") == 0 || xres < 70 || xres > 1200)
+        return 300;
+    return xres;
+}
+
 static int render_image_page(doc *d, int page, int64_t max_pixels, gray_image *img, dm_err *err)
 {
+    volatile int image_xres = 0;
     fz_context *ctx = d->dc->ctx;
     fz_pixmap *volatile pix = NULL;
     fz_pixmap *volatile gray = NULL;
@@ -461,6 +472,9 @@ static int render_image_page(doc *d, int page, int64_t max_pixels, gray_image *i
                 fz_throw(ctx, FZ_ERROR_GENERIC, "image of %dx%d pixels exceeds the limit of %lld",
                          image->w, image->h, (long long)max_pixels);
             pix = fz_get_pixmap_from_image(ctx, image, NULL, NULL, NULL, NULL);
+            /* The decoded pixmap carries MuPDF's default resolution; the
+             * file's own (JFIF, pHYs...) is on the image. */
+            image_xres = image->xres;
         }
         if (max_pixels > 0 && (int64_t)pix->w * pix->h > max_pixels)
             fz_throw(ctx, FZ_ERROR_GENERIC, "image of %dx%d pixels exceeds the limit of %lld",
@@ -484,9 +498,7 @@ static int render_image_page(doc *d, int page, int64_t max_pixels, gray_image *i
     img->width = gray->w;
     img->height = gray->h;
     img->stride = (int)gray->stride;
-    /* Images without a usable resolution tag are assumed to be 300 DPI
-     * scans: that is what Tesseract's layout heuristics expect. */
-    img->dpi = (gray->xres >= 70 && gray->xres <= 1200) ? gray->xres : 300;
+    img->dpi = native_dpi(d->mime, image_xres ? image_xres : gray->xres);
     return 0;
 }
 

@@ -62,8 +62,10 @@ int fetch_uri(const fetch_options *opt, const char *uri, fetch_result *out, dm_e
     struct stat st;
     if (stat(path.data, &st) != 0) {
         /* A vanished file will not come back by retrying the same job. */
-        dm_err_set(err, errno == ENOENT || errno == ENOTDIR, "cannot open %s: %s", path.data,
-                   strerror(errno));
+        int e = errno;
+        dm_err_set(err, e == ENOENT || e == ENOTDIR, "cannot open %s: %s", path.data, strerror(e));
+        if (e == ENOENT || e == ENOTDIR)
+            err->code = "not_found";
         sbuf_free(&path);
         return -1;
     }

@@ -289,13 +289,20 @@ static void heartbeat(runtime *rt)
 {
     int64_t now = dm_mono_ms();
     int64_t lease_ms = (int64_t)rt->settings.lease_seconds * 1000;
-    if (now - rt->last_heartbeat_ms < lease_ms / 3 || rt->nflight == 0)
+    if (now - rt->last_heartbeat_ms < lease_ms / 3)
         return;
     rt->last_heartbeat_ms = now;
+    dm_err err;
+    /* Another process on this host may have died since we started, or a
+     * lease held elsewhere may have run out: take those jobs back. */
+    int recovered = queue_recover(rt->q, &err);
+    if (recovered > 0)
+        log_info("reclaimed %d jobs from workers that are gone", recovered);
+    if (rt->nflight == 0)
+        return;
     int64_t *ids = dm_xmalloc((size_t)rt->nflight * sizeof *ids);
     for (int i = 0; i < rt->nflight; i++)
         ids[i] = rt->flight[i].id;
-    dm_err err;
     if (queue_extend(rt->q, ids, rt->nflight, lease_ms, &err) != 0)
         log_warn("cannot extend leases: %s", err.msg);
     free(ids);

@@ -7,7 +7,10 @@ int bind_push_error(lua_State *L, const dm_err *err)
     lua_pushnil(L);
     lua_pushstring(L, err->msg);
     lua_pushboolean(L, err->permanent);
-    return 3;
+    if (!err->code)
+        return 3;
+    lua_pushstring(L, err->code);
+    return 4;
 }
 
 void bind_set_funcs(lua_State *L, int module, const luaL_Reg *fns)

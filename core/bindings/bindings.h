@@ -2,7 +2,8 @@
  * area registers its functions into the module table; bindings_register is
  * the one place that calls them all. Conventions, everywhere:
  *   - misuse (wrong argument type, missing argument) raises a Lua error;
- *   - a runtime failure returns nil, message, permanent (boolean);
+ *   - a runtime failure returns nil, message, permanent (boolean) and,
+ *     where callers act on it, a code ("not_found");
  *   - nothing raises while C resources are live: errors are recorded,
  *     resources released, and only then raised or returned. */
 #ifndef DOCMILL_BINDINGS_H
@@ -23,7 +24,8 @@ void bind_mem_register(lua_State *L, int module);
 void bind_policy_register(lua_State *L, int module);
 void bind_runtime_register(lua_State *L, int module);
 
-/* Pushes nil, err->msg, err->permanent and returns 3 (for `return`). */
+/* Pushes nil, err->msg, err->permanent [, err->code] and returns how many
+ * (for `return`). */
 int bind_push_error(lua_State *L, const dm_err *err);
 /* Registers fns into the table at index module. */
 void bind_set_funcs(lua_State *L, int module, const luaL_Reg *fns);

@@ -148,7 +148,13 @@ function M.process(job)
     return
   end
   local max_bytes = s.max_file_mb > 0 and s.max_file_mb * 1024 * 1024 or 0
-  local f, err, permanent = core.fetch(job.source, { max_bytes = max_bytes })
+  local f, err, permanent, code = core.fetch(job.source, { max_bytes = max_bytes })
+  if code == "not_found" then
+    -- Gone between the scan and now: that is a deletion, not a failure.
+    local ok, rerr, rperm = core.index_remove({ id })
+    if ok then finish(job, "deleted") else fail(job, rerr, rperm) end
+    return
+  end
   if not f then return fail(job, err, permanent) end
   local sha, serr, sperm = core.sha256_file(f.path)
   if not sha then

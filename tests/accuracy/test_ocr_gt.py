@@ -10,11 +10,14 @@ normalisation, settings) is losing text.
 
 Skipped (exit 77) when the shared corpus is not there.
 """
+import csv
 import json
 import os
 import subprocess
 import sys
-import unicodedata
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from textmetrics import cer  # noqa: E402
 
 MARGIN = 0.02   # absolute CER points per page
 SELECTION = [
@@ -32,21 +35,6 @@ SELECTION = [
 ]
 
 
-def canon(s):
-    return "".join(unicodedata.normalize("NFKC", s).split())
-
-
-def cer(hyp, ref):
-    a, b = canon(hyp), canon(ref)
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[len(b)] / max(1, len(b))
-
-
 def main():
     src = os.environ.get("DOCMILL_SOURCE", os.path.join(os.path.dirname(__file__), "..", ".."))
     root = os.path.normpath(os.path.join(src, "..", "shared", "corpora", "ocr_gt"))
@@ -55,7 +43,6 @@ def main():
         return 77
     binary = os.environ["DOCMILL_BIN"]
     manifest = {}
-    import csv
     with open(os.path.join(root, "MANIFEST.csv"), newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
             manifest[row["image"]] = row["ground_truth"]
@@ -74,7 +61,7 @@ def main():
                              capture_output=True, text=True, timeout=300)
         doc = json.loads(out.stdout)
         text = "\n".join(p["text"] for p in doc["pages"])
-        got = cer(text, truth)
+        got = cer(truth, text)
         # The image-only PDF wraps the TIFF: compare with the TIFF's figure.
         ref = baseline.get(image, baseline.get(image.replace(".imageonly.pdf", ".tif")))
         ok = out.returncode == 0 and got <= ref + MARGIN

@@ -13,8 +13,10 @@ import sqlite3
 import subprocess
 import sys
 import time
-import unicodedata
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from textmetrics import canon, cer, levenshtein  # noqa: E402,F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.environ.get("DOCMILL_SOURCE") or os.path.dirname(os.path.dirname(HERE))
@@ -143,28 +145,7 @@ def docs_by_source(db):
     return dict(rows or [])
 
 
-def norm(s):
-    """NFKC, all whitespace removed (for OCR comparison)."""
-    return "".join(unicodedata.normalize("NFKC", s).split())
-
-
-def levenshtein(a, b):
-    if len(a) < len(b):
-        a, b = b, a
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
-
-def cer(reference, hypothesis):
-    ref, hyp = norm(reference), norm(hypothesis)
-    if not ref:
-        return 0.0 if not hyp else 1.0
-    return levenshtein(ref, hyp) / len(ref)
+norm = canon  # NFKC, all whitespace removed (for OCR comparison)
 
 
 def wait_for(pred, timeout, interval=0.2):
