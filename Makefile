@@ -14,7 +14,7 @@ DEPS_BUILD := cmake make gcc g++ pkg-config luajit libluajit-5.1-dev lua-cjson-d
   libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng tesseract-ocr-jpn \
   libmupdf-dev libmujs-dev libgumbo-dev libopenjp2-7-dev libjbig2dec0-dev \
   libharfbuzz-dev libfreetype-dev libjpeg-dev libpng-dev zlib1g-dev libbrotli-dev
-DEPS_TEST  := python3 python3-reportlab python3-pil fonts-ipafont-gothic fonts-dejavu-core
+DEPS_TEST  := lua-check python3 python3-reportlab python3-pil fonts-ipafont-gothic fonts-dejavu-core
 
 .PHONY: all deps deps-test build run test test-asan clean samples
 

@@ -242,7 +242,7 @@ end
 
 --- search / status ---------------------------------------------------------
 
-local function index_db(opts, cmd)
+local function index_db(opts)
   local cfg, err = load_config(opts)
   if not cfg then return nil, err end
   local uri = opts.index or cfg.index
@@ -317,7 +317,7 @@ end
 
 --- policy ----------------------------------------------------------------
 
-local function cmd_policy(opts, pos)
+local function cmd_policy(_, pos)
   local sub, file = pos[1], pos[2]
   if sub ~= "check" and sub ~= "show" then
     return usage_error("policy", "expected 'check' or 'show'")

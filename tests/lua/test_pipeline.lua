@@ -71,8 +71,8 @@ T.test("misuse raises, runtime failure returns nil, err", function()
   local db = os.tmpname()
   assert(core.index_open("sqlite:" .. db))
   T.raises(function() core.bulk_index({ { id = 1 } }) end, "field 'id'")
-  T.raises(function() core.bulk_index({ { id = "x", source = "/s", pages = { { page = 1, method = "text" } } } }) end,
-    "field 'text'")
+  local no_text = { id = "x", source = "/s", pages = { { page = 1, method = "text" } } }
+  T.raises(function() core.bulk_index({ no_text }) end, "field 'text'")
   os.remove(db)
   local d, err, permanent = core.open("/nonexistent/file.pdf")
   T.eq(d, nil)
