@@ -23,36 +23,71 @@ typedef struct queue_counts {
     int64_t pending, leased, done, failed;
 } queue_counts;
 
-typedef struct queue_failure {
-    char *source;
-    char *error;
-} queue_failure;
+/* One implementation per kind of queue: SQLite today (queue_sqlite.c), SQS
+ * next. A job id is the implementation's own handle for a leased job. */
+typedef struct queue_ops {
+    int (*lease)(queue *q, int max, int64_t lease_ms, queue_job **jobs, int *n, dm_err *err);
+    int (*ack)(queue *q, int64_t id, const char *outcome, dm_err *err);
+    int (*fail)(queue *q, int64_t id, const char *reason, dm_err *err);
+    int (*retry)(queue *q, int64_t id, const char *reason, int64_t delay_ms, dm_err *err);
+    int (*release)(queue *q, int64_t id, dm_err *err);
+    int (*extend)(queue *q, const int64_t *ids, int n, int64_t lease_ms, dm_err *err);
+    int (*recover)(queue *q, dm_err *err);
+    int (*counts)(queue *q, queue_counts *c, dm_err *err);
+    void (*close)(queue *q);
+} queue_ops;
 
-queue *queue_open(const char *path, const char *owner, dm_err *err);
-void queue_close(queue *q);
+struct queue {
+    const queue_ops *ops;
+};
 
-/* Returns 1 when the job was (re)queued, 2 when it is already pending or
- * leased, 0 when an identical job (same op, size and mtime) is done or
- * failed — the cheap "unchanged" test that spares re-reading a file. */
-int queue_enqueue(queue *q, const char *source, const char *op, int64_t size, int64_t mtime_ms,
-                  dm_err *err);
-int queue_lease(queue *q, int max, int64_t lease_ms, queue_job **jobs, int *n, dm_err *err);
-int queue_ack(queue *q, int64_t id, const char *outcome, dm_err *err);
-int queue_fail(queue *q, int64_t id, const char *reason, dm_err *err);
-/* Back to pending, visible again after delay_ms. */
-int queue_retry(queue *q, int64_t id, const char *reason, int64_t delay_ms, dm_err *err);
+/* Leases up to max jobs, invisible to other takers for lease_ms. */
+static inline int queue_lease(queue *q, int max, int64_t lease_ms, queue_job **jobs, int *n,
+                              dm_err *err)
+{
+    return q->ops->lease(q, max, lease_ms, jobs, n, err);
+}
+/* Done: the document is durably indexed (or deleted, or skipped). */
+static inline int queue_ack(queue *q, int64_t id, const char *outcome, dm_err *err)
+{
+    return q->ops->ack(q, id, outcome, err);
+}
+/* Permanent failure: recorded with its reason, never retried. */
+static inline int queue_fail(queue *q, int64_t id, const char *reason, dm_err *err)
+{
+    return q->ops->fail(q, id, reason, err);
+}
+/* Transient failure: back to the queue, visible again after delay_ms. */
+static inline int queue_retry(queue *q, int64_t id, const char *reason, int64_t delay_ms,
+                              dm_err *err)
+{
+    return q->ops->retry(q, id, reason, delay_ms, err);
+}
 /* Returns a job that was leased but never started; its attempt is undone. */
-int queue_release(queue *q, int64_t id, dm_err *err);
-int queue_extend(queue *q, const int64_t *ids, int n, int64_t lease_ms, dm_err *err);
+static inline int queue_release(queue *q, int64_t id, dm_err *err)
+{
+    return q->ops->release(q, id, err);
+}
+static inline int queue_extend(queue *q, const int64_t *ids, int n, int64_t lease_ms, dm_err *err)
+{
+    return q->ops->extend(q, ids, n, lease_ms, err);
+}
 /* Leases of owners that are gone (a dead pid on this host, or an expired
  * lease anywhere) become pending again. Returns how many. */
-int queue_recover(queue *q, dm_err *err);
-int queue_get_counts(queue *q, queue_counts *c, dm_err *err);
-int queue_get_failures(queue *q, int limit, queue_failure **out, int *n, dm_err *err);
-void queue_failures_free(queue_failure *f, int n);
-/* Sources with op "index" under prefix that are not in the seen set are
- * queued for deletion. seen is sorted (strcmp). Returns how many. */
-int queue_enqueue_deletions(queue *q, const char *prefix, char **seen, size_t nseen, dm_err *err);
+static inline int queue_recover(queue *q, dm_err *err)
+{
+    return q->ops->recover(q, err);
+}
+static inline int queue_get_counts(queue *q, queue_counts *c, dm_err *err)
+{
+    return q->ops->counts(q, c, err);
+}
+static inline void queue_close(queue *q)
+{
+    if (q)
+        q->ops->close(q);
+}
+
 void queue_jobs_free(queue_job *jobs, int n);
 
 #endif

@@ -1,4 +1,4 @@
-#include "queue.h"
+#include "queue_sqlite.h"
 
 #include "index_sqlite.h"
 #include "log.h"
@@ -11,52 +11,40 @@
 #include <string.h>
 #include <unistd.h>
 
-struct queue {
+typedef struct sqlite_queue {
+    queue base;
     sqlite3 *db;
     char *owner;    /* "host:pid" */
     char host[128];
-};
+} sqlite_queue;
+
+static sqlite_queue *SQ(queue *q)
+{
+    return (sqlite_queue *)q;
+}
 
 static void q_err(queue *q, dm_err *err, const char *what)
 {
-    int code = sqlite3_errcode(q->db);
+    int code = sqlite3_errcode(SQ(q)->db);
     dm_err_set(err, !(code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_FULL ||
                       code == SQLITE_IOERR),
-               "queue: %s: %s", what, sqlite3_errmsg(q->db));
+               "queue: %s: %s", what, sqlite3_errmsg(SQ(q)->db));
 }
 
-queue *queue_open(const char *path, const char *owner, dm_err *err)
-{
-    sqlite3 *db = dmdb_open(path, false, err);
-    if (!db)
-        return NULL;
-    queue *q = dm_xcalloc(1, sizeof *q);
-    q->db = db;
-    gethostname(q->host, sizeof q->host - 1);
-    if (owner) {
-        q->owner = dm_xstrdup(owner);
-    } else {
-        char buf[200];
-        snprintf(buf, sizeof buf, "%s:%d", q->host, (int)getpid());
-        q->owner = dm_xstrdup(buf);
-    }
-    return q;
-}
-
-void queue_close(queue *q)
+static void sq_close(queue *q)
 {
     if (!q)
         return;
-    sqlite3_close(q->db);
-    free(q->owner);
-    free(q);
+    sqlite3_close(SQ(q)->db);
+    free(SQ(q)->owner);
+    free(SQ(q));
 }
 
 /* Runs one statement with text/int64 arguments described by fmt ("t", "i"). */
 static int run(queue *q, const char *sql, const char *fmt, dm_err *err, ...)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(SQ(q)->db, sql, -1, &st, NULL) != SQLITE_OK) {
         q_err(q, err, "prepare");
         return -1;
     }
@@ -80,16 +68,16 @@ static int run(queue *q, const char *sql, const char *fmt, dm_err *err, ...)
         sqlite3_finalize(st);
         return -1;
     }
-    int changes = sqlite3_changes(q->db);
+    int changes = sqlite3_changes(SQ(q)->db);
     sqlite3_finalize(st);
     return changes;
 }
 
-int queue_enqueue(queue *q, const char *source, const char *op, int64_t size, int64_t mtime_ms,
+int queue_sqlite_enqueue(queue *q, const char *source, const char *op, int64_t size, int64_t mtime_ms,
                   dm_err *err)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(q->db, "SELECT state, op, size, mtime_ms FROM jobs WHERE source=?1", -1,
+    if (sqlite3_prepare_v2(SQ(q)->db, "SELECT state, op, size, mtime_ms FROM jobs WHERE source=?1", -1,
                            &st, NULL) != SQLITE_OK) {
         q_err(q, err, "enqueue");
         return -1;
@@ -122,15 +110,15 @@ int queue_enqueue(queue *q, const char *source, const char *op, int64_t size, in
     return n < 0 ? -1 : 1;
 }
 
-int queue_lease(queue *q, int max, int64_t lease_ms, queue_job **jobs, int *n, dm_err *err)
+static int sq_lease(queue *q, int max, int64_t lease_ms, queue_job **jobs, int *n, dm_err *err)
 {
     *jobs = NULL;
     *n = 0;
     int64_t now = dm_now_ms();
-    if (dmdb_exec(q->db, "BEGIN IMMEDIATE", err) != 0)
+    if (dmdb_exec(SQ(q)->db, "BEGIN IMMEDIATE", err) != 0)
         return -1;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(q->db,
+    if (sqlite3_prepare_v2(SQ(q)->db,
                            "UPDATE jobs SET state='leased', attempts=attempts+1, lease_until=?1,"
                            " lease_owner=?2, updated_at=?3"
                            " WHERE id IN (SELECT id FROM jobs WHERE state='pending' AND not_before<=?3"
@@ -138,11 +126,11 @@ int queue_lease(queue *q, int max, int64_t lease_ms, queue_job **jobs, int *n, d
                            " RETURNING id, source, op, size, mtime_ms, attempts",
                            -1, &st, NULL) != SQLITE_OK) {
         q_err(q, err, "lease");
-        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_exec(SQ(q)->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
     sqlite3_bind_int64(st, 1, now + lease_ms);
-    sqlite3_bind_text(st, 2, q->owner, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, SQ(q)->owner, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_int(st, 4, max);
     queue_job *out = dm_xcalloc((size_t)(max > 0 ? max : 1), sizeof *out);
@@ -159,13 +147,13 @@ int queue_lease(queue *q, int max, int64_t lease_ms, queue_job **jobs, int *n, d
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
         q_err(q, err, "lease");
         sqlite3_finalize(st);
-        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_exec(SQ(q)->db, "ROLLBACK", NULL, NULL, NULL);
         queue_jobs_free(out, count);
         return -1;
     }
     sqlite3_finalize(st);
-    if (dmdb_exec(q->db, "COMMIT", err) != 0) {
-        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+    if (dmdb_exec(SQ(q)->db, "COMMIT", err) != 0) {
+        sqlite3_exec(SQ(q)->db, "ROLLBACK", NULL, NULL, NULL);
         queue_jobs_free(out, count);
         return -1;
     }
@@ -185,7 +173,7 @@ void queue_jobs_free(queue_job *jobs, int n)
     free(jobs);
 }
 
-int queue_ack(queue *q, int64_t id, const char *outcome, dm_err *err)
+static int sq_ack(queue *q, int64_t id, const char *outcome, dm_err *err)
 {
     return run(q,
                "UPDATE jobs SET state='done', error=NULL, outcome=?2, lease_until=NULL,"
@@ -195,7 +183,7 @@ int queue_ack(queue *q, int64_t id, const char *outcome, dm_err *err)
                : 0;
 }
 
-int queue_fail(queue *q, int64_t id, const char *reason, dm_err *err)
+static int sq_fail(queue *q, int64_t id, const char *reason, dm_err *err)
 {
     return run(q,
                "UPDATE jobs SET state='failed', error=?2, outcome='failed', lease_until=NULL,"
@@ -205,7 +193,7 @@ int queue_fail(queue *q, int64_t id, const char *reason, dm_err *err)
                : 0;
 }
 
-int queue_retry(queue *q, int64_t id, const char *reason, int64_t delay_ms, dm_err *err)
+static int sq_retry(queue *q, int64_t id, const char *reason, int64_t delay_ms, dm_err *err)
 {
     int64_t now = dm_now_ms();
     return run(q,
@@ -216,7 +204,7 @@ int queue_retry(queue *q, int64_t id, const char *reason, int64_t delay_ms, dm_e
                : 0;
 }
 
-int queue_release(queue *q, int64_t id, dm_err *err)
+static int sq_release(queue *q, int64_t id, dm_err *err)
 {
     return run(q,
                "UPDATE jobs SET state='pending', attempts=max(attempts-1, 0), lease_until=NULL,"
@@ -226,20 +214,20 @@ int queue_release(queue *q, int64_t id, dm_err *err)
                : 0;
 }
 
-int queue_extend(queue *q, const int64_t *ids, int n, int64_t lease_ms, dm_err *err)
+static int sq_extend(queue *q, const int64_t *ids, int n, int64_t lease_ms, dm_err *err)
 {
     int64_t until = dm_now_ms() + lease_ms;
     for (int i = 0; i < n; i++)
         if (run(q, "UPDATE jobs SET lease_until=?2 WHERE id=?1 AND state='leased' AND lease_owner=?3",
-                "iit", err, ids[i], until, q->owner) < 0)
+                "iit", err, ids[i], until, SQ(q)->owner) < 0)
             return -1;
     return 0;
 }
 
-int queue_recover(queue *q, dm_err *err)
+static int sq_recover(queue *q, dm_err *err)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(q->db,
+    if (sqlite3_prepare_v2(SQ(q)->db,
                            "SELECT DISTINCT lease_owner FROM jobs WHERE state='leased'", -1, &st,
                            NULL) != SQLITE_OK) {
         q_err(q, err, "recover");
@@ -253,11 +241,11 @@ int queue_recover(queue *q, dm_err *err)
         if (!owner)
             continue;
         const char *colon = strrchr(owner, ':');
-        if (!colon || strncmp(owner, q->host, (size_t)(colon - owner)) != 0 ||
-            strlen(q->host) != (size_t)(colon - owner))
+        if (!colon || strncmp(owner, SQ(q)->host, (size_t)(colon - owner)) != 0 ||
+            strlen(SQ(q)->host) != (size_t)(colon - owner))
             continue;
         pid_t pid = (pid_t)atoi(colon + 1);
-        if (strcmp(owner, q->owner) == 0 || (pid > 0 && kill(pid, 0) == 0) ||
+        if (strcmp(owner, SQ(q)->owner) == 0 || (pid > 0 && kill(pid, 0) == 0) ||
             (pid > 0 && errno == EPERM))
             continue;
         dead = dm_xrealloc(dead, (size_t)(ndead + 1) * sizeof *dead);
@@ -288,11 +276,11 @@ int queue_recover(queue *q, dm_err *err)
     return total + n;
 }
 
-int queue_get_counts(queue *q, queue_counts *c, dm_err *err)
+static int sq_counts(queue *q, queue_counts *c, dm_err *err)
 {
     memset(c, 0, sizeof *c);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(q->db, "SELECT state, count(*) FROM jobs GROUP BY state", -1, &st,
+    if (sqlite3_prepare_v2(SQ(q)->db, "SELECT state, count(*) FROM jobs GROUP BY state", -1, &st,
                            NULL) != SQLITE_OK) {
         q_err(q, err, "counts");
         return -1;
@@ -313,12 +301,12 @@ int queue_get_counts(queue *q, queue_counts *c, dm_err *err)
     return 0;
 }
 
-int queue_get_failures(queue *q, int limit, queue_failure **out, int *n, dm_err *err)
+int queue_sqlite_failures(queue *q, int limit, queue_failure **out, int *n, dm_err *err)
 {
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(q->db,
+    if (sqlite3_prepare_v2(SQ(q)->db,
                            "SELECT source, error FROM jobs WHERE state='failed'"
                            " ORDER BY updated_at DESC, id LIMIT ?1",
                            -1, &st, NULL) != SQLITE_OK) {
@@ -355,10 +343,10 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-int queue_enqueue_deletions(queue *q, const char *prefix, char **seen, size_t nseen, dm_err *err)
+int queue_sqlite_enqueue_deletions(queue *q, const char *prefix, char **seen, size_t nseen, dm_err *err)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(q->db,
+    if (sqlite3_prepare_v2(SQ(q)->db,
                            "SELECT source FROM jobs WHERE op='index' AND state IN ('done','failed')"
                            " AND substr(source, 1, length(?1)) = ?1",
                            -1, &st, NULL) != SQLITE_OK) {
@@ -387,4 +375,27 @@ int queue_enqueue_deletions(queue *q, const char *prefix, char **seen, size_t ns
     }
     free(gone);
     return rc == 0 ? ngone : -1;
+}
+
+static const queue_ops SQLITE_QUEUE_OPS = {sq_lease,   sq_ack,     sq_fail,
+                                           sq_retry,   sq_release, sq_extend,
+                                           sq_recover, sq_counts,  sq_close};
+
+queue *queue_sqlite_open(const char *path, const char *owner, dm_err *err)
+{
+    sqlite3 *db = dmdb_open(path, false, err);
+    if (!db)
+        return NULL;
+    sqlite_queue *sq = dm_xcalloc(1, sizeof *sq);
+    sq->base.ops = &SQLITE_QUEUE_OPS;
+    sq->db = db;
+    gethostname(sq->host, sizeof sq->host - 1);
+    if (owner) {
+        sq->owner = dm_xstrdup(owner);
+    } else {
+        char buf[200];
+        snprintf(buf, sizeof buf, "%s:%d", sq->host, (int)getpid());
+        sq->owner = dm_xstrdup(buf);
+    }
+    return &sq->base;
 }

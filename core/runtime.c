@@ -4,6 +4,7 @@
 #include "log.h"
 #include "lstate.h"
 #include "mem_stats.h"
+#include "queue_sqlite.h"
 #include "source_dir.h"
 #include "worker.h"
 
@@ -311,7 +312,7 @@ static void heartbeat(runtime *rt)
 static void scan_run(uv_work_t *req)
 {
     runtime *rt = req->data;
-    queue *q = queue_open(rt->cfg->queue_path, NULL, &rt->scan_err);
+    queue *q = queue_sqlite_open(rt->cfg->queue_path, NULL, &rt->scan_err);
     if (!q) {
         rt->scan_rc = -1;
         return;
@@ -477,7 +478,7 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
     if (source_dir_resolve(cfg->source_dir, &root, err) != 0)
         goto out;
     rt->source_root = sbuf_take(&root);
-    rt->q = queue_open(cfg->queue_path, NULL, err);
+    rt->q = queue_sqlite_open(cfg->queue_path, NULL, err);
     if (!rt->q)
         goto out;
     /* The database may live inside the folder it indexes. */

@@ -80,7 +80,7 @@ static int walk(scan_state *s, const char *dir)
         }
         s->seen[s->nseen++] = dm_xstrdup(path.data);
         int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
-        int r = queue_enqueue(s->q, path.data, "index", st.st_size, mtime, s->err);
+        int r = queue_sqlite_enqueue(s->q, path.data, "index", st.st_size, mtime, s->err);
         if (r < 0)
             rc = -1;
         else if (r == 1)
@@ -110,7 +110,7 @@ int source_dir_scan(queue *q, const char *root, const char *const *exclude, int 
         qsort(s.seen, s.nseen, sizeof *s.seen, cmp_str);
         char prefix[PATH_MAX + 2];
         snprintf(prefix, sizeof prefix, "%s/", root);
-        int n = queue_enqueue_deletions(q, prefix, s.seen, s.nseen, err);
+        int n = queue_sqlite_enqueue_deletions(q, prefix, s.seen, s.nseen, err);
         if (n < 0)
             rc = -1;
         else

@@ -5,7 +5,7 @@
 #ifndef DOCMILL_SOURCE_DIR_H
 #define DOCMILL_SOURCE_DIR_H
 
-#include "queue.h"
+#include "queue_sqlite.h"
 
 typedef struct scan_counts {
     int64_t files;      /* regular files seen */

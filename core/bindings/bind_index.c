@@ -11,7 +11,7 @@
 #include "bindings.h"
 #include "index_sqlite.h"
 #include "lstate.h"
-#include "queue.h"
+#include "queue_sqlite.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -228,13 +228,13 @@ static int l_status(lua_State *L)
     int64_t docs = 0;
     if (index_sqlite_count(path, &docs, &err) != 0)
         return bind_push_error(L, &err);
-    queue *q = queue_open(path, NULL, &err);
+    queue *q = queue_sqlite_open(path, NULL, &err);
     if (!q)
         return bind_push_error(L, &err);
     queue_counts c;
     queue_failure *f = NULL;
     int nf = 0;
-    if (queue_get_counts(q, &c, &err) != 0 || queue_get_failures(q, limit, &f, &nf, &err) != 0) {
+    if (queue_get_counts(q, &c, &err) != 0 || queue_sqlite_failures(q, limit, &f, &nf, &err) != 0) {
         queue_close(q);
         return bind_push_error(L, &err);
     }

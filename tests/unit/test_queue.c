@@ -1,5 +1,5 @@
 #include "check.h"
-#include "queue.h"
+#include "queue_sqlite.h"
 
 #include <unistd.h>
 
@@ -8,7 +8,7 @@ static char db[600];
 static queue *open_q(const char *owner)
 {
     dm_err err;
-    queue *q = queue_open(db, owner, &err);
+    queue *q = queue_sqlite_open(db, owner, &err);
     if (!q)
         fprintf(stderr, "queue_open: %s\n", err.msg);
     return q;
@@ -19,9 +19,9 @@ static void test_enqueue_lease_ack(void)
     snprintf(db, sizeof db, "%s/q1.db", check_tmpdir());
     queue *q = open_q(NULL);
     dm_err err;
-    CHECK_INT(queue_enqueue(q, "/a", "index", 10, 100, &err), 1);
-    CHECK_INT(queue_enqueue(q, "/b", "index", 20, 200, &err), 1);
-    CHECK_INT(queue_enqueue(q, "/a", "index", 10, 100, &err), 2);  /* already pending */
+    CHECK_INT(queue_sqlite_enqueue(q, "/a", "index", 10, 100, &err), 1);
+    CHECK_INT(queue_sqlite_enqueue(q, "/b", "index", 20, 200, &err), 1);
+    CHECK_INT(queue_sqlite_enqueue(q, "/a", "index", 10, 100, &err), 2);  /* already pending */
     queue_job *jobs;
     int n;
     CHECK_INT(queue_lease(q, 10, 60000, &jobs, &n, &err), 0);
@@ -41,11 +41,11 @@ static void test_enqueue_lease_ack(void)
     CHECK_INT(c.failed, 1);
     CHECK_INT(c.pending + c.leased, 0);
     /* Same size and mtime: unchanged. Changed: queued again. */
-    CHECK_INT(queue_enqueue(q, "/a", "index", 10, 100, &err), 0);
-    CHECK_INT(queue_enqueue(q, "/b", "index", 21, 200, &err), 1);
+    CHECK_INT(queue_sqlite_enqueue(q, "/a", "index", 10, 100, &err), 0);
+    CHECK_INT(queue_sqlite_enqueue(q, "/b", "index", 21, 200, &err), 1);
     queue_failure *f;
     int nf;
-    CHECK_INT(queue_get_failures(q, 10, &f, &nf, &err), 0);
+    CHECK_INT(queue_sqlite_failures(q, 10, &f, &nf, &err), 0);
     CHECK_INT(nf, 0);  /* /b was revived */
     queue_failures_free(f, nf);
     queue_jobs_free(jobs, n);
@@ -57,7 +57,7 @@ static void test_retry_backoff_and_release(void)
     snprintf(db, sizeof db, "%s/q2.db", check_tmpdir());
     queue *q = open_q(NULL);
     dm_err err;
-    queue_enqueue(q, "/x", "index", 1, 1, &err);
+    queue_sqlite_enqueue(q, "/x", "index", 1, 1, &err);
     queue_job *jobs;
     int n;
     queue_lease(q, 1, 60000, &jobs, &n, &err);
@@ -93,8 +93,8 @@ static void test_recover_dead_owner_and_expired_lease(void)
     snprintf(dead_owner, sizeof dead_owner, "%s:%d", host, 99999999);
     queue *dead = open_q(dead_owner);
     dm_err err;
-    queue_enqueue(dead, "/p", "index", 1, 1, &err);
-    queue_enqueue(dead, "/q", "index", 1, 1, &err);
+    queue_sqlite_enqueue(dead, "/p", "index", 1, 1, &err);
+    queue_sqlite_enqueue(dead, "/q", "index", 1, 1, &err);
     queue_job *jobs;
     int n;
     queue_lease(dead, 1, 3600000, &jobs, &n, &err);
@@ -125,7 +125,7 @@ static void test_deletions(void)
     dm_err err;
     const char *srcs[] = {"/root/a", "/root/b", "/other/c"};
     for (int i = 0; i < 3; i++)
-        queue_enqueue(q, srcs[i], "index", 1, 1, &err);
+        queue_sqlite_enqueue(q, srcs[i], "index", 1, 1, &err);
     queue_job *jobs;
     int n;
     queue_lease(q, 10, 60000, &jobs, &n, &err);
@@ -133,7 +133,7 @@ static void test_deletions(void)
         queue_ack(q, jobs[i].id, "indexed", &err);
     queue_jobs_free(jobs, n);
     char *seen[] = {"/root/a"};
-    CHECK_INT(queue_enqueue_deletions(q, "/root/", seen, 1, &err), 1);
+    CHECK_INT(queue_sqlite_enqueue_deletions(q, "/root/", seen, 1, &err), 1);
     queue_lease(q, 10, 60000, &jobs, &n, &err);
     CHECK_INT(n, 1);
     CHECK_STR(jobs[0].source, "/root/b");
