@@ -6,7 +6,8 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
-SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# apt as root, or through sudo (keeping DEBIAN_FRONTEND) otherwise.
+APT        := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo -E apt-get)
 
 # Debian packages: what builds docmill, and what its tests use on top.
 DEPS_BUILD := cmake make gcc g++ pkg-config luajit libluajit-5.1-dev lua-cjson-dev \
@@ -27,8 +28,8 @@ define install_missing
 	done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:" $$missing; \
-	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) -E apt-get install -y -qq --no-install-recommends $$missing; \
+	  DEBIAN_FRONTEND=noninteractive $(APT) update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq --no-install-recommends $$missing; \
 	fi
 endef
 
