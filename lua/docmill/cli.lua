@@ -284,8 +284,7 @@ local function cmd_search(opts, pos)
   end
   local tty = core.isatty(1)
   for i, h in ipairs(hits) do
-    util.printf("%d. %s  page %d  (score %.3g)\n   %s\n", i, h.source, h.page, h.score,
-      highlight(h.snippet, tty))
+    util.printf("%d. %s  page %d\n   %s\n", i, h.source, h.page, highlight(h.snippet, tty))
   end
   return EXIT_OK
 end
