@@ -43,6 +43,17 @@ def start_run(tmp, src, db, *extra):
     return p
 
 
+def start_queued_run(tmp, *extra):
+    """An OCR folder under tmp and a `run --once` on it, returned once the
+    scan has queued every file: (src, db, paths, process)."""
+    src = os.path.join(tmp, "docs")
+    paths = ocr_folder(src)
+    db = os.path.join(tmp, "index.db")
+    p = start_run(tmp, src, db, "--once", *extra)
+    U.wait_for(lambda: pending(db) >= len(paths) or p.poll() is not None, 60, 0.05)
+    return src, db, paths, p
+
+
 def output(p):
     with open(p.out_path, encoding="utf-8", errors="replace") as f:
         out = f.read()
@@ -150,14 +161,9 @@ class Durability(unittest.TestCase):
         # Default policy: the killed run holds leased jobs and an unflushed
         # batch; nothing of it may be lost or indexed twice.
         with tempfile.TemporaryDirectory(prefix="dm_e2e_kill2_") as tmp:
-            src = os.path.join(tmp, "docs")
-            paths = ocr_folder(src)
-            db = os.path.join(tmp, "index.db")
-            p = start_run(tmp, src, db, "--once")
+            src, db, paths, p = start_queued_run(tmp)
             try:
-                # the scan has queued the jobs; let OCR get going
-                U.wait_for(lambda: pending(db) >= len(paths) or p.poll() is not None, 60)
-                time.sleep(1.0)
+                time.sleep(1.0)  # let OCR get going
                 self.assertIsNone(p.poll(), "the run ended before it could be killed: %r"
                                   % (output(p),))
                 p.send_signal(signal.SIGKILL)
@@ -234,12 +240,8 @@ class Durability(unittest.TestCase):
 
     def sigterm_once_run(self, signals, max_exit_s):
         with tempfile.TemporaryDirectory(prefix="dm_e2e_term_") as tmp:
-            src = os.path.join(tmp, "docs")
-            paths = ocr_folder(src)
-            db = os.path.join(tmp, "index.db")
-            p = start_run(tmp, src, db, "--once")
+            src, db, paths, p = start_queued_run(tmp)
             try:
-                U.wait_for(lambda: pending(db) >= len(paths) or p.poll() is not None, 60)
                 time.sleep(1.0)
                 self.assertIsNone(p.poll(), "the run ended before SIGTERM: %r" % (output(p),))
                 t0 = time.monotonic()
@@ -280,13 +282,8 @@ class Durability(unittest.TestCase):
         # it while the indexer was busy) did not fail: the run must not exit 3
         # nor leave a "No such file or directory" failure in status.
         with tempfile.TemporaryDirectory(prefix="dm_e2e_vanish_") as tmp:
-            src = os.path.join(tmp, "docs")
-            paths = ocr_folder(src)
-            db = os.path.join(tmp, "index.db")
-            p = start_run(tmp, src, db, "--once")
+            src, db, paths, p = start_queued_run(tmp)
             try:
-                self.assertTrue(U.wait_for(lambda: pending(db) >= len(paths) or
-                                           p.poll() is not None, 60, 0.05))
                 gone = [x for x in paths if "_%02d." % (COPIES - 1) in x]
                 for x in gone:
                     os.remove(x)
