@@ -206,6 +206,11 @@ int dm_sha256_file(const char *path, char out[65], dm_err *err)
     return 0;
 }
 
+int dm_strcmp_ptr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 bool dm_str_has_prefix(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;

@@ -52,5 +52,7 @@ void dm_sha256_hex(const void *data, size_t len, char out[65]);
 int dm_sha256_file(const char *path, char out[65], dm_err *err);
 
 bool dm_str_has_prefix(const char *s, const char *prefix);
+/* strcmp for qsort/bsearch over arrays of char pointers. */
+int dm_strcmp_ptr(const void *a, const void *b);
 
 #endif

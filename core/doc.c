@@ -5,6 +5,7 @@
 
 #include <mupdf/fitz.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <strings.h>
 #include <stdlib.h>
@@ -102,11 +103,32 @@ static void on_error(void *user, const char *message)
     log_debug("mupdf error: %s", message);
 }
 
+/* MuPDF keeps a few process-wide pieces (the HarfBuzz allocator hook, font
+ * caches) that it guards with the locks of the context that touches them.
+ * Every worker's context is independent, but they must share one set of
+ * real mutexes for those globals. */
+static pthread_mutex_t mupdf_mutexes[FZ_LOCK_MAX] = {
+    [0 ... FZ_LOCK_MAX - 1] = PTHREAD_MUTEX_INITIALIZER};
+
+static void mupdf_lock(void *user, int lock)
+{
+    (void)user;
+    pthread_mutex_lock(&mupdf_mutexes[lock]);
+}
+
+static void mupdf_unlock(void *user, int lock)
+{
+    (void)user;
+    pthread_mutex_unlock(&mupdf_mutexes[lock]);
+}
+
+static fz_locks_context mupdf_locks = {NULL, mupdf_lock, mupdf_unlock};
+
 doc_ctx *doc_ctx_new(size_t store_bytes, dm_err *err)
 {
     doc_ctx *dc = dm_xcalloc(1, sizeof *dc);
     fz_alloc_context alloc = {dc, counting_malloc, counting_realloc, counting_free};
-    dc->ctx = fz_new_context(&alloc, NULL, store_bytes);
+    dc->ctx = fz_new_context(&alloc, &mupdf_locks, store_bytes);
     if (!dc->ctx) {
         dm_err_set(err, false, "cannot create a MuPDF context");
         free(dc);
@@ -147,12 +169,9 @@ static bool ends_with_ci(const char *s, const char *suffix)
  * MuPDF/image format" (the caller then tries plain text). */
 static const char *sniff(const unsigned char *p, size_t n, const char *path, doc_kind *kind)
 {
-    size_t scan = n < 1024 ? n : 1024;
-    for (size_t i = 0; i + 5 <= scan; i++) {
-        if (memcmp(p + i, "%PDF-", 5) == 0) {
-            *kind = DOC_KIND_PDF;
-            return "application/pdf";
-        }
+    if (n >= 5 && memcmp(p, "%PDF-", 5) == 0) {
+        *kind = DOC_KIND_PDF;
+        return "application/pdf";
     }
     *kind = DOC_KIND_IMAGE;
     if (n >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0)
@@ -163,8 +182,14 @@ static const char *sniff(const unsigned char *p, size_t n, const char *path, doc
         return "image/tiff";
     if (n >= 6 && (memcmp(p, "GIF87a", 6) == 0 || memcmp(p, "GIF89a", 6) == 0))
         return "image/gif";
-    if (n >= 14 && p[0] == 'B' && p[1] == 'M')
-        return "image/bmp";
+    if (n >= 18 && p[0] == 'B' && p[1] == 'M') {
+        /* "BM" starts plenty of text; a real BMP has a known DIB header size. */
+        unsigned dib = (unsigned)p[14] | (unsigned)p[15] << 8 | (unsigned)p[16] << 16 |
+                       (unsigned)p[17] << 24;
+        if (dib == 12 || dib == 40 || dib == 52 || dib == 56 || dib == 64 || dib == 108 ||
+            dib == 124)
+            return "image/bmp";
+    }
     if (n >= 4 && memcmp(p, "PK\x03\x04", 4) == 0) {
         *kind = DOC_KIND_MUPDF;
         if (ends_with_ci(path, ".epub"))
@@ -174,6 +199,17 @@ static const char *sniff(const unsigned char *p, size_t n, const char *path, doc
         if (ends_with_ci(path, ".xps") || ends_with_ci(path, ".oxps"))
             return "application/oxps";
         return NULL;
+    }
+    /* PDF readers accept a header anywhere in the first KB (some producers
+     * put junk first), but a text note that merely mentions "%PDF-1.7" is
+     * text: a late header counts only after bytes that are not text. */
+    const unsigned char *hdr = memmem(p, n < 1024 ? n : 1024, "%PDF-", 5);
+    if (hdr) {
+        size_t off = (size_t)(hdr - p);
+        if (text_looks_binary(p, off) || !text_is_utf8((const char *)p, off)) {
+            *kind = DOC_KIND_PDF;
+            return "application/pdf";
+        }
     }
     return NULL;
 }
@@ -519,7 +555,7 @@ int doc_render_gray(doc *d, int page, int dpi, int64_t max_pixels, gray_image *i
     fz_var(pg);
     fz_var(pix);
     int rc = 0;
-    double used_dpi = dpi;
+    volatile double used_dpi = dpi;
     fz_try(ctx)
     {
         pg = fz_load_page(ctx, d->fzdoc, page - 1);

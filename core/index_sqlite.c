@@ -40,14 +40,18 @@ static const char *SCHEMA =
     "  error TEXT, outcome TEXT, enqueued_at INTEGER, updated_at INTEGER);"
     "CREATE INDEX IF NOT EXISTS jobs_ready ON jobs(state, not_before);";
 
+bool dmdb_is_transient(int code)
+{
+    return code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_FULL ||
+           code == SQLITE_IOERR;
+}
+
 int dmdb_exec(sqlite3 *db, const char *sql, dm_err *err)
 {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        int code = sqlite3_errcode(db);
-        dm_err_set(err, !(code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_FULL ||
-                          code == SQLITE_IOERR),
-                   "sqlite: %s", msg ? msg : sqlite3_errmsg(db));
+        dm_err_set(err, !dmdb_is_transient(sqlite3_errcode(db)), "sqlite: %s",
+                   msg ? msg : sqlite3_errmsg(db));
         sqlite3_free(msg);
         return -1;
     }
@@ -107,12 +111,8 @@ typedef struct sqlite_sink {
 
 static void sink_err(sqlite_sink *s, dm_err *err, const char *what)
 {
-    int code = sqlite3_errcode(s->db);
-    /* Busy, full disk and I/O errors can clear up; a constraint or schema
-     * problem will not. */
-    bool transient = code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_FULL ||
-                     code == SQLITE_IOERR;
-    dm_err_set(err, !transient, "index: %s: %s", what, sqlite3_errmsg(s->db));
+    dm_err_set(err, !dmdb_is_transient(sqlite3_errcode(s->db)), "index: %s: %s", what,
+               sqlite3_errmsg(s->db));
 }
 
 static int delete_doc_rows(sqlite_sink *s, const char *id, dm_err *err)

@@ -19,6 +19,9 @@ typedef struct search_hit {
  * busy timeout. Shared by the index sink and the job queue. */
 sqlite3 *dmdb_open(const char *path, bool readonly, dm_err *err);
 int dmdb_exec(sqlite3 *db, const char *sql, dm_err *err);
+/* Busy, locked, full disk and I/O errors can clear up (retry the job); a
+ * constraint or schema problem will not. */
+bool dmdb_is_transient(int sqlite_code);
 
 index_sink *index_sqlite_open(const char *path, dm_err *err);
 

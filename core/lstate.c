@@ -2,9 +2,11 @@
 
 #include "bindings/bindings.h"
 #include "log.h"
+#include "policy.h"
 
 #include <lauxlib.h>
 #include <lualib.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define ENV_KEY "docmill.env"
@@ -124,4 +126,37 @@ void lstate_close(lua_State *L)
 {
     if (L)
         lua_close(L);
+}
+
+void lstate_close_env(lua_State *L, lstate_env *env)
+{
+    if (L && env->policy)
+        policy_unload(L, env->policy);
+    lstate_close(L);
+    free(env->policy);
+    index_close(env->index);
+    ocr_engine_free(env->ocr);
+    doc_ctx_free(env->docs);
+    free(env->open_jobs);
+    memset(env, 0, sizeof *env);
+}
+
+void lstate_env_open_job(lstate_env *env, int64_t id)
+{
+    if (env->nopen == env->open_cap) {
+        env->open_cap = env->open_cap ? env->open_cap * 2 : 32;
+        env->open_jobs = dm_xrealloc(env->open_jobs, (size_t)env->open_cap * sizeof *env->open_jobs);
+    }
+    env->open_jobs[env->nopen++] = id;
+}
+
+bool lstate_env_close_job(lstate_env *env, int64_t id)
+{
+    for (int i = 0; i < env->nopen; i++) {
+        if (env->open_jobs[i] == id) {
+            env->open_jobs[i] = env->open_jobs[--env->nopen];
+            return true;
+        }
+    }
+    return false;
 }

@@ -386,8 +386,19 @@ const char *policy_route(lua_State *L, policy *p, int arg)
     return out;
 }
 
-bool policy_needs_ocr(lua_State *L, policy *p, int arg, bool dflt)
+static double table_number(lua_State *L, int idx, const char *key)
 {
+    lua_getfield(L, idx, key);
+    double v = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
+    lua_pop(L, 1);
+    return v;
+}
+
+bool policy_needs_ocr(lua_State *L, policy *p, int arg)
+{
+    arg = arg < 0 ? lua_gettop(L) + arg + 1 : arg;
+    bool dflt = table_number(L, arg, "chars") < p->s.text_min_chars ||
+                table_number(L, arg, "bad_ratio") > p->s.max_bad_char_ratio;
     if (!call_hook(L, p, HOOK_NEEDS_OCR, arg))
         return dflt;
     bool out = dflt;

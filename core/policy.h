@@ -72,7 +72,10 @@ void policy_push_settings(lua_State *L, const policy_settings *s);
  * returns a validated value, the default when the hook is missing, raised
  * or returned nonsense. */
 const char *policy_route(lua_State *L, policy *p, int arg);
-bool policy_needs_ocr(lua_State *L, policy *p, int arg, bool fallback);
+/* The default: fewer than text_min_chars characters, or a share of
+ * replacement/control characters above max_bad_char_ratio (the table's
+ * `chars` and `bad_ratio`). */
+bool policy_needs_ocr(lua_State *L, policy *p, int arg);
 int policy_dpi(lua_State *L, policy *p, int arg);
 void policy_languages(lua_State *L, policy *p, int arg, char out[64]);
 

@@ -32,7 +32,7 @@ typedef struct queue_ops {
     int (*retry)(queue *q, int64_t id, const char *reason, int64_t delay_ms, dm_err *err);
     int (*release)(queue *q, int64_t id, dm_err *err);
     int (*extend)(queue *q, const int64_t *ids, int n, int64_t lease_ms, dm_err *err);
-    int (*recover)(queue *q, dm_err *err);
+    int (*recover)(queue *q, int max_attempts, dm_err *err);
     int (*counts)(queue *q, queue_counts *c, dm_err *err);
     void (*close)(queue *q);
 } queue_ops;
@@ -73,10 +73,11 @@ static inline int queue_extend(queue *q, const int64_t *ids, int n, int64_t leas
     return q->ops->extend(q, ids, n, lease_ms, err);
 }
 /* Leases of owners that are gone (a dead pid on this host, or an expired
- * lease anywhere) become pending again. Returns how many. */
-static inline int queue_recover(queue *q, dm_err *err)
+ * lease anywhere) become pending again, or failed once a job has used
+ * max_attempts. Returns how many were reclaimed. */
+static inline int queue_recover(queue *q, int max_attempts, dm_err *err)
 {
-    return q->ops->recover(q, err);
+    return q->ops->recover(q, max_attempts, err);
 }
 static inline int queue_get_counts(queue *q, queue_counts *c, dm_err *err)
 {

@@ -25,10 +25,8 @@ static sqlite_queue *SQ(queue *q)
 
 static void q_err(queue *q, dm_err *err, const char *what)
 {
-    int code = sqlite3_errcode(SQ(q)->db);
-    dm_err_set(err, !(code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_FULL ||
-                      code == SQLITE_IOERR),
-               "queue: %s: %s", what, sqlite3_errmsg(SQ(q)->db));
+    dm_err_set(err, !dmdb_is_transient(sqlite3_errcode(SQ(q)->db)), "queue: %s: %s", what,
+               sqlite3_errmsg(SQ(q)->db));
 }
 
 static void sq_close(queue *q)
@@ -173,45 +171,48 @@ void queue_jobs_free(queue_job *jobs, int n)
     free(jobs);
 }
 
+/* Ends a lease this process holds. A lease that was lost (it expired and
+ * another taker reclaimed the job) is left to its new holder: the job will be
+ * processed again, idempotently, instead of our late result overwriting
+ * theirs. */
+static int finish_lease(queue *q, int64_t id, const char *set_sql, const char *what,
+                        const char *text, int64_t delay_ms, dm_err *err)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "UPDATE jobs SET %s, lease_until=NULL, lease_owner=NULL, updated_at=?3"
+             " WHERE id=?1 AND state='leased' AND lease_owner=?4",
+             set_sql);
+    int64_t now = dm_now_ms();
+    int n = run(q, sql, "ititi", err, id, text, now, SQ(q)->owner, now + delay_ms);
+    if (n == 0)
+        log_warn("job %lld: lease lost before it could be %s; another taker has it",
+                 (long long)id, what);
+    return n < 0 ? -1 : 0;
+}
+
 static int sq_ack(queue *q, int64_t id, const char *outcome, dm_err *err)
 {
-    return run(q,
-               "UPDATE jobs SET state='done', error=NULL, outcome=?2, lease_until=NULL,"
-               " lease_owner=NULL, updated_at=?3 WHERE id=?1",
-               "iti", err, id, outcome, dm_now_ms()) < 0
-               ? -1
-               : 0;
+    return finish_lease(q, id, "state='done', error=NULL, outcome=?2", "acknowledged", outcome, 0,
+                        err);
 }
 
 static int sq_fail(queue *q, int64_t id, const char *reason, dm_err *err)
 {
-    return run(q,
-               "UPDATE jobs SET state='failed', error=?2, outcome='failed', lease_until=NULL,"
-               " lease_owner=NULL, updated_at=?3 WHERE id=?1",
-               "iti", err, id, reason, dm_now_ms()) < 0
-               ? -1
-               : 0;
+    return finish_lease(q, id, "state='failed', error=?2, outcome='failed'", "failed", reason, 0,
+                        err);
 }
 
 static int sq_retry(queue *q, int64_t id, const char *reason, int64_t delay_ms, dm_err *err)
 {
-    int64_t now = dm_now_ms();
-    return run(q,
-               "UPDATE jobs SET state='pending', error=?2, not_before=?3, lease_until=NULL,"
-               " lease_owner=NULL, updated_at=?4 WHERE id=?1",
-               "itii", err, id, reason, now + delay_ms, now) < 0
-               ? -1
-               : 0;
+    return finish_lease(q, id, "state='pending', error=?2, not_before=?5", "retried", reason,
+                        delay_ms, err);
 }
 
 static int sq_release(queue *q, int64_t id, dm_err *err)
 {
-    return run(q,
-               "UPDATE jobs SET state='pending', attempts=max(attempts-1, 0), lease_until=NULL,"
-               " lease_owner=NULL, updated_at=?2 WHERE id=?1 AND state='leased'",
-               "ii", err, id, dm_now_ms()) < 0
-               ? -1
-               : 0;
+    return finish_lease(q, id, "state='pending', attempts=max(attempts-1, 0), error=?2",
+                        "released", NULL, 0, err);
 }
 
 static int sq_extend(queue *q, const int64_t *ids, int n, int64_t lease_ms, dm_err *err)
@@ -224,7 +225,18 @@ static int sq_extend(queue *q, const int64_t *ids, int n, int64_t lease_ms, dm_e
     return 0;
 }
 
-static int sq_recover(queue *q, dm_err *err)
+/* A reclaimed job goes back to pending — unless it has used up its
+ * attempts: a file that crashes or hangs its worker every time must end as a
+ * recorded failure, not loop forever. ?1 owner, ?2 max attempts, ?3 now. */
+#define RECLAIM                                                                              \
+    "UPDATE jobs SET lease_until=NULL, lease_owner=NULL, updated_at=?3,"                     \
+    " state = CASE WHEN attempts >= ?2 THEN 'failed' ELSE 'pending' END,"                   \
+    " outcome = CASE WHEN attempts >= ?2 THEN 'failed' ELSE outcome END,"                   \
+    " error = CASE WHEN attempts >= ?2 THEN 'its worker died or stalled on each of '"       \
+    "   || attempts || ' attempts' ELSE error END"                                           \
+    " WHERE state='leased' AND "
+
+static int sq_recover(queue *q, int max_attempts, dm_err *err)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(SQ(q)->db,
@@ -254,10 +266,8 @@ static int sq_recover(queue *q, dm_err *err)
     sqlite3_finalize(st);
     int rc = 0;
     for (int i = 0; i < ndead; i++) {
-        int n = run(q,
-                    "UPDATE jobs SET state='pending', lease_until=NULL, lease_owner=NULL"
-                    " WHERE state='leased' AND lease_owner=?1",
-                    "t", err, dead[i]);
+        int n = run(q, RECLAIM "lease_owner=?1", "tii", err, dead[i], (int64_t)max_attempts,
+                    dm_now_ms());
         if (n < 0)
             rc = -1;
         else
@@ -267,10 +277,8 @@ static int sq_recover(queue *q, dm_err *err)
     free(dead);
     if (rc != 0)
         return -1;
-    int n = run(q,
-                "UPDATE jobs SET state='pending', lease_until=NULL, lease_owner=NULL"
-                " WHERE state='leased' AND lease_until < ?1",
-                "i", err, dm_now_ms());
+    int64_t now = dm_now_ms();
+    int n = run(q, RECLAIM "lease_until < ?3", "tii", err, "", (int64_t)max_attempts, now);
     if (n < 0)
         return -1;
     return total + n;
@@ -338,10 +346,6 @@ void queue_failures_free(queue_failure *f, int n)
     free(f);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
 
 int queue_sqlite_enqueue_deletions(queue *q, const char *prefix, char **seen, size_t nseen, dm_err *err)
 {
@@ -358,7 +362,7 @@ int queue_sqlite_enqueue_deletions(queue *q, const char *prefix, char **seen, si
     int ngone = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *src = (const char *)sqlite3_column_text(st, 0);
-        if (!bsearch(&src, seen, nseen, sizeof *seen, cmp_str)) {
+        if (!bsearch(&src, seen, nseen, sizeof *seen, dm_strcmp_ptr)) {
             gone = dm_xrealloc(gone, (size_t)(ngone + 1) * sizeof *gone);
             gone[ngone++] = dm_xstrdup(src);
         }

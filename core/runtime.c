@@ -66,11 +66,13 @@ struct runtime {
     int scan_rc;
 };
 
+static const char *const OUTCOME_NAMES[] = {"indexed", "unchanged", "deleted",
+                                            "skipped", "failed",    "retry"};
+
 bool job_outcome_parse(const char *name, job_outcome *out)
 {
-    static const char *names[] = {"indexed", "unchanged", "deleted", "skipped", "failed", "retry"};
-    for (int i = 0; i < 6; i++)
-        if (strcmp(name, names[i]) == 0) {
+    for (int i = 0; i < (int)(sizeof OUTCOME_NAMES / sizeof *OUTCOME_NAMES); i++)
+        if (strcmp(name, OUTCOME_NAMES[i]) == 0) {
             *out = (job_outcome)i;
             return true;
         }
@@ -79,8 +81,7 @@ bool job_outcome_parse(const char *name, job_outcome *out)
 
 const char *job_outcome_name(job_outcome o)
 {
-    static const char *names[] = {"indexed", "unchanged", "deleted", "skipped", "failed", "retry"};
-    return names[o];
+    return OUTCOME_NAMES[o];
 }
 
 /* --- the worker-facing channel --------------------------------------- */
@@ -219,7 +220,11 @@ static void apply_results(runtime *rt)
                 r->outcome = OUTCOME_FAILED;
                 rc = queue_fail(rt->q, r->job_id, msg, &err);
             } else {
-                int64_t delay = (int64_t)rt->settings.retry_base_ms << (attempts - 1);
+                /* Exponential, capped at an hour (and the shift kept small). */
+                int shift = attempts - 1 < 20 ? attempts - 1 : 20;
+                int64_t delay = (int64_t)rt->settings.retry_base_ms << shift;
+                if (delay > 3600000)
+                    delay = 3600000;
                 rc = queue_retry(rt->q, r->job_id, r->error, delay, &err);
                 rt->sum.retried++;
             }
@@ -296,7 +301,7 @@ static void heartbeat(runtime *rt)
     dm_err err;
     /* Another process on this host may have died since we started, or a
      * lease held elsewhere may have run out: take those jobs back. */
-    int recovered = queue_recover(rt->q, &err);
+    int recovered = queue_recover(rt->q, rt->settings.max_attempts, &err);
     if (recovered > 0)
         log_info("reclaimed %d jobs from workers that are gone", recovered);
     if (rt->nflight == 0)
@@ -398,6 +403,8 @@ static void on_tick(uv_timer_t *t)
     if (rt->fatal)
         begin_stop(rt);
     if (rt->stopping) {
+        /* Jobs still running while we drain keep their leases. */
+        heartbeat(rt);
         if (all_workers_exited(rt)) {
             apply_results(rt);
             uv_stop(&rt->loop);
@@ -443,8 +450,7 @@ static int load_settings(runtime *rt, dm_err *err)
 {
     /* Validate the policy once on the loop thread before any worker starts,
      * so a typo is one clear error, not N. */
-    lstate_env env;
-    memset(&env, 0, sizeof env);
+    lstate_env env = {.worker_id = -1};
     lua_State *L = lstate_new(&env, err);
     if (!L)
         return -1;
@@ -488,7 +494,7 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
         rt->exclude[rt->nexclude++] = dm_xstrdup(real);
     if (index_path && realpath(index_path, real) && strcmp(real, rt->exclude[0]) != 0)
         rt->exclude[rt->nexclude++] = dm_xstrdup(real);
-    int recovered = queue_recover(rt->q, err);
+    int recovered = queue_recover(rt->q, rt->settings.max_attempts, err);
     if (recovered < 0)
         goto out;
     if (recovered > 0)

@@ -51,8 +51,8 @@ typedef struct job_result {
 
 int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err);
 
-/* Worker side. Blocks up to timeout_ms for a job: 1 = got one (caller frees
- * with queue_jobs_free(job, 1)... see worker.c), 0 = none yet, -1 = stop. */
+/* Worker side. Blocks up to timeout_ms for a job: 1 = got one (the caller
+ * owns and frees its source and op strings), 0 = none yet, -1 = stop. */
 int runtime_next_job(runtime *rt, int timeout_ms, queue_job *out);
 /* Thread-safe: hands a finished job back to the loop thread. */
 void runtime_complete(runtime *rt, const job_result *r);

@@ -95,10 +95,6 @@ static int walk(scan_state *s, const char *dir)
     return rc;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
 
 int source_dir_scan(queue *q, const char *root, const char *const *exclude, int nexclude,
                     scan_counts *counts, dm_err *err)
@@ -107,7 +103,7 @@ int source_dir_scan(queue *q, const char *root, const char *const *exclude, int 
     scan_state s = {q, exclude, nexclude, counts, NULL, 0, 0, err};
     int rc = walk(&s, root);
     if (rc == 0) {
-        qsort(s.seen, s.nseen, sizeof *s.seen, cmp_str);
+        qsort(s.seen, s.nseen, sizeof *s.seen, dm_strcmp_ptr);
         char prefix[PATH_MAX + 2];
         snprintf(prefix, sizeof prefix, "%s/", root);
         int n = queue_sqlite_enqueue_deletions(q, prefix, s.seen, s.nseen, err);

@@ -8,20 +8,21 @@
 
 #define PIPELINE_KEY "docmill.worker.pipeline"
 
-lua_State *worker_state_new(lstate_env *env, const char *policy_path, policy *pol,
-                            const char *index_uri, int worker_id, dm_err *err)
+lua_State *worker_state_new(lstate_env *env, const char *policy_path, const char *index_uri,
+                            int worker_id, dm_err *err)
 {
     memset(env, 0, sizeof *env);
     env->worker_id = worker_id;
     lua_State *L = lstate_new(env, err);
     if (!L)
         return NULL;
-    if (policy_load(L, policy_path, pol, err) != 0) {
-        lstate_close(L);
-        return NULL;
+    env->policy = dm_xcalloc(1, sizeof *env->policy);
+    if (policy_load(L, policy_path, env->policy, err) != 0) {
+        free(env->policy);
+        env->policy = NULL;
+        goto fail;
     }
-    env->policy = pol;
-    env->docs = doc_ctx_new((size_t)pol->s.mupdf_store_mb << 20, err);
+    env->docs = doc_ctx_new((size_t)env->policy->s.mupdf_store_mb << 20, err);
     env->ocr = ocr_engine_new(NULL);
     if (!env->docs)
         goto fail;
@@ -35,23 +36,8 @@ lua_State *worker_state_new(lstate_env *env, const char *policy_path, policy *po
     lua_setfield(L, LUA_REGISTRYINDEX, PIPELINE_KEY);
     return L;
 fail:
-    worker_state_free(L, env, pol);
+    lstate_close_env(L, env);
     return NULL;
-}
-
-void worker_state_free(lua_State *L, lstate_env *env, policy *pol)
-{
-    if (L) {
-        if (pol)
-            policy_unload(L, pol);
-        /* Closing the state runs the __gc of documents and rasters, which
-         * still need the MuPDF context: free C resources after. */
-        lstate_close(L);
-    }
-    index_close(env->index);
-    ocr_engine_free(env->ocr);
-    doc_ctx_free(env->docs);
-    memset(env, 0, sizeof *env);
 }
 
 /* Calls pipeline[fn](args...) through the one pcall wrapper. */
@@ -82,12 +68,48 @@ static void push_job(lua_State *L, const queue_job *j)
     lua_setfield(L, -2, "attempts");
 }
 
+/* A pipeline call raised: a bug, not a property of the file. The job being
+ * processed (if any) fails with the error so it is visible; every other job
+ * the pipeline holds (a batch waiting for bulk_index) goes back to the queue
+ * for a retry, and the pipeline drops them so none is completed twice. */
+static void recover_from_pipeline_error(worker *w, lua_State *L, lstate_env *env,
+                                        int64_t current, const dm_err *cause)
+{
+    job_result res = {.worker_id = w->id};
+    if (current && lstate_env_close_job(env, current)) {
+        res.job_id = current;
+        res.outcome = OUTCOME_FAILED;
+        snprintf(res.error, sizeof res.error, "internal error: %.480s", cause->msg);
+        runtime_complete(w->rt, &res);
+    }
+    while (env->nopen > 0) {
+        res.job_id = env->open_jobs[env->nopen - 1];
+        res.outcome = OUTCOME_RETRY;
+        snprintf(res.error, sizeof res.error, "pipeline error in its batch: %.460s", cause->msg);
+        lstate_env_close_job(env, res.job_id);
+        runtime_complete(w->rt, &res);
+    }
+    dm_err err;
+    if (call_pipeline(L, "discard", 0, &err) != 0)
+        log_error("worker %d: pipeline discard failed: %s", w->id, err.msg);
+}
+
+static void flush(worker *w, lua_State *L, lstate_env *env)
+{
+    if (env->nopen == 0)
+        return;
+    dm_err err;
+    if (call_pipeline(L, "flush", 0, &err) != 0) {
+        log_error("worker %d: pipeline flush failed: %s", w->id, err.msg);
+        recover_from_pipeline_error(w, L, env, 0, &err);
+    }
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
     lstate_env env;
-    policy pol;
-    lua_State *L = worker_state_new(&env, w->cfg->policy_path, &pol, w->cfg->index_uri, w->id,
+    lua_State *L = worker_state_new(&env, w->cfg->policy_path, w->cfg->index_uri, w->id,
                                     &w->init_err);
     if (!L) {
         atomic_store(&w->ready, -1);
@@ -97,7 +119,6 @@ static void *worker_main(void *arg)
     env.rt = w->rt;
     atomic_store(&w->ready, 1);
 
-    dm_err err;
     for (;;) {
         queue_job job;
         int r = runtime_next_job(w->rt, 200, &job);
@@ -106,30 +127,21 @@ static void *worker_main(void *arg)
         if (r == 0) {
             /* Idle: push out whatever the pipeline is batching so nothing
              * waits on a batch that will not fill. */
-            if (call_pipeline(L, "flush", 0, &err) != 0)
-                log_error("worker %d: pipeline flush failed: %s", w->id, err.msg);
+            flush(w, L, &env);
             continue;
         }
-        atomic_store(&w->current_job, job.id);
+        lstate_env_open_job(&env, job.id);
         push_job(L, &job);
+        dm_err err;
         if (call_pipeline(L, "process", 1, &err) != 0) {
-            /* A bug in the pipeline, not in the file: record it against the
-             * job so it is visible, and keep the worker alive. */
             log_error("worker %d: pipeline error on %s: %s", w->id, job.source, err.msg);
-            job_result res = {.job_id = job.id, .outcome = OUTCOME_FAILED, .worker_id = w->id};
-            snprintf(res.error, sizeof res.error, "internal error: %.480s", err.msg);
-            runtime_complete(w->rt, &res);
+            recover_from_pipeline_error(w, L, &env, job.id, &err);
         }
-        atomic_store(&w->current_job, 0);
-        atomic_fetch_add(&w->jobs_done, 1);
-        atomic_store(&w->lua_kb, lua_gc(L, LUA_GCCOUNT, 0));
-        atomic_store(&w->mupdf_bytes, (long long)doc_ctx_allocated(env.docs));
         free(job.source);
         free(job.op);
     }
-    if (call_pipeline(L, "flush", 0, &err) != 0)
-        log_error("worker %d: final flush failed: %s", w->id, err.msg);
-    worker_state_free(L, &env, &pol);
+    flush(w, L, &env);
+    lstate_close_env(L, &env);
     atomic_store(&w->exited, true);
     return NULL;
 }

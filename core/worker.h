@@ -20,21 +20,15 @@ typedef struct worker {
     atomic_int ready;
     dm_err init_err;
     atomic_bool exited;
-    /* For progress and diagnostics, read from the loop thread. */
-    atomic_llong current_job;
-    atomic_llong lua_kb;
-    atomic_llong jobs_done;
-    atomic_llong mupdf_bytes;
 } worker;
 
 int worker_start(worker *w, runtime *rt, int id, const runtime_config *cfg, dm_err *err);
 void worker_join(worker *w);
 
-/* Builds the state a worker (or the CLI's extract) runs the pipeline in:
- * fresh C resources, bindings, the policy, and pipeline module loaded.
- * Frees everything on failure. */
-lua_State *worker_state_new(lstate_env *env, const char *policy_path, policy *pol,
-                            const char *index_uri, int worker_id, dm_err *err);
-void worker_state_free(lua_State *L, lstate_env *env, policy *pol);
+/* Builds the state a worker runs the pipeline in: fresh C resources,
+ * bindings, the policy (owned by env) and the pipeline module. Frees
+ * everything on failure. */
+lua_State *worker_state_new(lstate_env *env, const char *policy_path, const char *index_uri,
+                            int worker_id, dm_err *err);
 
 #endif

@@ -208,7 +208,6 @@ static int l_normalize(lua_State *L)
     return 1;
 }
 
-const gray_image *bind_doc_check_image(lua_State *L, int idx);
 const gray_image *bind_doc_check_image(lua_State *L, int idx)
 {
     limage *li = luaL_checkudata(L, idx, IMAGE_MT);

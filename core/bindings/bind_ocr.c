@@ -6,8 +6,6 @@
 #include "ocr.h"
 #include "textnorm.h"
 
-const gray_image *bind_doc_check_image(lua_State *L, int idx);
-
 static int l_ocr(lua_State *L)
 {
     const gray_image *img = bind_doc_check_image(L, 1);

@@ -1,7 +1,7 @@
 /* The policy as the pipeline sees it. Hooks are called by C, which checks
  * what they return:
  * policy_route(job) -> "extract" | "skip"
- * policy_needs_ocr(page_info, default) -> boolean
+ * policy_needs_ocr(page_info) -> boolean
  * policy_dpi(page_info) -> integer 72..600
  * policy_languages(doc_info) -> installed language set
  * settings() -> the validated settings of this state's policy
@@ -32,8 +32,7 @@ static int l_route(lua_State *L)
 static int l_needs_ocr(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    luaL_checktype(L, 2, LUA_TBOOLEAN);
-    lua_pushboolean(L, policy_needs_ocr(L, need_policy(L), 1, lua_toboolean(L, 2)));
+    lua_pushboolean(L, policy_needs_ocr(L, need_policy(L), 1));
     return 1;
 }
 
@@ -74,8 +73,7 @@ static int l_policy_load(lua_State *L)
             return luaL_error(L, "out of memory");
         return bind_push_error(L, &err);
     }
-    /* A policy loaded from Lua lives as long as the state; the previous one
-     * is released first. */
+    /* The env owns its (heap-allocated) policy: the previous one goes. */
     if (env->policy) {
         policy_unload(L, env->policy);
         free(env->policy);

@@ -78,6 +78,9 @@ static int l_complete(lua_State *L)
     if (!job_outcome_parse(outcome, &r.outcome))
         return luaL_error(L, "complete: unknown outcome '%s'", outcome);
     const char *msg = luaL_optstring(L, 3, "");
+    if (!lstate_env_close_job(env, r.job_id))
+        return luaL_error(L, "complete: job %f is not open in this worker (completed twice?)",
+                          (double)r.job_id);
     snprintf(r.error, sizeof r.error, "%s", msg);
     if (lua_istable(L, 4)) {
         lua_getfield(L, 4, "pages");

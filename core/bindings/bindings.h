@@ -5,11 +5,14 @@
  *   - a runtime failure returns nil, message, permanent (boolean) and,
  *     where callers act on it, a code ("not_found");
  *   - nothing raises while C resources are live: errors are recorded,
- *     resources released, and only then raised or returned. */
+ *     resources released, and only then raised or returned. (Pushing a
+ *     result can still raise when the Lua state itself is out of memory;
+ *     that ends the state, and the worker with it.) */
 #ifndef DOCMILL_BINDINGS_H
 #define DOCMILL_BINDINGS_H
 
 #include "common.h"
+#include "doc.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -27,6 +30,8 @@ void bind_runtime_register(lua_State *L, int module);
 /* Pushes nil, err->msg, err->permanent [, err->code] and returns how many
  * (for `return`). */
 int bind_push_error(lua_State *L, const dm_err *err);
+/* The raster of an image userdata (bind_doc.c) at idx; raises on misuse. */
+const gray_image *bind_doc_check_image(lua_State *L, int idx);
 /* Registers fns into the table at index module. */
 void bind_set_funcs(lua_State *L, int module, const luaL_Reg *fns);
 

@@ -65,13 +65,7 @@ int main(int argc, char **argv)
     } else {
         fprintf(stderr, "docmill: %s\n", err.msg);
     }
-    if (env.policy)
-        policy_unload(L, env.policy);
-    lstate_close(L);
-    free(env.policy);
-    index_close(env.index);
-    ocr_engine_free(env.ocr);
-    doc_ctx_free(env.docs);
+    lstate_close_env(L, &env);
     fflush(stdout);
     return status;
 }

@@ -17,11 +17,6 @@ local function settings()
   return S
 end
 
--- Forget cached settings (after a policy reload).
-function M.reset()
-  S = nil
-end
-
 local function ocr_page(d, i, info, langs, opts, s)
   local dpi = opts.dpi or core.policy_dpi(info)
   local img, err, permanent = d:render(i, dpi, s.max_page_megapixels * 1e6)
@@ -73,12 +68,7 @@ function M.extract_file(path, opts)
       end
       info.page, info.kind = i, kind
     end
-    local need_ocr = false
-    if kind ~= "text" then
-      local default = kind == "image" or info.chars < s.text_min_chars
-        or info.bad_ratio > s.max_bad_char_ratio
-      need_ocr = kind == "image" or core.policy_needs_ocr(info, default)
-    end
+    local need_ocr = kind == "image" or (kind ~= "text" and core.policy_needs_ocr(info))
     if need_ocr then
       local otext, dpi_or_err = ocr_page(d, i, info, languages(), opts, s)
       if otext then
@@ -196,7 +186,10 @@ function M.flush()
   batch = {}
   local docs = {}
   for i, item in ipairs(pending) do docs[i] = item.doc end
-  local ok, err, permanent = core.bulk_index(docs)
+  -- A raise here (a malformed document, out of memory) must not strand the
+  -- batch: it becomes a transient failure of every job in it.
+  local called, ok, err, permanent = pcall(core.bulk_index, docs)
+  if not called then ok, err, permanent = nil, ok, false end
   local now = core.mono_ms()
   for _, item in ipairs(pending) do
     if ok then
@@ -211,6 +204,12 @@ end
 -- Jobs waiting in the batch (for diagnostics and tests).
 function M.pending()
   return #batch
+end
+
+-- Drops the batch without completing it: the worker has already handed its
+-- jobs back to the queue after a pipeline error.
+function M.discard()
+  batch = {}
 end
 
 return M

@@ -88,7 +88,7 @@ T.test("default policy: needs_ocr agrees with the C default", function()
   }
   for i, info in ipairs(cases) do
     local default = info.chars < s.text_min_chars or info.bad_ratio > s.max_bad_char_ratio
-    T.eq(core.policy_needs_ocr(info, not default), default, "case " .. i)
+    T.eq(core.policy_needs_ocr(info), default, "case " .. i)
   end
   T.eq(core.policy_dpi({}), s.dpi)
   T.eq(core.policy_languages({}), "jpn+eng")
@@ -147,6 +147,25 @@ T.test("index failures: transient retries, permanent fails", function()
     T.eq(calls[1].outcome, permanent and "failed" or "retry")
     T.contains(calls[1].err, "database is locked")
   end
+end)
+
+T.test("a bulk_index that raises retries the whole batch", function()
+  local calls, complete = recorder()
+  with_stubs({
+    complete = complete,
+    index_lookup = function() return false end,
+    bulk_index = function() error("boom") end,
+  }, function()
+    pipeline.process({ id = 11, source = path("notes_utf8.txt"), op = "index", attempts = 1 })
+    pipeline.process({ id = 12, source = path("notes_sjis.txt"), op = "index", attempts = 1 })
+    pipeline.flush()
+  end)
+  T.eq(#calls, 2)
+  for _, c in ipairs(calls) do
+    T.eq(c.outcome, "retry")
+    T.contains(c.err, "boom")
+  end
+  T.eq(pipeline.pending(), 0)
 end)
 
 T.test("unchanged content is not extracted again", function()

@@ -56,6 +56,27 @@ static void test_bad_inputs(void)
     }
 }
 
+static void test_sniffing_text_that_looks_binary(void)
+{
+    /* Text beginning with "BM" or mentioning "%PDF-" is still text. */
+    const char *bodies[] = {"BMI results for the whole team are in.\nAll fine.\n",
+                            "Please save the form as %PDF-1.7 before sending.\n"};
+    for (int i = 0; i < 2; i++) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/note%d.txt", check_tmpdir(), i);
+        FILE *f = fopen(path, "w");
+        fputs(bodies[i], f);
+        fclose(f);
+        dm_err err;
+        doc *d = doc_open(dc, path, &err);
+        CHECK(d != NULL);
+        if (d) {
+            CHECK_STR(doc_mime(d), "text/plain");
+            doc_close(d);
+        }
+    }
+}
+
 static void test_text_layer(void)
 {
     doc *d = open_doc("text_ja_en.pdf");
@@ -172,6 +193,7 @@ int main(void)
     static const check_case cases[] = {
         {"content sniffing: kinds, MIME types and page counts", test_kinds_and_pages},
         {"corrupt, empty and unsupported files are permanent errors", test_bad_inputs},
+        {"text that starts with \"BM\" or mentions %PDF- is text", test_sniffing_text_that_looks_binary},
         {"text layer extraction and image coverage", test_text_layer},
         {"gray rendering at a DPI, pixel cap lowers DPI or refuses images", test_render_and_pixel_cap},
         {"Tesseract reads a rendered scan and reuses its instance", test_ocr},

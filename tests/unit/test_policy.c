@@ -38,6 +38,28 @@ static void test_builtin_default(void)
     policy_unload(L, &p);
 }
 
+static void test_needs_ocr_default_without_hook(void)
+{
+    policy p;
+    dm_err err;
+    CHECK_INT(load("return { text_min_chars = 10, max_bad_char_ratio = 0.5 }", &p, &err), 0);
+    struct {
+        int chars;
+        double bad;
+        bool ocr;
+    } cases[] = {{0, 0, true}, {9, 0, true}, {10, 0, false}, {500, 0.4, false}, {500, 0.6, true}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        lua_newtable(L);
+        lua_pushinteger(L, cases[i].chars);
+        lua_setfield(L, 1, "chars");
+        lua_pushnumber(L, cases[i].bad);
+        lua_setfield(L, 1, "bad_ratio");
+        CHECK(policy_needs_ocr(L, &p, 1) == cases[i].ocr);
+        lua_settop(L, 0);
+    }
+    policy_unload(L, &p);
+}
+
 static void test_errors_are_precise(void)
 {
     policy p;
@@ -96,15 +118,17 @@ static void test_hooks_are_validated(void)
     lua_newtable(L);
     lua_pushinteger(L, 3);
     lua_setfield(L, 1, "chars");
-    CHECK(policy_needs_ocr(L, &p, 1, false));
+    CHECK(policy_needs_ocr(L, &p, 1));
     lua_pushinteger(L, 1);
     lua_setfield(L, 1, "chars");
-    CHECK(!policy_needs_ocr(L, &p, 1, false));  /* 'yes' is not a boolean: default */
-    CHECK(policy_needs_ocr(L, &p, 1, true));
+    int64_t fallbacks_before = p.hook_fallbacks;
+    /* 'yes' is not a boolean: the default, 1 < text_min_chars */
+    CHECK(policy_needs_ocr(L, &p, 1));
+    CHECK_INT(p.hook_fallbacks, fallbacks_before + 1);
     lua_pushinteger(L, 2);
     lua_setfield(L, 1, "chars");
     int64_t errors_before = p.hook_errors;
-    CHECK(policy_needs_ocr(L, &p, 1, true));    /* raised: default */
+    CHECK(policy_needs_ocr(L, &p, 1));    /* raised: default */
     CHECK_INT(p.hook_errors, errors_before + 1);
     lua_settop(L, 0);
 
@@ -142,6 +166,7 @@ int main(void)
     }
     static const check_case cases[] = {
         {"the built-in default policy loads and matches the C defaults", test_builtin_default},
+        {"needs_ocr default from text_min_chars and max_bad_char_ratio", test_needs_ocr_default_without_hook},
         {"typos, bad types, ranges, syntax and globals fail with precise messages", test_errors_are_precise},
         {"hook results are validated: clamped, or the default with a count", test_hooks_are_validated},
         {NULL, NULL}};

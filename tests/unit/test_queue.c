@@ -62,13 +62,13 @@ static void test_retry_backoff_and_release(void)
     int n;
     queue_lease(q, 1, 60000, &jobs, &n, &err);
     CHECK_INT(n, 1);
-    CHECK_INT(queue_retry(q, jobs[0].id, "busy", 60000, &err), 0);
+    CHECK_INT(queue_retry(q, jobs[0].id, "busy", 200, &err), 0);
     queue_job *none;
     int m;
     queue_lease(q, 1, 60000, &none, &m, &err);
     CHECK_INT(m, 0);  /* not before the backoff has passed */
     queue_jobs_free(none, m);
-    CHECK_INT(queue_retry(q, jobs[0].id, "busy", 0, &err), 0);
+    usleep(250000);
     queue_job *back;
     queue_lease(q, 1, 60000, &back, &m, &err);
     CHECK_INT(m, 1);
@@ -110,11 +110,66 @@ static void test_recover_dead_owner_and_expired_lease(void)
     usleep(5000);
 
     queue *q = open_q(NULL);
-    CHECK_INT(queue_recover(q, &err), 2);
+    CHECK_INT(queue_recover(q, 5, &err), 2);
     queue_counts c;
     queue_get_counts(q, &c, &err);
     CHECK_INT(c.pending, 2);
     CHECK_INT(c.leased, 0);
+    queue_close(q);
+}
+
+static void test_exhausted_jobs_fail_and_lost_leases_are_respected(void)
+{
+    snprintf(db, sizeof db, "%s/q5.db", check_tmpdir());
+    char host[128] = {0}, dead_owner[200];
+    gethostname(host, sizeof host - 1);
+    snprintf(dead_owner, sizeof dead_owner, "%s:%d", host, 99999999);
+    queue *dead = open_q(dead_owner);
+    dm_err err;
+    queue_sqlite_enqueue(dead, "/crashes-every-time", "index", 1, 1, &err);
+    queue_job *jobs;
+    int n;
+    queue_lease(dead, 1, 3600000, &jobs, &n, &err);
+    queue_jobs_free(jobs, n);
+    queue_close(dead);
+    queue *q = open_q(NULL);
+    CHECK_INT(queue_recover(q, 1, &err), 1);  /* one attempt allowed: used up */
+    queue_counts c;
+    queue_get_counts(q, &c, &err);
+    CHECK_INT(c.failed, 1);
+    CHECK_INT(c.pending, 0);
+    queue_failure *f;
+    int nf;
+    queue_sqlite_failures(q, 10, &f, &nf, &err);
+    CHECK_INT(nf, 1);
+    if (nf == 1)
+        CHECK_CONTAINS(f[0].error, "died or stalled on each of 1 attempts");
+    queue_failures_free(f, nf);
+
+    /* A's lease runs out; B reclaims and takes the job; A's late ack must
+     * not overwrite B's lease. */
+    queue *a = open_q("elsewhere-a:1");
+    queue_sqlite_enqueue(a, "/slow", "index", 1, 1, &err);
+    queue_job *ja;
+    queue_lease(a, 1, 1, &ja, &n, &err);
+    CHECK_INT(n, 1);
+    usleep(5000);
+    queue *b = open_q("elsewhere-b:1");
+    CHECK_INT(queue_recover(b, 5, &err), 1);
+    queue_job *jb;
+    int m;
+    queue_lease(b, 1, 60000, &jb, &m, &err);
+    CHECK_INT(m, 1);
+    CHECK_INT(queue_ack(a, ja[0].id, "indexed", &err), 0);
+    queue_get_counts(q, &c, &err);
+    CHECK_INT(c.leased, 1);  /* still B's */
+    CHECK_INT(queue_ack(b, jb[0].id, "indexed", &err), 0);
+    queue_get_counts(q, &c, &err);
+    CHECK_INT(c.done, 1);
+    queue_jobs_free(ja, n);
+    queue_jobs_free(jb, m);
+    queue_close(a);
+    queue_close(b);
     queue_close(q);
 }
 
@@ -148,6 +203,8 @@ int main(void)
         {"enqueue, lease, ack, fail, unchanged and changed files", test_enqueue_lease_ack},
         {"retry waits for its backoff; release undoes an attempt", test_retry_backoff_and_release},
         {"leases of dead owners and expired leases are recovered", test_recover_dead_owner_and_expired_lease},
+        {"exhausted jobs fail on recovery; a lost lease is not overwritten",
+         test_exhausted_jobs_fail_and_lost_leases_are_respected},
         {"files gone from the folder become deletion jobs", test_deletions},
         {NULL, NULL}};
     return check_run(cases);
