@@ -2,6 +2,7 @@
  * Tesseract, build the CLI's Lua state, and hand argv to lua/docmill/cli.lua,
  * which parses commands and calls the C primitives. */
 #include "doc.h"
+#include "http.h"
 #include "log.h"
 #include "lstate.h"
 #include "ocr.h"
@@ -30,6 +31,7 @@ static void ensure_single_threaded_openmp(char **argv)
 int main(int argc, char **argv)
 {
     ensure_single_threaded_openmp(argv);
+    http_global_init();
     if (getenv("DOCMILL_LOG_LEVEL")) {
         log_level lv;
         if (log_parse_level(getenv("DOCMILL_LOG_LEVEL"), &lv) == 0)

@@ -1,0 +1,182 @@
+#include "http.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct http_client {
+    CURL *curl;
+};
+
+void http_global_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+http_client *http_client_new(void)
+{
+    http_client *c = dm_xcalloc(1, sizeof *c);
+    c->curl = curl_easy_init();
+    if (!c->curl) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void http_client_free(http_client *c)
+{
+    if (!c)
+        return;
+    curl_easy_cleanup(c->curl);
+    free(c);
+}
+
+typedef struct sink_state {
+    http_response *resp;
+    FILE *file;
+    int64_t max_body;
+    int64_t received;
+    bool too_big;
+} sink_state;
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
+{
+    sink_state *s = user;
+    size_t n = size * nmemb;
+    s->received += (int64_t)n;
+    if (s->max_body > 0 && s->received > s->max_body) {
+        s->too_big = true;
+        return 0;  /* aborts the transfer */
+    }
+    if (s->file)
+        return fwrite(data, 1, n, s->file);
+    sbuf_append(&s->resp->body, data, n);
+    return n;
+}
+
+static void header_value(const char *line, size_t n, const char *name, char *out, size_t cap)
+{
+    size_t k = strlen(name);
+    if (n <= k + 1 || strncasecmp(line, name, k) != 0 || line[k] != ':')
+        return;
+    const char *v = line + k + 1;
+    const char *end = line + n;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    size_t len = (size_t)(end - v) < cap - 1 ? (size_t)(end - v) : cap - 1;
+    memcpy(out, v, len);
+    out[len] = '\0';
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *user)
+{
+    http_response *resp = user;
+    size_t n = size * nmemb;
+    header_value(data, n, "ETag", resp->etag, sizeof resp->etag);
+    header_value(data, n, "Content-Range", resp->content_range, sizeof resp->content_range);
+    char len[32] = "";
+    header_value(data, n, "Content-Length", len, sizeof len);
+    if (len[0])
+        resp->content_length = strtoll(len, NULL, 10);
+    return n;
+}
+
+int http_perform(http_client *c, const http_request *req, http_response *resp, dm_err *err)
+{
+    memset(resp, 0, sizeof *resp);
+    sbuf_init(&resp->body);
+    resp->content_length = -1;
+    CURL *curl = c->curl;
+    curl_easy_reset(curl);
+    struct curl_slist *headers = NULL;
+    for (const char *const *h = req->headers; h && *h; h++)
+        headers = curl_slist_append(headers, *h);
+    char token_header[4200];
+    if (req->sigv4 && req->creds && req->creds->session_token[0]) {
+        snprintf(token_header, sizeof token_header, "x-amz-security-token: %s",
+                 req->creds->session_token);
+        headers = curl_slist_append(headers, token_header);
+    }
+    /* libcurl adds "Expect: 100-continue" to big uploads; servers such as
+     * OpenSearch answer it fine, but it costs a round trip. */
+    headers = curl_slist_append(headers, "Expect:");
+    sink_state sink = {resp, req->sink, req->max_body, 0, false};
+    curl_easy_setopt(curl, CURLOPT_URL, req->url);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, resp);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 60000L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    /* Only http and https, and no redirects: a crafted URL must not walk
+     * the worker to file:// or an internal host. */
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    const char *method = req->method ? req->method : "GET";
+    if (strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(method, "GET") != 0) {
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    }
+    char userpwd[400];
+    if (req->sigv4 && req->creds) {
+        curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, req->sigv4);
+        snprintf(userpwd, sizeof userpwd, "%s:%s", req->creds->access_key,
+                 req->creds->secret_key);
+        curl_easy_setopt(curl, CURLOPT_USERPWD, userpwd);
+    } else if (req->basic_auth) {
+        curl_easy_setopt(curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(curl, CURLOPT_USERPWD, req->basic_auth);
+    }
+    CURLcode rc = curl_easy_perform(curl);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
+    /* Wipe the secret from our stack copy; libcurl keeps its own until reset. */
+    memset(userpwd, 0, sizeof userpwd);
+    curl_easy_setopt(curl, CURLOPT_USERPWD, NULL);
+    curl_slist_free_all(headers);
+    if (sink.too_big) {
+        dm_err_set(err, true, "response body exceeds %lld bytes", (long long)req->max_body);
+        return -1;
+    }
+    if (rc != CURLE_OK) {
+        /* The URL may carry a presigned query: report the host only. */
+        char *host = NULL;
+        CURLU *u = curl_url();
+        if (u && curl_url_set(u, CURLUPART_URL, req->url, 0) == CURLUE_OK)
+            curl_url_get(u, CURLUPART_HOST, &host, 0);
+        dm_err_set(err, false, "%s %s: %s", method, host ? host : "(bad URL)",
+                   curl_easy_strerror(rc));
+        curl_free(host);
+        curl_url_cleanup(u);
+        return -1;
+    }
+    return 0;
+}
+
+void http_response_free(http_response *resp)
+{
+    sbuf_free(&resp->body);
+}
+
+void http_url_encode(const char *s, bool keep_slash, sbuf *out)
+{
+    static const char hexd[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char ch = *p;
+        if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '_' || ch == '.' || ch == '~' || (keep_slash && ch == '/')) {
+            sbuf_putc(out, (char)ch);
+        } else {
+            char enc[3] = {'%', hexd[ch >> 4], hexd[ch & 15]};
+            sbuf_append(out, enc, 3);
+        }
+    }
+}

@@ -1,0 +1,48 @@
+/* http: one request/response over libcurl, optionally SigV4-signed by
+ * libcurl itself (CURLOPT_AWS_SIGV4). One http_client per thread keeps its
+ * connections alive between requests; clients are not shared. */
+#ifndef DOCMILL_HTTP_H
+#define DOCMILL_HTTP_H
+
+#include "aws/credentials.h"
+#include "common.h"
+
+#include <stdio.h>
+
+typedef struct http_client http_client;
+
+typedef struct http_request {
+    const char *method;              /* "GET", "POST", "PUT", "HEAD", "DELETE" */
+    const char *url;
+    const char *const *headers;      /* "Name: value" strings, NULL-terminated; may be NULL */
+    const char *body;                /* may be NULL */
+    size_t body_len;
+    /* SigV4: "aws:amz:REGION:SERVICE" plus the credentials to sign with. */
+    const char *sigv4;
+    const aws_credentials *creds;
+    const char *basic_auth;          /* "user:password", or NULL */
+    long timeout_ms;                 /* whole request; 0 = 60 s */
+    FILE *sink;                      /* stream the body here instead of into resp->body */
+    int64_t max_body;                /* 0 = no limit; larger bodies abort the request */
+} http_request;
+
+typedef struct http_response {
+    long status;                     /* 0 when no response was received */
+    sbuf body;
+    char etag[128];
+    int64_t content_length;          /* -1 when absent */
+    char content_range[128];
+} http_response;
+
+http_client *http_client_new(void);
+void http_client_free(http_client *c);
+/* Returns 0 when a response arrived (whatever its status) and -1 on a
+ * transport failure (refused, reset, timeout: transient). */
+int http_perform(http_client *c, const http_request *req, http_response *resp, dm_err *err);
+void http_response_free(http_response *resp);
+/* Global libcurl initialisation; call once from main before any thread. */
+void http_global_init(void);
+/* Percent-encodes s (RFC 3986 unreserved kept; '/' kept when keep_slash). */
+void http_url_encode(const char *s, bool keep_slash, sbuf *out);
+
+#endif
