@@ -38,6 +38,12 @@ deps:
 
 deps-test: deps
 	$(call install_missing,$(DEPS_TEST))
+	@command -v node >/dev/null && command -v npm >/dev/null || { \
+	  echo "installing: nodejs npm"; \
+	  DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq --no-install-recommends nodejs npm; }
+	@# The local SQS/S3 stand-in (fauxqs), pinned by tests/aws/package-lock.json.
+	@[ tests/aws/node_modules/.package-lock.json -nt tests/aws/package-lock.json ] || \
+	  (cd tests/aws && npm ci --no-audit --no-fund --loglevel=error)
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

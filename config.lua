@@ -22,6 +22,10 @@ return {
   -- Watch mode: seconds between rescans of the source folder.
   rescan_seconds = 5,
 
+  -- SQS source: long-poll wait (0..20 s) and messages per receive (1..10).
+  sqs_wait_seconds = 20,
+  sqs_max_messages = 10,
+
   -- debug, info, warn or error.
   log_level = "info",
 }

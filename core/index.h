@@ -1,5 +1,6 @@
 /* index: where extracted text goes. An index_sink is an interface — SQLite
- * FTS5 today, OpenSearch _bulk next — so the pipeline never knows which. */
+ * FTS5 (index_sqlite.c) or OpenSearch _bulk (index_opensearch.c) — so the
+ * pipeline never knows which. */
 #ifndef DOCMILL_INDEX_H
 #define DOCMILL_INDEX_H
 
@@ -30,10 +31,23 @@ typedef struct index_doc {
 
 typedef struct index_sink index_sink;
 
+/* The fate of one document of a bulk call. */
+typedef struct index_item_result {
+    bool ok;             /* durably stored, replacing any earlier version */
+    bool permanent;      /* when !ok: retrying cannot help (a mapping error) */
+    char error[256];     /* when !ok: why, e.g. "400 mapper_parsing_exception: ..." */
+} index_item_result;
+
 typedef struct index_ops {
-    /* All or nothing: when it returns 0 every document is durably stored and
-     * replaces any earlier version with the same id. */
-    int (*bulk)(index_sink *sink, const index_doc *docs, int n, dm_err *err);
+    /* -1: err is set and nothing is known per document: the whole batch
+     * failed, transiently unless err->permanent (nothing was stored, or it
+     * may have been: re-sending is idempotent).
+     * 0: results[i] (n of them, filled by the sink) tells each document's
+     * fate; ok documents are durably stored and replace any earlier version
+     * with the same id. The SQLite sink is all or nothing; OpenSearch answers
+     * per document. */
+    int (*bulk)(index_sink *sink, const index_doc *docs, int n, index_item_result *results,
+                dm_err *err);
     int (*remove)(index_sink *sink, const char *const *ids, int n, dm_err *err);
     /* 1 and the stored content hash when the id is known, 0 when not. */
     int (*lookup)(index_sink *sink, const char *id, char sha256[65], dm_err *err);
@@ -46,7 +60,8 @@ struct index_sink {
     const index_ops *ops;
 };
 
-/* "sqlite:PATH" (or a bare path ending in .db). */
+/* "sqlite:PATH" (or a bare path ending in .db), or
+ * "http[s]://HOST[:PORT][/INDEX]" for OpenSearch (index_opensearch.h). */
 index_sink *index_open(const char *uri, dm_err *err);
 void index_close(index_sink *sink);
 /* The stable document id: the first 32 hex digits of sha256(source). */

@@ -1,11 +1,13 @@
 #include "index_sqlite.h"
 
+#include "index_opensearch.h"
 #include "log.h"
 #include "textnorm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <unistd.h>
 #include <string.h>
 #include <utf8proc.h>
 
@@ -74,8 +76,18 @@ sqlite3 *dmdb_open(const char *path, bool readonly, dm_err *err)
     sqlite3_busy_timeout(db, 30000);
     if (readonly)
         return db;
-    if (dmdb_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err) != 0 ||
-        dmdb_exec(db, "BEGIN IMMEDIATE", err) != 0) {
+    /* Switching a new database to WAL takes an exclusive lock and does not
+     * wait on the busy handler: when several workers open a fresh index at
+     * once, the losers retry for a while instead of failing. */
+    int rc = -1;
+    for (int attempt = 0; attempt < 100 && rc != 0; attempt++) {
+        rc = dmdb_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err);
+        if (rc != 0 && sqlite3_errcode(db) != SQLITE_BUSY && sqlite3_errcode(db) != SQLITE_LOCKED)
+            break;
+        if (rc != 0)
+            usleep(50000);
+    }
+    if (rc != 0 || dmdb_exec(db, "BEGIN IMMEDIATE", err) != 0) {
         sqlite3_close(db);
         return NULL;
     }
@@ -226,9 +238,15 @@ static int delete_doc_at(sqlite_sink *s, const void *ids, int i, dm_err *err)
     return delete_doc_rows(s, ((const char *const *)ids)[i], err);
 }
 
-static int sqlite_bulk(index_sink *sink, const index_doc *docs, int n, dm_err *err)
+/* All or nothing: one transaction, so every item is ok or the call fails. */
+static int sqlite_bulk(index_sink *sink, const index_doc *docs, int n, index_item_result *results,
+                       dm_err *err)
 {
-    return in_transaction((sqlite_sink *)sink, n, put_doc_at, docs, err);
+    if (in_transaction((sqlite_sink *)sink, n, put_doc_at, docs, err) != 0)
+        return -1;
+    for (int i = 0; i < n; i++)
+        results[i] = (index_item_result){.ok = true};
+    return 0;
 }
 
 static int sqlite_remove(index_sink *sink, const char *const *ids, int n, dm_err *err)
@@ -336,7 +354,12 @@ index_sink *index_open(const char *uri, dm_err *err)
     const char *path = index_sqlite_path(uri);
     if (path)
         return index_sqlite_open(path, err);
-    dm_err_set(err, true, "unsupported index URI '%s' (expected sqlite:PATH)", uri);
+    if (index_opensearch_is_uri(uri))
+        return index_opensearch_open(uri, err);
+    /* Not echoed when it may carry a password (user:pw@host). */
+    dm_err_set(err, true,
+               "unsupported index URI '%s' (expected sqlite:PATH or http[s]://HOST[:PORT][/INDEX])",
+               strchr(uri, '@') ? "..." : uri);
     return NULL;
 }
 

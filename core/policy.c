@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define S(field) offsetof(policy_settings, field)
@@ -18,6 +19,8 @@ const setting_spec policy_setting_specs[] = {
     {"languages", SETTING_STR, 0, 63, S(languages), "Tesseract language set for OCR"},
     {"dpi", SETTING_INT, 72, 600, S(dpi), "render resolution for OCR of PDF pages"},
     {"max_file_mb", SETTING_NUM, 0, 1e6, S(max_file_mb), "larger files fail (0 = no limit)"},
+    {"max_pdf_mb", SETTING_NUM, 0, 1e6, S(max_pdf_mb),
+     "larger PDFs fail (0 = only max_file_mb applies)"},
     {"max_pages", SETTING_INT, 1, 1000000, S(max_pages), "pages beyond this are not extracted"},
     {"max_page_megapixels", SETTING_NUM, 0.1, 1000, S(max_page_megapixels),
      "render cap per page; larger pages are rendered at a lower DPI, larger images refused"},
@@ -50,6 +53,7 @@ void policy_defaults(policy_settings *s)
     snprintf(s->languages, sizeof s->languages, "jpn+eng");
     s->dpi = 300;
     s->max_file_mb = 200;
+    s->max_pdf_mb = 0;
     s->max_pages = 500;
     s->max_page_megapixels = 40;
     s->text_min_chars = 20;
@@ -215,6 +219,46 @@ static int policy_log(lua_State *L)
     return 0;
 }
 
+/* The seed's environment variables override the policy file, so a team can
+ * swap the Python worker for docmill without writing a policy. */
+static int apply_env_overrides(policy_settings *s, dm_err *err)
+{
+    static const struct {
+        const char *env, *setting;
+    } map[] = {{"MAX_FILE_SIZE_MB", "max_file_mb"}, {"MAX_PDF_SIZE_MB", "max_pdf_mb"},
+               {"MAX_PDF_PAGES", "max_pages"},      {"PDF_DPI", "dpi"},
+               {"OCR_LANGUAGE", "languages"}};
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++) {
+        const char *v = getenv(map[i].env);
+        if (!v || !*v)
+            continue;
+        const setting_spec *sp = find_setting(map[i].setting);
+        char where[64];
+        snprintf(where, sizeof where, "environment %s", map[i].env);
+        if (sp->type == SETTING_STR) {
+            if (strlen(v) > (size_t)sp->max) {
+                dm_err_set(err, true, "%s: too long", where);
+                return -1;
+            }
+            snprintf((char *)s + sp->offset, (size_t)sp->max + 1, "%s", v);
+            continue;
+        }
+        char *end = NULL;
+        double d = strtod(v, &end);
+        if (!end || *end || end == v || isnan(d) || d < sp->min || d > sp->max ||
+            (sp->type == SETTING_INT && d != floor(d))) {
+            dm_err_set(err, true, "%s='%s' is not a valid %s (%g..%g)", where, v, sp->name, sp->min,
+                       sp->max);
+            return -1;
+        }
+        if (sp->type == SETTING_INT)
+            *(int *)((char *)s + sp->offset) = (int)d;
+        else
+            *(double *)((char *)s + sp->offset) = d;
+    }
+    return 0;
+}
+
 static int load_chunk(lua_State *L, const char *path, dm_err *err)
 {
     if (path) {
@@ -306,6 +350,8 @@ int policy_load(lua_State *L, const char *path, policy *out, dm_err *err)
         }
         lua_pop(L, 1);
     }
+    if (rc == 0)
+        rc = apply_env_overrides(&p.s, err);
     if (rc == 0 && !ocr_languages_available(NULL, p.s.languages, err)) {
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err->msg);

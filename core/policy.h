@@ -15,6 +15,7 @@ typedef struct policy_settings {
     char languages[64];
     int dpi;
     double max_file_mb;
+    double max_pdf_mb;
     int max_pages;
     double max_page_megapixels;
     int text_min_chars;

@@ -39,6 +39,10 @@ typedef struct queue_ops {
 
 struct queue {
     const queue_ops *ops;
+    /* lease may block (a long poll): the runtime then calls it on a pool
+     * thread, concurrently with the other operations on the loop thread,
+     * and the implementation must allow that. */
+    bool lease_blocks;
 };
 
 /* Leases up to max jobs, invisible to other takers for lease_ms. */

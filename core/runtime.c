@@ -5,6 +5,7 @@
 #include "lstate.h"
 #include "mem_stats.h"
 #include "queue_sqlite.h"
+#include "queue_sqs.h"
 #include "source_dir.h"
 #include "worker.h"
 
@@ -31,6 +32,7 @@ struct runtime {
     uv_async_t wake;
     uv_signal_t sigint, sigterm;
     uv_work_t scan_work;
+    uv_work_t lease_work;     /* blocking leases (SQS long polls) run here */
     queue *q;
     char *source_root;
     char *exclude[2];
@@ -54,6 +56,12 @@ struct runtime {
     inflight *flight;        /* leased: in the channel or with a worker */
     int nflight, flight_cap;
     bool scanning, scanned_once;
+    bool leasing;             /* a lease_work is in flight */
+    int lease_want;
+    queue_job *leased;        /* its result, handed over in lease_done */
+    int nleased;
+    dm_err lease_err;
+    int lease_rc;
     int64_t last_scan_ms, last_heartbeat_ms, started_ms, last_progress_ms;
     int signals;
     int64_t total_known;     /* jobs this run expects to finish */
@@ -253,14 +261,80 @@ static void apply_results(runtime *rt)
     free(res);
 }
 
+/* Puts freshly leased jobs in flight and in the channel. */
+static void dispatch(runtime *rt, queue_job *jobs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (rt->nflight == rt->flight_cap) {
+            rt->flight_cap = rt->flight_cap ? rt->flight_cap * 2 : 64;
+            rt->flight = dm_xrealloc(rt->flight, (size_t)rt->flight_cap * sizeof *rt->flight);
+        }
+        rt->flight[rt->nflight++] = (inflight){jobs[i].id, jobs[i].attempts, dm_xstrdup(jobs[i].source)};
+    }
+    if (!rt->source_root)
+        rt->total_known += n;  /* a queue source has no scan to count ahead */
+    pthread_mutex_lock(&rt->mu);
+    if (rt->chan_len + n > rt->chan_cap) {
+        rt->chan_cap = rt->chan_len + n + 16;
+        rt->chan = dm_xrealloc(rt->chan, (size_t)rt->chan_cap * sizeof *rt->chan);
+    }
+    memcpy(rt->chan + rt->chan_len, jobs, (size_t)n * sizeof *jobs);
+    rt->chan_len += n;
+    pthread_cond_broadcast(&rt->cv);
+    pthread_mutex_unlock(&rt->mu);
+    free(jobs);  /* the strings now belong to the channel entries */
+}
+
+static void lease_run(uv_work_t *req)
+{
+    runtime *rt = req->data;
+    rt->lease_rc = queue_lease(rt->q, rt->lease_want, (int64_t)rt->settings.lease_seconds * 1000,
+                               &rt->leased, &rt->nleased, &rt->lease_err);
+}
+
+static void lease_done(uv_work_t *req, int status)
+{
+    runtime *rt = req->data;
+    (void)status;
+    rt->leasing = false;
+    queue_job *jobs = rt->leased;
+    int n = rt->lease_rc == 0 ? rt->nleased : 0;
+    rt->leased = NULL;
+    rt->nleased = 0;
+    if (rt->lease_rc != 0)
+        log_warn("cannot lease jobs: %s", rt->lease_err.msg);
+    if (rt->stopping) {
+        /* Leased during the drain: straight back to the queue. */
+        dm_err err;
+        for (int i = 0; i < n; i++)
+            if (queue_release(rt->q, jobs[i].id, &err) != 0)
+                log_warn("cannot release job %lld: %s", (long long)jobs[i].id, err.msg);
+        queue_jobs_free(jobs, n);
+        return;
+    }
+    if (n == 0) {
+        free(jobs);
+        return;
+    }
+    dispatch(rt, jobs, n);
+}
+
 static void fill_channel(runtime *rt)
 {
     pthread_mutex_lock(&rt->mu);
     int want = rt->nworkers * 2 - rt->chan_len;
     bool stopping = rt->stopping;
     pthread_mutex_unlock(&rt->mu);
-    if (stopping || want <= 0)
+    if (stopping || want <= 0 || rt->leasing)
         return;
+    if (rt->q->lease_blocks) {
+        /* A long poll must not stall the loop (signals, results, leases). */
+        rt->leasing = true;
+        rt->lease_want = want;
+        rt->lease_work.data = rt;
+        uv_queue_work(&rt->loop, &rt->lease_work, lease_run, lease_done);
+        return;
+    }
     queue_job *jobs = NULL;
     int n = 0;
     dm_err err;
@@ -272,23 +346,7 @@ static void fill_channel(runtime *rt)
         free(jobs);
         return;
     }
-    for (int i = 0; i < n; i++) {
-        if (rt->nflight == rt->flight_cap) {
-            rt->flight_cap = rt->flight_cap ? rt->flight_cap * 2 : 64;
-            rt->flight = dm_xrealloc(rt->flight, (size_t)rt->flight_cap * sizeof *rt->flight);
-        }
-        rt->flight[rt->nflight++] = (inflight){jobs[i].id, jobs[i].attempts, dm_xstrdup(jobs[i].source)};
-    }
-    pthread_mutex_lock(&rt->mu);
-    if (rt->chan_len + n > rt->chan_cap) {
-        rt->chan_cap = rt->chan_len + n + 16;
-        rt->chan = dm_xrealloc(rt->chan, (size_t)rt->chan_cap * sizeof *rt->chan);
-    }
-    memcpy(rt->chan + rt->chan_len, jobs, (size_t)n * sizeof *jobs);
-    rt->chan_len += n;
-    pthread_cond_broadcast(&rt->cv);
-    pthread_mutex_unlock(&rt->mu);
-    free(jobs);  /* the strings now belong to the channel entries */
+    dispatch(rt, jobs, n);
 }
 
 static void heartbeat(runtime *rt)
@@ -405,25 +463,30 @@ static void on_tick(uv_timer_t *t)
     if (rt->stopping) {
         /* Jobs still running while we drain keep their leases. */
         heartbeat(rt);
-        if (all_workers_exited(rt)) {
+        if (all_workers_exited(rt) && !rt->leasing) {
             apply_results(rt);
             uv_stop(&rt->loop);
         }
         return;
     }
     int64_t now = dm_mono_ms();
-    if (!rt->cfg->once && rt->scanned_once && !rt->scanning &&
+    if (rt->source_root && !rt->cfg->once && rt->scanned_once && !rt->scanning &&
         now - rt->last_scan_ms >= (int64_t)rt->cfg->rescan_seconds * 1000)
         start_scan(rt);
+    /* --once ends when nothing is in flight and the queue is empty. Check
+     * before leasing again: with a long-polling queue a lease is almost
+     * always under way otherwise. */
+    if (rt->cfg->once && rt->scanned_once && !rt->scanning && !rt->leasing && rt->nflight == 0) {
+        queue_counts c;
+        dm_err err;
+        if (queue_get_counts(rt->q, &c, &err) == 0 && c.pending == 0 && c.leased == 0) {
+            begin_stop(rt);
+            return;
+        }
+    }
     fill_channel(rt);
     heartbeat(rt);
     progress(rt);
-    if (rt->cfg->once && rt->scanned_once && !rt->scanning && rt->nflight == 0) {
-        queue_counts c;
-        dm_err err;
-        if (queue_get_counts(rt->q, &c, &err) == 0 && c.pending == 0 && c.leased == 0)
-            begin_stop(rt);
-    }
 }
 
 static void on_wake(uv_async_t *a)
@@ -481,19 +544,29 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
     sbuf_init(&root);
     if (load_settings(rt, err) != 0)
         goto out;
-    if (source_dir_resolve(cfg->source_dir, &root, err) != 0)
-        goto out;
-    rt->source_root = sbuf_take(&root);
-    rt->q = queue_sqlite_open(cfg->queue_path, NULL, err);
-    if (!rt->q)
-        goto out;
-    /* The database may live inside the folder it indexes. */
-    char real[4096];
-    const char *index_path = index_sqlite_path(cfg->index_uri);
-    if (realpath(cfg->queue_path, real))
-        rt->exclude[rt->nexclude++] = dm_xstrdup(real);
-    if (index_path && realpath(index_path, real) && strcmp(real, rt->exclude[0]) != 0)
-        rt->exclude[rt->nexclude++] = dm_xstrdup(real);
+    if (cfg->queue_url) {
+        /* The queue is the source: nothing to scan. */
+        queue_sqs_options qo = {cfg->sqs_wait_seconds, cfg->sqs_max_messages};
+        rt->q = queue_sqs_open(cfg->queue_url, &qo, err);
+        if (!rt->q)
+            goto out;
+        rt->scanned_once = true;
+    } else {
+        if (source_dir_resolve(cfg->source_dir, &root, err) != 0)
+            goto out;
+        rt->source_root = sbuf_take(&root);
+        rt->q = queue_sqlite_open(cfg->queue_path, NULL, err);
+        if (!rt->q)
+            goto out;
+        /* The database may live inside the folder it indexes. */
+        char real[4096];
+        const char *index_path = index_sqlite_path(cfg->index_uri);
+        if (realpath(cfg->queue_path, real))
+            rt->exclude[rt->nexclude++] = dm_xstrdup(real);
+        if (index_path && realpath(index_path, real) &&
+            (rt->nexclude == 0 || strcmp(real, rt->exclude[0]) != 0))
+            rt->exclude[rt->nexclude++] = dm_xstrdup(real);
+    }
     int recovered = queue_recover(rt->q, rt->settings.max_attempts, err);
     if (recovered < 0)
         goto out;
@@ -502,7 +575,8 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
     queue_counts c;
     if (queue_get_counts(rt->q, &c, err) != 0)
         goto out;
-    rt->total_known = c.pending;
+    if (rt->source_root)
+        rt->total_known = c.pending;
 
     pthread_mutex_init(&rt->mu, NULL);
     pthread_cond_init(&rt->cv, NULL);
@@ -538,7 +612,7 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
         goto out;
     }
     log_info("docmill %s: %d workers, source %s, index %s, policy %s", DOCMILL_VERSION,
-             rt->nworkers, rt->source_root, cfg->index_uri,
+             rt->nworkers, rt->source_root ? rt->source_root : cfg->queue_url, cfg->index_uri,
              cfg->policy_path ? cfg->policy_path : "builtin:default");
 
     rt->started_ms = dm_mono_ms();
@@ -552,7 +626,8 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
     rt->sigint.data = rt->sigterm.data = rt;
     uv_signal_start(&rt->sigint, on_signal, SIGINT);
     uv_signal_start(&rt->sigterm, on_signal, SIGTERM);
-    start_scan(rt);
+    if (rt->source_root)
+        start_scan(rt);
 
     uv_run(&rt->loop, UV_RUN_DEFAULT);
 

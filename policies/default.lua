@@ -9,6 +9,8 @@ local P = {
   dpi = 300,
   -- Files above this size fail permanently (0 = no limit).
   max_file_mb = 200,
+  -- PDFs above this size fail permanently (0 = only max_file_mb applies).
+  max_pdf_mb = 0,
   -- Pages beyond this are not extracted; the document notes it.
   max_pages = 500,
   -- Render cap per page: larger pages are rendered at a lower DPI;

@@ -1,7 +1,10 @@
 /* index_open(uri) -> true | nil, err, permanent   (states without a sink)
- * bulk_index(docs) -> true | nil, err, permanent
+ * bulk_index(docs) -> results | nil, err, permanent
  *   docs = {{id=, source=, sha256=, mime=, size=, mtime_ms=, page_count=,
  *            pages_ocr=, extract_ms=, note=, pages={{page=, method=, dpi=, text=}}}}
+ *   results[i] = {ok=true, permanent=false} | {ok=false, error=, permanent=}
+ *   (nil, err, permanent: the whole batch failed and nothing is known per
+ *   document.)
  * index_lookup(id) -> sha256 | false | nil, err, permanent
  * index_touch(id, size, mtime_ms) -> true | nil, err, permanent
  * index_remove({id...}) -> true | nil, err, permanent
@@ -65,6 +68,10 @@ static int l_bulk_index(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     index_sink *sink = need_sink(L);
     int n = (int)lua_objlen(L, 1);
+    /* Results live in a userdata, not malloc: building the returned table
+     * can raise (out of memory) and must leak nothing then. Allocated
+     * before docs for the same reason. */
+    index_item_result *results = lua_newuserdata(L, (n > 0 ? (size_t)n : 1) * sizeof *results);
     index_doc *docs = calloc(n > 0 ? (size_t)n : 1, sizeof *docs);
     const char *bad = NULL;
     int bad_doc = 0;
@@ -118,7 +125,7 @@ static int l_bulk_index(lua_State *L)
         lua_pop(L, 2);
     }
     dm_err err;
-    int rc = bad ? -1 : sink->ops->bulk(sink, docs, n, &err);
+    int rc = bad ? -1 : sink->ops->bulk(sink, docs, n, results, &err);
     for (int i = 0; i < n; i++)
         free((void *)docs[i].pages);
     free(docs);
@@ -127,7 +134,21 @@ static int l_bulk_index(lua_State *L)
                           bad_doc, bad);
     if (rc != 0)
         return bind_push_error(L, &err);
-    return (lua_pushboolean(L, 1), 1);
+    lua_createtable(L, n, 0);
+    int t = lua_gettop(L);
+    for (int i = 0; i < n; i++) {
+        lua_createtable(L, 0, 3);
+        lua_pushboolean(L, results[i].ok);
+        lua_setfield(L, -2, "ok");
+        lua_pushboolean(L, !results[i].ok && results[i].permanent);
+        lua_setfield(L, -2, "permanent");
+        if (!results[i].ok) {
+            lua_pushstring(L, results[i].error[0] ? results[i].error : "not indexed");
+            lua_setfield(L, -2, "error");
+        }
+        lua_rawseti(L, t, i + 1);
+    }
+    return 1;
 }
 
 static int l_index_lookup(lua_State *L)

@@ -1,5 +1,6 @@
 /* run(cfg) -> summary | nil, err, permanent         (the CLI's `docmill run`)
- *   cfg = {source=, index=, queue=, policy=, workers=, once=, rescan_seconds=, progress=}
+ *   cfg = {source=, index=, queue=, queue_url=, sqs_wait_seconds=, sqs_max_messages=,
+ *          policy=, workers=, once=, rescan_seconds=, progress=}
  * complete(job_id, outcome, error, {pages=, pages_ocr=, elapsed_ms=})
  *   (workers) outcome: indexed | unchanged | deleted | skipped | failed | retry
  * log(level, message), version(), now_ms(), mono_ms(), isatty(fd),
@@ -31,8 +32,14 @@ static int l_run(lua_State *L)
     cfg.index_uri = opt_field(L, 1, "index");
     cfg.queue_path = opt_field(L, 1, "queue");
     cfg.policy_path = opt_field(L, 1, "policy");
-    if (!cfg.source_dir || !cfg.index_uri || !cfg.queue_path)
-        return luaL_error(L, "run: source, index and queue are required");
+    cfg.queue_url = opt_field(L, 1, "queue_url");
+    if (!cfg.index_uri || (!cfg.queue_url && (!cfg.source_dir || !cfg.queue_path)))
+        return luaL_error(L, "run: index, and a queue_url or a source folder and queue, are required");
+    lua_getfield(L, 1, "sqs_wait_seconds");
+    cfg.sqs_wait_seconds = (int)luaL_optinteger(L, -1, 20);
+    lua_getfield(L, 1, "sqs_max_messages");
+    cfg.sqs_max_messages = (int)luaL_optinteger(L, -1, 10);
+    lua_pop(L, 2);
     lua_getfield(L, 1, "workers");
     cfg.workers = (int)luaL_optinteger(L, -1, 0);
     lua_getfield(L, 1, "once");

@@ -26,6 +26,7 @@ void bind_index_register(lua_State *L, int module);
 void bind_mem_register(lua_State *L, int module);
 void bind_policy_register(lua_State *L, int module);
 void bind_runtime_register(lua_State *L, int module);
+void bind_aws_register(lua_State *L, int module);
 
 /* Pushes nil, err->msg, err->permanent [, err->code] and returns how many
  * (for `return`). */

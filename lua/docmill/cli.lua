@@ -18,6 +18,8 @@ Commands:
   search    query the index
   status    counts of indexed, failed and pending jobs, and the failures
   policy    check or show a policy file
+  enqueue   send jobs to an SQS queue (uploading local files to S3)
+  dlq       replay dead-lettered jobs into a queue
 
 Global options: --help, --version. `docmill <command> --help` for more.
 ]],
@@ -57,6 +59,19 @@ usage: docmill status [--index sqlite:PATH] [--json]
 Counts of indexed documents and of failed and pending jobs, and each
 failure with its reason.
 ]],
+  enqueue = [[
+usage: docmill enqueue --queue URL [--bucket B] FILE_OR_S3_URI...
+
+Sends one job per argument to the SQS queue: an s3://bucket/key URI is sent
+as {"bucket","key"}; a local FILE is first uploaded to s3://B/NAME (B from
+--bucket or S3_BUCKET) and then sent. Prints one line per job.
+]],
+  dlq = [[
+usage: docmill dlq replay --from DLQ_URL --to QUEUE_URL
+
+Moves every message of the dead-letter queue back to the queue (send, then
+delete from the DLQ), and prints how many were moved.
+]],
   policy = [[
 usage: docmill policy check [FILE]
        docmill policy show [FILE]
@@ -77,6 +92,8 @@ local FLAGS = {
   status = { index = "string", json = "bool" },
   policy = {},
   lua = { policy = "string", index = "string" },
+  enqueue = { queue = "string", bucket = "string" },
+  dlq = { from = "string", to = "string" },
 }
 
 local function usage_error(cmd, msg)
@@ -209,15 +226,30 @@ local function cmd_run(opts, pos)
     util.eprintf("docmill run: %s\n", err)
     return EXIT_USAGE
   end
+  -- Precedence: flags, then the seed's environment variables (so a team can
+  -- swap the Python worker for docmill without new config), then the file.
+  local env_ok, eerr = config.apply_env(cfg)
+  if not env_ok then return usage_error("run", eerr) end
   for _, k in ipairs({ "source", "index", "workers", "policy" }) do
     if opts[k] ~= nil then cfg[k] = opts[k] end
   end
   local ok, cerr = config.check(cfg, "options")
   if not ok then return usage_error("run", cerr) end
   local db = sqlite_path(cfg.index)
-  if not db then return usage_error("run", "unsupported index '" .. cfg.index .. "' (sqlite:PATH)") end
+  if not db and not cfg.index:match("^https?://") then
+    return usage_error("run", "unsupported index '" .. cfg.index .. "' (sqlite:PATH or https://HOST[/INDEX])")
+  end
+  local queue_url = core.is_queue_url(cfg.source) and cfg.source or nil
+  if not queue_url and cfg.source:match("^%a[%w+.-]*://") then
+    return usage_error("run", "unsupported source '" .. cfg.source .. "' (a folder or an SQS queue URL)")
+  end
+  if not queue_url and not cfg.queue and not db then
+    return usage_error("run", "a folder source needs a local queue: set `queue` in the config")
+  end
   local summary, rerr = core.run({
-    source = cfg.source, index = cfg.index, queue = cfg.queue or db,
+    source = not queue_url and cfg.source or nil, queue_url = queue_url,
+    sqs_wait_seconds = cfg.sqs_wait_seconds, sqs_max_messages = cfg.sqs_max_messages,
+    index = cfg.index, queue = cfg.queue or db,
     policy = policy_path(cfg.policy), workers = cfg.workers, once = opts.once or false,
     rescan_seconds = cfg.rescan_seconds, progress = core.isatty(2) and not opts.json,
   })
@@ -368,9 +400,76 @@ local function cmd_lua(opts, pos)
   return tonumber(result) or EXIT_OK
 end
 
+--- enqueue / dlq -------------------------------------------------------
+
+local function basename(path)
+  return path:match("([^/]+)$") or path
+end
+
+local function cmd_enqueue(opts, pos)
+  local url = opts.queue or os.getenv("SQS_QUEUE_URL")
+  if not url then return usage_error("enqueue", "--queue URL is required") end
+  if not core.is_queue_url(url) then return usage_error("enqueue", "not an SQS queue URL: " .. url) end
+  if #pos == 0 then return usage_error("enqueue", "expected FILE or s3://bucket/key arguments") end
+  local bucket = opts.bucket or os.getenv("S3_BUCKET")
+  local failed = 0
+  for _, arg in ipairs(pos) do
+    local b, key = arg:match("^s3://([^/]+)/(.+)$")
+    local err
+    if not b then
+      if not bucket then
+        util.eprintf("docmill enqueue: %s: a local file needs --bucket or S3_BUCKET\n", arg)
+        return EXIT_USAGE
+      end
+      b, key = bucket, basename(arg)
+      local ok, uerr = core.s3_upload(arg, "s3://" .. b .. "/" .. key)
+      if not ok then err = uerr end
+    end
+    if not err then
+      local ok, serr = core.sqs_send(url, util.json({ bucket = b, key = key }))
+      if not ok then err = serr end
+    end
+    if err then
+      failed = failed + 1
+      util.eprintf("docmill enqueue: %s: %s\n", arg, err)
+    else
+      util.printf("queued s3://%s/%s\n", b, key)
+    end
+  end
+  return failed > 0 and EXIT_FAIL or EXIT_OK
+end
+
+local function cmd_dlq(opts, pos)
+  if pos[1] ~= "replay" then return usage_error("dlq", "expected 'replay'") end
+  if not opts.from or not opts.to then return usage_error("dlq", "--from and --to are required") end
+  local moved = 0
+  while true do
+    local msgs, err = core.sqs_receive(opts.from, 10, 1, 60)
+    if not msgs then
+      util.eprintf("docmill dlq: %s\n", err)
+      return EXIT_FAIL
+    end
+    if #msgs == 0 then break end
+    for _, m in ipairs(msgs) do
+      -- Send first, delete second: a crash in between duplicates a job
+      -- (harmless: indexing is idempotent) but never loses one.
+      local ok, serr = core.sqs_send(opts.to, m.body)
+      if not ok then
+        util.eprintf("docmill dlq: %s\n", serr)
+        return EXIT_FAIL
+      end
+      local dok, derr = core.sqs_delete(opts.from, m.receipt)
+      if not dok then util.eprintf("docmill dlq: %s (the job may be replayed twice)\n", derr) end
+      moved = moved + 1
+    end
+  end
+  util.printf("replayed %d messages\n", moved)
+  return EXIT_OK
+end
+
 local COMMANDS = {
   run = cmd_run, extract = cmd_extract, search = cmd_search, status = cmd_status,
-  policy = cmd_policy, lua = cmd_lua,
+  policy = cmd_policy, lua = cmd_lua, enqueue = cmd_enqueue, dlq = cmd_dlq,
 }
 
 function M.main(args)

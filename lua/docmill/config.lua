@@ -8,6 +8,17 @@ local M = {}
 local SCHEMA = {
   source = "string", index = "string", queue = "string", workers = "number",
   policy = "string", rescan_seconds = "number", log_level = "string",
+  sqs_wait_seconds = "number", sqs_max_messages = "number",
+}
+
+-- The seed's environment variables that are configuration (policy ones are
+-- read by the policy loader). name -> {key, type}.
+local ENV = {
+  SQS_QUEUE_URL = { "source", "string" },
+  OPENSEARCH_ENDPOINT = { "index", "string" },
+  MAX_WORKERS = { "workers", "number" },
+  SQS_WAIT_TIME = { "sqs_wait_seconds", "number" },
+  SQS_MAX_MESSAGES = { "sqs_max_messages", "number" },
 }
 
 local function keys()
@@ -34,6 +45,12 @@ local function check(tbl, where)
   end
   if tbl.rescan_seconds and tbl.rescan_seconds < 1 then
     return nil, where .. ": 'rescan_seconds' must be at least 1"
+  end
+  if tbl.sqs_wait_seconds and (tbl.sqs_wait_seconds < 0 or tbl.sqs_wait_seconds > 20) then
+    return nil, where .. ": 'sqs_wait_seconds' must be 0..20"
+  end
+  if tbl.sqs_max_messages and (tbl.sqs_max_messages < 1 or tbl.sqs_max_messages > 10) then
+    return nil, where .. ": 'sqs_max_messages' must be 1..10"
   end
   return true
 end
@@ -85,6 +102,24 @@ function M.load(path)
     end
   end
   return cfg
+end
+
+-- Overrides cfg from the environment; a malformed value is an error that
+-- names the variable.
+function M.apply_env(cfg, getenv)
+  getenv = getenv or os.getenv
+  for name, spec in pairs(ENV) do
+    local v = getenv(name)
+    if v and v ~= "" then
+      if spec[2] == "number" then
+        local n = tonumber(v)
+        if not n then return nil, name .. " must be a number, got '" .. v .. "'" end
+        v = n
+      end
+      cfg[spec[1]] = v
+    end
+  end
+  return check(cfg, "environment")
 end
 
 M.check = check

@@ -40,6 +40,11 @@ function M.extract_file(path, opts)
   local d, err, permanent = core.open(path)
   if not d then return nil, err, permanent end
   local kind, count = d:kind(), d:page_count()
+  if kind == "pdf" and s.max_pdf_mb > 0 and opts.size and opts.size > s.max_pdf_mb * 1048576 then
+    d:close()
+    return nil, string.format("file too large: a %d-byte PDF exceeds max_pdf_mb (%g MB)",
+      opts.size, s.max_pdf_mb), true
+  end
   local doc = {
     mime = d:mime(), kind = kind, page_count = count, pages = {}, pages_ocr = 0,
     errors = {}, encoding = d:encoding(),
@@ -139,8 +144,9 @@ function M.process(job)
   end
   local max_bytes = s.max_file_mb > 0 and s.max_file_mb * 1024 * 1024 or 0
   local f, err, permanent, code = core.fetch(job.source, { max_bytes = max_bytes })
-  if code == "not_found" then
-    -- Gone between the scan and now: that is a deletion, not a failure.
+  if code == "not_found" and not job.source:match("^%a[%w+.-]*://") then
+    -- A local file gone between the scan and now: that is a deletion, not a
+    -- failure. (A queued S3 object that is missing is a recorded failure.)
     local ok, rerr, rperm = core.index_remove({ id })
     if ok then finish(job, "deleted") else fail(job, rerr, rperm) end
     return
@@ -162,8 +168,8 @@ function M.process(job)
     if ok then finish(job, "unchanged") else fail(job, terr, tperm) end
     return
   end
-  local doc, xerr, xperm = M.extract_file(f.path, { source = job.source })
-  core.release(f.path, f.temp)
+  local doc, xerr, xperm = M.extract_file(f.path, { source = job.source, size = f.size })
+  if os.getenv("CLEANUP_TEMP_FILES") ~= "false" then core.release(f.path, f.temp) end
   if not doc then return fail(job, xerr, xperm) end
   batch[#batch + 1] = {
     job = job,
@@ -179,7 +185,11 @@ function M.process(job)
   maybe_gc(s)
 end
 
--- Indexes the batch in one transaction; only then are its jobs completed.
+-- Indexes the batch; each job completes by its document's own result:
+-- "indexed" once stored, "failed" when the index rejected the document for
+-- good (a mapping error), "retry" otherwise. bulk_index returns one result
+-- per document ({ok=, error=, permanent=}; a plain `true` means all ok) or
+-- nil, err, permanent for the whole batch.
 function M.flush()
   if #batch == 0 then return end
   local pending = batch
@@ -188,15 +198,20 @@ function M.flush()
   for i, item in ipairs(pending) do docs[i] = item.doc end
   -- A raise here (a malformed document, out of memory) must not strand the
   -- batch: it becomes a transient failure of every job in it.
-  local called, ok, err, permanent = pcall(core.bulk_index, docs)
-  if not called then ok, err, permanent = nil, ok, false end
+  local called, res, err, permanent = pcall(core.bulk_index, docs)
+  if not called then res, err, permanent = nil, res, false end
   local now = core.mono_ms()
-  for _, item in ipairs(pending) do
-    if ok then
+  for i, item in ipairs(pending) do
+    local r = res == true and true or (type(res) == "table" and res[i])
+    if not res then
+      fail(item.job, "index: " .. tostring(err), permanent)
+    elseif r == true or (type(r) == "table" and r.ok) then
       item.stats.elapsed_ms = now - item.t0
       finish(item.job, "indexed", nil, item.stats)
+    elseif type(r) == "table" then
+      fail(item.job, "index: " .. tostring(r.error or "not indexed"), r.permanent == true)
     else
-      fail(item.job, "index: " .. tostring(err), permanent)
+      fail(item.job, "index: no result for this document", false)
     end
   end
 end

@@ -40,7 +40,13 @@ static void test_bulk_search_replace_remove(void)
     index_page p2[] = {{1, "text", 0, "東京都千代田区の会議", 0}};
     p2[0].text_len = strlen(p2[0].text);
     index_doc docs[] = {make_doc("/c/a.pdf", "aaa", p1, 2), make_doc("/c/b.pdf", "bbb", p2, 1)};
-    CHECK_INT(s->ops->bulk(s, docs, 2, &err), 0);
+    index_item_result res[2];
+    memset(res, 0xff, sizeof res);  /* the sink must fill every result */
+    CHECK_INT(s->ops->bulk(s, docs, 2, res, &err), 0);
+    for (int i = 0; i < 2; i++) {
+        CHECK(res[i].ok);
+        CHECK(!res[i].permanent);
+    }
 
     search_hit *hits;
     int n = hits_for("猫である", &hits);
@@ -78,7 +84,8 @@ static void test_bulk_search_replace_remove(void)
     index_page p3[] = {{1, "text", 0, "entirely new content", 0}};
     p3[0].text_len = strlen(p3[0].text);
     index_doc again = make_doc("/c/a.pdf", "ccc", p3, 1);
-    CHECK_INT(s->ops->bulk(s, &again, 1, &err), 0);
+    CHECK_INT(s->ops->bulk(s, &again, 1, res, &err), 0);
+    CHECK(res[0].ok);
     n = hits_for("猫である", &hits);
     CHECK_INT(n, 0);
     search_hits_free(hits, n);
@@ -97,11 +104,39 @@ static void test_bulk_search_replace_remove(void)
     index_close(s);
 }
 
+/* All or nothing: a batch that cannot be committed fails as a whole (-1,
+ * nothing known per document), and none of it is stored. */
+static void test_bulk_all_or_nothing(void)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/aon.db", check_tmpdir());
+    dm_err err;
+    index_sink *s = index_open(path, &err);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    index_page p[] = {{1, "text", 0, "first document", 0}};
+    p[0].text_len = strlen(p[0].text);
+    index_doc docs[] = {make_doc("/c/ok.pdf", "h1", p, 1), make_doc("/c/bad.pdf", "h2", p, 1)};
+    docs[1].source = NULL;  /* violates NOT NULL: the second insert fails */
+    index_item_result res[2];
+    CHECK_INT(s->ops->bulk(s, docs, 2, res, &err), -1);
+    CHECK_CONTAINS(err.msg, "NOT NULL");
+    CHECK(err.permanent);
+    char sha[65];
+    CHECK_INT(s->ops->lookup(s, docs[0].id, sha, &err), 0);
+    CHECK_INT(s->ops->bulk(s, docs, 0, res, &err), 0);  /* an empty batch is fine */
+    index_close(s);
+}
+
 static void test_errors(void)
 {
     dm_err err;
     CHECK(index_open("opensearch://x", &err) == NULL);
     CHECK_CONTAINS(err.msg, "unsupported index URI");
+    CHECK(index_open("ftp://user:secret@x/y", &err) == NULL);
+    CHECK_CONTAINS(err.msg, "unsupported index URI");
+    CHECK(!strstr(err.msg, "secret"));
     int64_t count;
     CHECK_INT(index_sqlite_count("/nonexistent/dir/x.db", &count, &err), -1);
     search_hit *hits;
@@ -114,6 +149,7 @@ int main(void)
 {
     static const check_case cases[] = {
         {"bulk index, search (Japanese, English, short words), replace, remove", test_bulk_search_replace_remove},
+        {"a bulk is all or nothing: a failed batch stores nothing", test_bulk_all_or_nothing},
         {"bad URIs, missing databases and empty queries", test_errors},
         {NULL, NULL}};
     return check_run(cases);

@@ -1,0 +1,984 @@
+#include "index_opensearch.h"
+
+#include "http.h"
+#include "log.h"
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <utf8proc.h>
+
+#define DEFAULT_INDEX "docmill"
+#define MIN_TARGET_BODY (64u << 10)
+#define REQUEST_TIMEOUT_MS 30000L
+#define BULK_TIMEOUT_MS 120000L
+#define MAX_RESPONSE ((int64_t)64 << 20)
+#define MAX_BACKOFF_MS 10000
+
+/* Appends a string literal. */
+#define LIT(b, lit) sbuf_append((b), (lit), sizeof(lit) - 1)
+
+typedef enum { AUTH_NONE, AUTH_BASIC, AUTH_SIGV4 } os_auth;
+
+typedef struct os_sink {
+    index_sink base;
+    http_client *http;
+    char base_url[512];      /* scheme://host[:port]: no path, no credentials */
+    char index[256];         /* [a-z0-9][a-z0-9._-]*: needs no escaping anywhere */
+    os_auth auth;
+    char *basic;             /* "user:password"; wiped at close */
+    char sigv4[160];         /* "aws:amz:REGION:SERVICE" */
+    bool ready;              /* the index is known to exist */
+    int tries;               /* per request or item, the first included */
+    int retry_base_ms;
+    size_t target_body;      /* a _bulk body is cut before it passes this */
+    unsigned seed;           /* backoff jitter */
+} os_sink;
+
+/* --- small helpers ------------------------------------------------------ */
+
+static long env_long(const char *name, long def, long lo, long hi)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return def;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end || n < lo || n > hi) {
+        log_warn("%s=%s is not a number in [%ld, %ld]; using %ld", name, v, lo, hi, def);
+        return def;
+    }
+    return n;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* Exponential backoff with jitter: base·2^(k-1), capped, then a random
+ * point in its upper half so that workers rejected together spread out. */
+static void backoff(os_sink *s, int k)
+{
+    long d = s->retry_base_ms;
+    for (int i = 1; i < k && d < MAX_BACKOFF_MS; i++)
+        d *= 2;
+    if (d > MAX_BACKOFF_MS)
+        d = MAX_BACKOFF_MS;
+    long half = d / 2;
+    sleep_ms(half + (half > 0 ? (long)(rand_r(&s->seed) % (unsigned)(half + 1)) : 0));
+}
+
+static bool retryable_status(long status)
+{
+    return status == 429 || status >= 500;
+}
+
+/* Appends s[0..len) as a JSON string. Text is NFKC-normalised UTF-8, but a
+ * source path can hold any bytes: invalid sequences become U+FFFD rather
+ * than a request OpenSearch rejects. */
+static void json_str(sbuf *out, const char *s, size_t len)
+{
+    static const char hexd[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s, *end = p + len, *run = p;
+    sbuf_putc(out, '"');
+    while (p < end) {
+        unsigned char c = *p;
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            p++;
+            continue;
+        }
+        if (c >= 0x80) {
+            utf8proc_int32_t cp;
+            utf8proc_ssize_t n = utf8proc_iterate(p, end - p, &cp);
+            if (n > 0) {
+                p += n;
+                continue;
+            }
+        }
+        sbuf_append(out, (const char *)run, (size_t)(p - run));
+        switch (c) {
+        case '"': LIT(out, "\\\""); break;
+        case '\\': LIT(out, "\\\\"); break;
+        case '\n': LIT(out, "\\n"); break;
+        case '\r': LIT(out, "\\r"); break;
+        case '\t': LIT(out, "\\t"); break;
+        default:
+            if (c < 0x20) {
+                char u[6] = {'\\', 'u', '0', '0', hexd[c >> 4], hexd[c & 15]};
+                sbuf_append(out, u, 6);
+            } else {
+                LIT(out, "\xEF\xBF\xBD");
+            }
+        }
+        run = ++p;
+    }
+    sbuf_append(out, (const char *)run, (size_t)(p - run));
+    sbuf_putc(out, '"');
+}
+
+static void json_cstr(sbuf *out, const char *s)
+{
+    if (s)
+        json_str(out, s, strlen(s));
+    else
+        LIT(out, "null");
+}
+
+/* "STATUS type: reason" from an OpenSearch error body (or its first bytes
+ * when it is not JSON). Response bodies never hold our credentials. */
+static void describe_json_error(long status, const cJSON *error, char *out, size_t cap)
+{
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(error, "type");
+    const cJSON *reason = cJSON_GetObjectItemCaseSensitive(error, "reason");
+    if (cJSON_IsString(error))
+        snprintf(out, cap, "%ld %s", status, error->valuestring);
+    else if (cJSON_IsString(type))
+        snprintf(out, cap, "%ld %s: %s", status, type->valuestring,
+                 cJSON_IsString(reason) ? reason->valuestring : "");
+    else
+        snprintf(out, cap, "%ld", status);
+}
+
+static void describe_response(const http_response *r, char *out, size_t cap)
+{
+    cJSON *j = r->body.len ? cJSON_ParseWithLength(r->body.data, r->body.len) : NULL;
+    const cJSON *error = cJSON_GetObjectItemCaseSensitive(j, "error");
+    if (error) {
+        describe_json_error(r->status, error, out, cap);
+    } else {
+        size_t n = r->body.len < 160 ? r->body.len : 160;
+        char text[161];
+        for (size_t i = 0; i < n; i++) {
+            unsigned char c = (unsigned char)r->body.data[i];
+            text[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+        }
+        text[n] = '\0';
+        snprintf(out, cap, "HTTP %ld%s%s", r->status, n ? ": " : "", text);
+    }
+    cJSON_Delete(j);
+}
+
+/* The error type of an error response ("resource_already_exists_exception"). */
+static bool response_error_is(const http_response *r, const char *type)
+{
+    cJSON *j = r->body.len ? cJSON_ParseWithLength(r->body.data, r->body.len) : NULL;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "error"),
+                                                      "type");
+    bool is = cJSON_IsString(t) && strcmp(t->valuestring, type) == 0;
+    cJSON_Delete(j);
+    return is;
+}
+
+/* --- requests ------------------------------------------------------------ */
+
+typedef struct os_req {
+    const char *method;
+    const char *path;          /* from '/', encoded, may carry a query */
+    const char *content_type;  /* NULL: no body */
+    const char *body;
+    size_t body_len;
+    long timeout_ms;
+} os_req;
+
+/* One request with the sink's authentication. 0: a response arrived (any
+ * status); -1: transport failure, err set. resp is always safe to free. */
+static int os_perform(os_sink *s, const os_req *r, http_response *resp, dm_err *err)
+{
+    memset(resp, 0, sizeof *resp);
+    sbuf_init(&resp->body);
+    sbuf url;
+    sbuf_init(&url);
+    sbuf_appendf(&url, "%s%s", s->base_url, r->path);
+    const char *headers[3] = {NULL, NULL, NULL};
+    char ctype[80], payload_hash[96];
+    int nh = 0;
+    if (r->content_type) {
+        snprintf(ctype, sizeof ctype, "Content-Type: %s", r->content_type);
+        headers[nh++] = ctype;
+    }
+    http_request req = {.method = r->method, .url = url.data, .headers = headers,
+                        .body = r->body, .body_len = r->body_len,
+                        .timeout_ms = r->timeout_ms > 0 ? r->timeout_ms : REQUEST_TIMEOUT_MS,
+                        .max_body = MAX_RESPONSE};
+    aws_credentials creds;
+    int rc = -1;
+    if (s->auth == AUTH_SIGV4) {
+        if (aws_credentials_get(&creds, err) != 0)
+            goto done;
+        /* OpenSearch Serverless requires the payload hash as a header;
+         * it is the same hash libcurl signs. */
+        char hex[65];
+        dm_sha256_hex(r->body ? r->body : "", r->body ? r->body_len : 0, hex);
+        snprintf(payload_hash, sizeof payload_hash, "x-amz-content-sha256: %s", hex);
+        headers[nh++] = payload_hash;
+        req.sigv4 = s->sigv4;
+        req.creds = &creds;
+    } else if (s->auth == AUTH_BASIC) {
+        req.basic_auth = s->basic;
+    }
+    rc = http_perform(s->http, &req, resp, err);
+done:
+    if (s->auth == AUTH_SIGV4)
+        explicit_bzero(&creds, sizeof creds);
+    sbuf_free(&url);
+    return rc;
+}
+
+/* os_perform, retrying transport failures, 429 and 5xx with backoff.
+ * Returns like os_perform with the last attempt's outcome. */
+static int os_call(os_sink *s, const os_req *r, int tries, http_response *resp, dm_err *err)
+{
+    for (int attempt = 1;; attempt++) {
+        int rc = os_perform(s, r, resp, err);
+        bool again = rc != 0 ? !err->permanent : retryable_status(resp->status);
+        if (!again || attempt >= tries)
+            return rc;
+        http_response_free(resp);
+        backoff(s, attempt);
+    }
+}
+
+/* err for a failed call: transport failure (err already says why) or an
+ * unexpected status. */
+static void call_err(os_sink *s, int rc, const http_response *resp, const char *what,
+                     bool permanent, dm_err *err)
+{
+    if (rc != 0) {
+        /* Transport failures are transient; a permanent cause (no AWS
+         * credentials anywhere) stays permanent where the caller allows. */
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        dm_err_set(err, permanent && err->permanent, "opensearch %s (%s): %s", what, s->base_url,
+                   why);
+        return;
+    }
+    char why[300];
+    describe_response(resp, why, sizeof why);
+    dm_err_set(err, permanent && !retryable_status(resp->status), "opensearch %s (%s): %s", what,
+               s->base_url, why);
+}
+
+/* --- the index and its mapping ----------------------------------------- */
+
+/* One document per file; its pages are nested so that a query can ask for
+ * words on the same page. dynamic:false keeps unknown fields in _source
+ * without mapping them, so a newer docmill does not break an older index. */
+static const char MAPPING_FMT[] =
+    "{\"mappings\":{"
+    "\"dynamic\":false,"
+    "\"_meta\":{\"docmill_schema\":1,\"text_analyzer\":\"%s\"},"
+    "\"properties\":{"
+    "\"source\":{\"type\":\"keyword\",\"fields\":{\"text\":{\"type\":\"text\",\"analyzer\":\"%s\"}}},"
+    "\"sha256\":{\"type\":\"keyword\"},"
+    "\"mime\":{\"type\":\"keyword\"},"
+    "\"size\":{\"type\":\"long\"},"
+    "\"mtime_ms\":{\"type\":\"date\",\"format\":\"epoch_millis\"},"
+    "\"page_count\":{\"type\":\"integer\"},"
+    "\"pages_ocr\":{\"type\":\"integer\"},"
+    "\"extract_ms\":{\"type\":\"long\"},"
+    "\"note\":{\"type\":\"text\"},"
+    "\"indexed_at\":{\"type\":\"date\",\"format\":\"epoch_millis\"},"
+    "\"pages\":{\"type\":\"nested\",\"properties\":{"
+    "\"page\":{\"type\":\"integer\"},"
+    "\"method\":{\"type\":\"keyword\"},"
+    "\"dpi\":{\"type\":\"integer\"},"
+    "\"text\":{\"type\":\"text\",\"analyzer\":\"%s\"}}}}}}";
+
+/* "kuromoji" when the cluster has the analysis-kuromoji plugin, "cjk" (built
+ * in: bigrams) when it has not or will not say (403 without the cluster
+ * monitor permission; Serverless has no _cat). -1 when the cluster cannot be
+ * asked right now. */
+static int pick_analyzer(os_sink *s, int tries, const char **analyzer, dm_err *err)
+{
+    http_response resp;
+    os_req r = {.method = "GET", .path = "/_cat/plugins?format=json&h=component"};
+    int rc = os_call(s, &r, tries, &resp, err);
+    if (rc != 0 || retryable_status(resp.status)) {
+        call_err(s, rc, &resp, "GET /_cat/plugins", false, err);
+        http_response_free(&resp);
+        return -1;
+    }
+    *analyzer = "cjk";
+    if (resp.status == 200) {
+        cJSON *j = cJSON_ParseWithLength(resp.body.data ? resp.body.data : "", resp.body.len);
+        const cJSON *p;
+        cJSON_ArrayForEach(p, j) {
+            const cJSON *c = cJSON_GetObjectItemCaseSensitive(p, "component");
+            if (cJSON_IsString(c) && strcmp(c->valuestring, "analysis-kuromoji") == 0)
+                *analyzer = "kuromoji";
+        }
+        cJSON_Delete(j);
+    } else {
+        log_warn("opensearch: cannot list plugins (HTTP %ld): using the cjk analyzer",
+                 resp.status);
+    }
+    http_response_free(&resp);
+    return 0;
+}
+
+static int create_index(os_sink *s, int tries, dm_err *err)
+{
+    const char *analyzer;
+    if (pick_analyzer(s, tries, &analyzer, err) != 0)
+        return -1;
+    char body[sizeof MAPPING_FMT + 64];
+    int len = snprintf(body, sizeof body, MAPPING_FMT, analyzer, analyzer, analyzer);
+    char path[300];
+    snprintf(path, sizeof path, "/%s", s->index);
+    os_req r = {.method = "PUT", .path = path, .content_type = "application/json", .body = body,
+                .body_len = (size_t)len};
+    http_response resp;
+    int rc = os_call(s, &r, tries, &resp, err);
+    int out = 0;
+    if (rc == 0 && resp.status == 200) {
+        log_info("opensearch: created index %s at %s (page text analyzer: %s)", s->index,
+                 s->base_url, analyzer);
+    } else if (rc == 0 && resp.status == 400 &&
+               response_error_is(&resp, "resource_already_exists_exception")) {
+        /* Another worker created it between our HEAD and PUT. */
+    } else {
+        call_err(s, rc, &resp, "create index", true, err);
+        out = -1;
+    }
+    http_response_free(&resp);
+    return out;
+}
+
+/* Makes sure the index exists (creating it with the mapping when not).
+ * Failures to reach the cluster are transient; a refused request (401,
+ * 403, a rejected mapping) is permanent, which only open acts on. */
+static int ensure_index(os_sink *s, int tries, dm_err *err)
+{
+    if (s->ready)
+        return 0;
+    char path[300];
+    snprintf(path, sizeof path, "/%s", s->index);
+    os_req r = {.method = "HEAD", .path = path};
+    http_response resp;
+    int rc = os_call(s, &r, tries, &resp, err);
+    long status = resp.status;
+    if (rc == 0 && status == 200) {
+        s->ready = true;
+    } else if (rc == 0 && status == 404) {
+        if (create_index(s, tries, err) == 0)
+            s->ready = true;
+    } else {
+        call_err(s, rc, &resp, "HEAD index", true, err);
+    }
+    http_response_free(&resp);
+    return s->ready ? 0 : -1;
+}
+
+/* --- _bulk ---------------------------------------------------------------- */
+
+typedef struct bulk_job {
+    const index_doc *docs;       /* index actions, or */
+    const char *const *ids;      /* delete actions */
+    int n;
+    index_item_result *res;
+    int *tries_used;
+    bool *pending;               /* still to be sent */
+    bool *solo;                  /* goes alone: its request was rejected as a whole */
+    int *chunk;                  /* the items of the request being built */
+    int64_t now_ms;
+} bulk_job;
+
+static const char *item_id(const bulk_job *j, int i)
+{
+    return j->docs ? j->docs[i].id : j->ids[i];
+}
+
+static void append_action(sbuf *b, const char *action, const char *index, const char *id)
+{
+    sbuf_appendf(b, "{\"%s\":{\"_index\":\"%s\",\"_id\":", action, index);
+    json_cstr(b, id);
+    LIT(b, "}}\n");
+}
+
+static void append_doc(sbuf *b, const char *index, const index_doc *d, int64_t now_ms)
+{
+    append_action(b, "index", index, d->id);
+    LIT(b, "{\"source\":");
+    json_cstr(b, d->source);
+    LIT(b, ",\"sha256\":");
+    json_cstr(b, d->sha256);
+    LIT(b, ",\"mime\":");
+    json_cstr(b, d->mime);
+    sbuf_appendf(b,
+                 ",\"size\":%lld,\"mtime_ms\":%lld,\"page_count\":%d,\"pages_ocr\":%d,"
+                 "\"extract_ms\":%lld,\"note\":",
+                 (long long)d->size, (long long)d->mtime_ms, d->page_count, d->pages_ocr,
+                 (long long)d->extract_ms);
+    json_cstr(b, d->note);
+    sbuf_appendf(b, ",\"indexed_at\":%lld,\"pages\":[", (long long)now_ms);
+    for (int i = 0; i < d->npages; i++) {
+        const index_page *p = &d->pages[i];
+        sbuf_appendf(b, "%s{\"page\":%d,\"method\":", i ? "," : "", p->page);
+        json_cstr(b, p->method);
+        if (p->dpi > 0)
+            sbuf_appendf(b, ",\"dpi\":%d,\"text\":", p->dpi);
+        else
+            LIT(b, ",\"dpi\":null,\"text\":");
+        json_str(b, p->text ? p->text : "", p->text ? p->text_len : 0);
+        sbuf_putc(b, '}');
+    }
+    LIT(b, "]}\n");
+}
+
+static void append_item(const os_sink *s, const bulk_job *j, int i, sbuf *b)
+{
+    if (j->docs)
+        append_doc(b, s->index, &j->docs[i], j->now_ms);
+    else
+        append_action(b, "delete", s->index, j->ids[i]);
+}
+
+static void body_cut(sbuf *b, size_t len)
+{
+    b->len = len;
+    if (b->data)
+        b->data[len] = '\0';
+}
+
+static void item_final(bulk_job *j, int i, bool ok, bool permanent, const char *error)
+{
+    j->pending[i] = false;
+    j->res[i].ok = ok;
+    j->res[i].permanent = !ok && permanent;
+    snprintf(j->res[i].error, sizeof j->res[i].error, "%s", ok ? "" : error);
+}
+
+/* A retryable failure of item i: charged one try, final when out of them. */
+static void item_retry(os_sink *s, bulk_job *j, int i, const char *error)
+{
+    snprintf(j->res[i].error, sizeof j->res[i].error, "%s", error);
+    if (++j->tries_used[i] >= s->tries)
+        item_final(j, i, false, false, error);
+}
+
+typedef enum { SENT, SENT_RETRY, WHOLE_RETRY, WHOLE_STOP } chunk_outcome;
+
+static bool item_error_is(const cJSON *item, const char *type)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(item, "error"),
+                                                      "type");
+    return cJSON_IsString(t) && strcmp(t->valuestring, type) == 0;
+}
+
+/* Applies a 200 _bulk response to the k items of the chunk. */
+static chunk_outcome apply_items(os_sink *s, bulk_job *j, int k, const http_response *resp,
+                                 char *why, size_t cap)
+{
+    cJSON *root = cJSON_ParseWithLength(resp->body.data ? resp->body.data : "", resp->body.len);
+    const cJSON *items = cJSON_GetObjectItemCaseSensitive(root, "items");
+    if (!cJSON_IsArray(items) || cJSON_GetArraySize(items) != k) {
+        snprintf(why, cap, "malformed _bulk response (%d items for %d actions)",
+                 cJSON_IsArray(items) ? cJSON_GetArraySize(items) : -1, k);
+        cJSON_Delete(root);
+        return WHOLE_RETRY;
+    }
+    /* Items answer in request order; check the ids all the same before
+     * acting on any of them. */
+    int m = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, items) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(it->child, "_id");
+        if (!it->child || (cJSON_IsString(id) && strcmp(id->valuestring, item_id(j, j->chunk[m])))) {
+            snprintf(why, cap, "malformed _bulk response (item %d answers another id)", m);
+            cJSON_Delete(root);
+            return WHOLE_RETRY;
+        }
+        m++;
+    }
+    chunk_outcome out = SENT;
+    m = 0;
+    cJSON_ArrayForEach(it, items) {
+        int i = j->chunk[m++];
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(it->child, "status");
+        long status = cJSON_IsNumber(st) ? (long)st->valuedouble : 0;
+        char err[256];
+        if (status >= 200 && status < 300) {
+            item_final(j, i, true, false, NULL);
+        } else if (!j->docs && status == 404) {
+            item_final(j, i, true, false, NULL);  /* deleting what is not there */
+        } else if (status == 404 && item_error_is(it->child, "index_not_found_exception")) {
+            /* The index was deleted under us (and the cluster does not
+             * auto-create): recreate it with the mapping, then retry. */
+            s->ready = false;
+            item_retry(s, j, i, "404 index_not_found_exception");
+            out = SENT_RETRY;
+        } else {
+            describe_json_error(status, cJSON_GetObjectItemCaseSensitive(it->child, "error"), err,
+                                sizeof err);
+            if (status == 0 || retryable_status(status)) {
+                item_retry(s, j, i, err);
+                out = SENT_RETRY;
+            } else {
+                item_final(j, i, false, true, err);
+            }
+        }
+    }
+    cJSON_Delete(root);
+    return out;
+}
+
+/* Sends the chunk's k items (their actions are in body). */
+static chunk_outcome send_chunk(os_sink *s, bulk_job *j, int k, const sbuf *body, char *why,
+                                size_t cap)
+{
+    os_req r = {.method = "POST", .path = "/_bulk", .content_type = "application/x-ndjson",
+                .body = body->data, .body_len = body->len, .timeout_ms = BULK_TIMEOUT_MS};
+    http_response resp;
+    dm_err err;
+    chunk_outcome out;
+    if (os_perform(s, &r, &resp, &err) != 0) {
+        snprintf(why, cap, "%.250s", err.msg);
+        out = WHOLE_RETRY;
+    } else if (resp.status == 200) {
+        out = apply_items(s, j, k, &resp, why, cap);
+    } else {
+        describe_response(&resp, why, cap);
+        if (retryable_status(resp.status)) {
+            out = WHOLE_RETRY;
+        } else if (resp.status == 401 || resp.status == 403) {
+            out = WHOLE_STOP;  /* retrying now cannot help; the job's retry may */
+        } else if (resp.status == 404 && response_error_is(&resp, "index_not_found_exception")) {
+            s->ready = false;  /* deleted under us: recreate it first */
+            out = WHOLE_RETRY;
+        } else if (k > 1) {
+            /* A request rejected as a whole (400, 413): send its items one
+             * by one, so only a culprit fails. */
+            if (resp.status == 413 && s->target_body / 2 >= MIN_TARGET_BODY)
+                s->target_body /= 2;
+            for (int m = 0; m < k; m++)
+                j->solo[j->chunk[m]] = true;
+            out = SENT;
+        } else {
+            item_final(j, j->chunk[0], false, true, why);
+            out = SENT;
+        }
+    }
+    http_response_free(&resp);
+    return out;
+}
+
+/* Sends every item of j in _bulk requests of at most target_body bytes
+ * (one item alone may reach INDEX_OPENSEARCH_MAX_BODY), retrying what can
+ * be retried with backoff, until each item has a final result. Returns -1
+ * with err when no item got a definite answer (nothing stored, nothing
+ * rejected: the whole call was transient). */
+static int run_bulk(os_sink *s, bulk_job *j, dm_err *err)
+{
+    int n = j->n;
+    j->tries_used = dm_xcalloc((size_t)n, sizeof *j->tries_used);
+    j->pending = dm_xcalloc((size_t)n, sizeof *j->pending);
+    j->solo = dm_xcalloc((size_t)n, sizeof *j->solo);
+    j->chunk = dm_xcalloc((size_t)n, sizeof *j->chunk);
+    for (int i = 0; i < n; i++) {
+        j->pending[i] = true;
+        j->res[i] = (index_item_result){.ok = false};
+    }
+    char why[256] = "";
+    sbuf body;
+    sbuf_init(&body);
+    int npending = n, sleeps = 0;
+    while (npending > 0) {
+        bool wait = false, whole = false, stop = false;
+        dm_err ierr;
+        if (!s->ready && ensure_index(s, 1, &ierr) != 0) {
+            snprintf(why, sizeof why, "%.250s", ierr.msg);
+            whole = true;
+        }
+        for (int i = 0; i < n && !whole;) {
+            int k = 0;
+            sbuf_reset(&body);
+            for (; i < n; i++) {
+                if (!j->pending[i])
+                    continue;
+                if (j->solo[i] && k > 0)
+                    break;
+                size_t mark = body.len;
+                append_item(s, j, i, &body);
+                if (k > 0 && body.len > s->target_body) {
+                    body_cut(&body, mark);  /* does not fit: starts the next request */
+                    break;
+                }
+                if (body.len > INDEX_OPENSEARCH_MAX_BODY) {
+                    char e[160];
+                    snprintf(e, sizeof e,
+                             "document is %.1f MiB as JSON, over the %u MiB _bulk request limit",
+                             (double)(body.len - mark) / (1 << 20), INDEX_OPENSEARCH_MAX_BODY >> 20);
+                    body_cut(&body, mark);
+                    item_final(j, i, false, true, e);
+                    continue;
+                }
+                j->chunk[k++] = i;
+                if (j->solo[i]) {
+                    i++;
+                    break;
+                }
+            }
+            if (k == 0)
+                continue;
+            chunk_outcome o = send_chunk(s, j, k, &body, why, sizeof why);
+            if (o == SENT_RETRY)
+                wait = true;
+            whole = o == WHOLE_RETRY || o == WHOLE_STOP;
+            stop = o == WHOLE_STOP;
+        }
+        /* A request that failed as a whole (cluster down, 429, 5xx) stops
+         * the pass: every item still waiting is charged a try, so a dead
+         * cluster costs `tries` rounds, not one per request. */
+        npending = 0;
+        for (int i = 0; i < n; i++) {
+            if (!j->pending[i])
+                continue;
+            if (stop)
+                item_final(j, i, false, false, why);
+            else if (whole)
+                item_retry(s, j, i, why);
+            npending += j->pending[i];
+        }
+        if (npending > 0 && (whole || wait))
+            backoff(s, ++sleeps);
+    }
+    sbuf_free(&body);
+    free(j->tries_used);
+    free(j->pending);
+    free(j->solo);
+    free(j->chunk);
+    int definite = 0;
+    for (int i = 0; i < n; i++)
+        definite += j->res[i].ok || j->res[i].permanent;
+    if (n > 0 && definite == 0) {
+        dm_err_set(err, false, "opensearch _bulk (%s): %s", s->base_url, j->res[0].error);
+        return -1;
+    }
+    return 0;
+}
+
+static int os_bulk(index_sink *sink, const index_doc *docs, int n, index_item_result *results,
+                   dm_err *err)
+{
+    os_sink *s = (os_sink *)sink;
+    if (n <= 0)
+        return 0;
+    bulk_job j = {.docs = docs, .n = n, .res = results, .now_ms = dm_now_ms()};
+    return run_bulk(s, &j, err);
+}
+
+/* Deletes by id; a document that is not there counts as deleted. */
+static int os_remove(index_sink *sink, const char *const *ids, int n, dm_err *err)
+{
+    os_sink *s = (os_sink *)sink;
+    if (n <= 0)
+        return 0;
+    index_item_result *res = dm_xcalloc((size_t)n, sizeof *res);
+    bulk_job j = {.ids = ids, .n = n, .res = res, .now_ms = dm_now_ms()};
+    int rc = run_bulk(s, &j, err);
+    if (rc == 0) {
+        int failed = 0, permanent = 0, first = -1;
+        for (int i = 0; i < n; i++) {
+            if (!res[i].ok) {
+                failed++;
+                permanent += res[i].permanent;
+                if (first < 0)
+                    first = i;
+            }
+        }
+        if (failed) {
+            dm_err_set(err, permanent == failed, "opensearch delete (%s): %d of %d failed: %s",
+                       s->base_url, failed, n, res[first].error);
+            rc = -1;
+        }
+    }
+    free(res);
+    return rc;
+}
+
+/* --- single-document calls ----------------------------------------------- */
+
+static void doc_path(const os_sink *s, const char *endpoint, const char *id, const char *query,
+                     sbuf *out)
+{
+    sbuf_appendf(out, "/%s/%s/", s->index, endpoint);
+    http_url_encode(id, false, out);
+    sbuf_appendf(out, "%s", query);
+}
+
+static int ready_for_use(os_sink *s, dm_err *err)
+{
+    if (ensure_index(s, s->tries, err) != 0) {
+        err->permanent = false;  /* the document is not at fault */
+        return -1;
+    }
+    return 0;
+}
+
+static int os_lookup(index_sink *sink, const char *id, char sha256[65], dm_err *err)
+{
+    os_sink *s = (os_sink *)sink;
+    sha256[0] = '\0';
+    if (ready_for_use(s, err) != 0)
+        return -1;
+    sbuf path;
+    sbuf_init(&path);
+    doc_path(s, "_doc", id, "?_source_includes=sha256", &path);
+    os_req r = {.method = "GET", .path = path.data};
+    http_response resp;
+    int rc = os_call(s, &r, s->tries, &resp, err);
+    int out = -1;
+    if (rc == 0 && resp.status == 200) {
+        cJSON *j = cJSON_ParseWithLength(resp.body.data ? resp.body.data : "", resp.body.len);
+        const cJSON *found = cJSON_GetObjectItemCaseSensitive(j, "found");
+        const cJSON *sha = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(j, "_source"), "sha256");
+        if (!j) {
+            dm_err_set(err, false, "opensearch lookup (%s): malformed response", s->base_url);
+        } else {
+            out = cJSON_IsTrue(found) ? 1 : 0;
+            if (out && cJSON_IsString(sha))
+                snprintf(sha256, 65, "%s", sha->valuestring);
+        }
+        cJSON_Delete(j);
+    } else if (rc == 0 && resp.status == 404) {
+        /* Not found; or the index itself is gone, then recreated at the
+         * next bulk. */
+        if (response_error_is(&resp, "index_not_found_exception"))
+            s->ready = false;
+        out = 0;
+    } else {
+        call_err(s, rc, &resp, "lookup", false, err);
+    }
+    http_response_free(&resp);
+    sbuf_free(&path);
+    return out;
+}
+
+static int os_touch(index_sink *sink, const char *id, int64_t size, int64_t mtime_ms, dm_err *err)
+{
+    os_sink *s = (os_sink *)sink;
+    if (ready_for_use(s, err) != 0)
+        return -1;
+    sbuf path;
+    sbuf_init(&path);
+    doc_path(s, "_update", id, "?retry_on_conflict=3", &path);
+    char body[128];
+    int len = snprintf(body, sizeof body, "{\"doc\":{\"size\":%lld,\"mtime_ms\":%lld}}",
+                       (long long)size, (long long)mtime_ms);
+    os_req r = {.method = "POST", .path = path.data, .content_type = "application/json",
+                .body = body, .body_len = (size_t)len};
+    http_response resp;
+    int rc = os_call(s, &r, s->tries, &resp, err);
+    int out = 0;
+    if (rc != 0 || resp.status != 200) {
+        /* 404: the document went away since the lookup; the job's retry
+         * indexes it again. */
+        call_err(s, rc, &resp, "touch", false, err);
+        out = -1;
+    }
+    http_response_free(&resp);
+    sbuf_free(&path);
+    return out;
+}
+
+static void os_close(index_sink *sink)
+{
+    os_sink *s = (os_sink *)sink;
+    http_client_free(s->http);
+    if (s->basic) {
+        explicit_bzero(s->basic, strlen(s->basic));
+        free(s->basic);
+    }
+    free(s);
+}
+
+static const index_ops OPENSEARCH_OPS = {os_bulk, os_remove, os_lookup, os_touch, os_close};
+
+/* --- open ------------------------------------------------------------------- */
+
+bool index_opensearch_is_uri(const char *uri)
+{
+    return strncasecmp(uri, "http://", 7) == 0 || strncasecmp(uri, "https://", 8) == 0;
+}
+
+static bool valid_index_name(const char *name, size_t len)
+{
+    if (len == 0 || len > 255 || !((name[0] >= 'a' && name[0] <= 'z') ||
+                                   (name[0] >= '0' && name[0] <= '9')))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* Splits the URI into base_url and index. Errors never repeat the URI: it
+ * may carry a password the user should not have put there. */
+static int parse_uri(os_sink *s, const char *uri, dm_err *err)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL, *path = NULL, *query = NULL,
+         *fragment = NULL;
+    int rc = -1;
+    if (!u || curl_url_set(u, CURLUPART_URL, uri, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host) {
+        dm_err_set(err, true, "invalid OpenSearch URL (expected http[s]://HOST[:PORT][/INDEX])");
+        goto done;
+    }
+    if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
+        dm_err_set(err, true,
+                   "the OpenSearch URL must not carry credentials: set OPENSEARCH_USERNAME and "
+                   "OPENSEARCH_PASSWORD (or OPENSEARCH_AUTH=sigv4) instead");
+        goto done;
+    }
+    if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
+        curl_url_get(u, CURLUPART_FRAGMENT, &fragment, 0) == CURLUE_OK) {
+        dm_err_set(err, true, "the OpenSearch URL takes no query or fragment");
+        goto done;
+    }
+    curl_url_get(u, CURLUPART_PORT, &port, 0);
+    curl_url_get(u, CURLUPART_PATH, &path, 0);
+    const char *name = path ? path : "/";
+    while (*name == '/')
+        name++;
+    size_t len = strlen(name);
+    while (len > 0 && name[len - 1] == '/')
+        len--;
+    if (len == 0) {
+        name = DEFAULT_INDEX;
+        len = strlen(name);
+    }
+    if (!valid_index_name(name, len)) {
+        dm_err_set(err, true,
+                   "invalid OpenSearch index name '%.*s' (lowercase letters, digits, '.', '_', "
+                   "'-'; not starting with a punctuation mark)",
+                   (int)(len > 100 ? 100 : len), name);
+        goto done;
+    }
+    snprintf(s->index, sizeof s->index, "%.*s", (int)len, name);
+    if ((size_t)snprintf(s->base_url, sizeof s->base_url, "%s://%s%s%s", scheme, host,
+                         port ? ":" : "", port ? port : "") >= sizeof s->base_url) {
+        dm_err_set(err, true, "OpenSearch host name too long");
+        goto done;
+    }
+    rc = 0;
+done:
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_free(user);
+    curl_free(path);
+    curl_free(query);
+    curl_free(fragment);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+static int configure_auth(os_sink *s, dm_err *err)
+{
+    const char *mode = getenv("OPENSEARCH_AUTH");
+    const char *user = getenv("OPENSEARCH_USERNAME");
+    const char *password = getenv("OPENSEARCH_PASSWORD");
+    bool have_user = user && *user;
+    if (mode && strcasecmp(mode, "sigv4") == 0) {
+        const char *service = getenv("OPENSEARCH_SIGV4_SERVICE");
+        if (!service || !*service)
+            service = "es";
+        if (strcmp(service, "es") != 0 && strcmp(service, "aoss") != 0) {
+            dm_err_set(err, true, "OPENSEARCH_SIGV4_SERVICE must be es or aoss");
+            return -1;
+        }
+        char region[64];
+        char url[600];
+        snprintf(url, sizeof url, "%s/", s->base_url);
+        aws_region(url, region);
+        /* aws_region reads sqs.REGION.amazonaws.com; OpenSearch hosts are
+         * NAME.REGION.es.amazonaws.com and ID.REGION.aoss.amazonaws.com. */
+        char *dot = strchr(region, '.');
+        if (dot)
+            *dot = '\0';
+        snprintf(s->sigv4, sizeof s->sigv4, "aws:amz:%s:%s", region, service);
+        s->auth = AUTH_SIGV4;
+        return 0;
+    }
+    if (mode && *mode && strcasecmp(mode, "basic") != 0 && strcasecmp(mode, "none") != 0) {
+        dm_err_set(err, true, "OPENSEARCH_AUTH must be sigv4, basic or none");
+        return -1;
+    }
+    if (mode && strcasecmp(mode, "none") == 0)
+        return 0;
+    if (!have_user) {
+        if (mode && strcasecmp(mode, "basic") == 0) {
+            dm_err_set(err, true, "OPENSEARCH_AUTH=basic needs OPENSEARCH_USERNAME");
+            return -1;
+        }
+        return 0;
+    }
+    if (!password) {
+        dm_err_set(err, true, "OPENSEARCH_USERNAME is set but OPENSEARCH_PASSWORD is not");
+        return -1;
+    }
+    if (strchr(user, ':')) {
+        dm_err_set(err, true, "OPENSEARCH_USERNAME must not contain ':'");
+        return -1;
+    }
+    size_t len = strlen(user) + 1 + strlen(password) + 1;
+    s->basic = dm_xmalloc(len);
+    snprintf(s->basic, len, "%s:%s", user, password);
+    s->auth = AUTH_BASIC;
+    if (strncasecmp(s->base_url, "http://", 7) == 0) {
+        static int warned;
+        if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+            log_warn("opensearch: basic auth over plain http sends the password in clear text");
+    }
+    return 0;
+}
+
+index_sink *index_opensearch_open(const char *uri, dm_err *err)
+{
+    os_sink *s = dm_xcalloc(1, sizeof *s);
+    s->base.ops = &OPENSEARCH_OPS;
+    if (parse_uri(s, uri, err) != 0 || configure_auth(s, err) != 0) {
+        os_close(&s->base);
+        return NULL;
+    }
+    s->tries = (int)env_long("DOCMILL_OPENSEARCH_RETRIES", 4, 1, 20);
+    s->retry_base_ms = (int)env_long("DOCMILL_OPENSEARCH_RETRY_BASE_MS", 200, 0, 60000);
+    s->target_body = (size_t)env_long("DOCMILL_OPENSEARCH_BULK_MB", 5, 1, 10) << 20;
+    s->seed = (unsigned)dm_now_ms() ^ (unsigned)(uintptr_t)s;
+    s->http = http_client_new();
+    if (!s->http) {
+        dm_err_set(err, false, "cannot create an HTTP client");
+        os_close(&s->base);
+        return NULL;
+    }
+    /* One try: a cluster that is down must not hold up the start; calls
+     * finish the check later. A refusal (401/403, a rejected mapping) is a
+     * configuration error worth stopping for. */
+    dm_err oerr;
+    if (ensure_index(s, 1, &oerr) != 0) {
+        if (oerr.permanent) {
+            dm_err_set(err, true, "cannot open OpenSearch index %s: %s", s->index, oerr.msg);
+            os_close(&s->base);
+            return NULL;
+        }
+        log_warn("opensearch: index %s not checked yet (%s); retrying on first use", s->index,
+                 oerr.msg);
+    }
+    log_debug("opensearch: index %s at %s (auth: %s)", s->index, s->base_url,
+              s->auth == AUTH_SIGV4 ? "sigv4" : s->auth == AUTH_BASIC ? "basic" : "none");
+    return &s->base;
+}

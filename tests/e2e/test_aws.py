@@ -1,0 +1,158 @@
+#!/usr/bin/python3
+"""AWS mode end to end against local stand-ins (fauxqs for SQS and S3, a
+fake IMDS), all on 127.0.0.1: S3 events in, documents out, messages deleted
+only after indexing, poison messages to the DLQ, permanent failures deleted,
+enqueue and DLQ replay, and the IMDSv2 credential path."""
+import os
+import tempfile
+import unittest
+
+import e2e_util as U
+from aws_standins import Fauxqs, FakeIMDS, s3_event
+
+BUCKET = "docmill-test"
+
+
+class AwsMode(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.fq = Fauxqs()
+        cls.fq.create_bucket(BUCKET)
+        cls.truth = U.truth()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.fq.stop()
+
+    def queues(self, name):
+        dlq = self.fq.create_queue(name + "-dlq")
+        q = self.fq.create_queue(name, dlq_url=dlq, max_receive=2)
+        return q, dlq
+
+    def upload(self, name, key):
+        with open(os.path.join(U.CORPUS, name), "rb") as f:
+            data = f.read()
+        self.fq.put_object(BUCKET, key, data)
+        return len(data)
+
+    def run_queue(self, queue_url, db, *extra, env_extra=None):
+        return U.dm("run", "--source", queue_url, "--index", "sqlite:" + db, "--workers",
+                    U.WORKERS, "--once", "--json", *extra, env=self.fq.env(**(env_extra or {})))
+
+    def test_s3_events_are_indexed_and_deleted(self):
+        q, dlq = self.queues("events")
+        files = {  # corpus file -> key with spaces and Japanese
+            "text_ja_en.pdf": "受信箱/text ja en.pdf",
+            "scan_ja.pdf": "scans/請求書 スキャン.pdf",
+            "image_en.png": "images/harbor light.png",
+            "notes_sjis.txt": "notes/メモ.txt",
+        }
+        for name, key in files.items():
+            size = self.upload(name, key)
+            self.fq.send(q, s3_event(BUCKET, key, size))
+        self.fq.send(q, {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": BUCKET})
+        with tempfile.TemporaryDirectory() as tmp:
+            db = os.path.join(tmp, "index.db")
+            r = self.run_queue(q, db)
+            self.assertEqual(r.rc, 0, r)
+            s = r.json()
+            self.assertEqual((s["indexed"], s["failed"]), (len(files), 0), s)
+            for name, key in files.items():
+                for phrase in self.truth[name]["phrases"]:
+                    hits = U.search(db, phrase)
+                    self.assertIn("s3://%s/%s" % (BUCKET, key), [h["source"] for h in hits],
+                                  (phrase, hits))
+            self.assertEqual(self.fq.counts(q), (0, 0), "every message deleted")
+            self.assertEqual(self.fq.counts(dlq), (0, 0))
+
+    def test_sns_plain_jobs_and_removal(self):
+        q, _ = self.queues("shapes")
+        size = self.upload("scan_en.pdf", "sns/scan en.pdf")
+        import json
+        inner = json.dumps(s3_event(BUCKET, "sns/scan en.pdf", size))
+        self.fq.send(q, {"Type": "Notification", "MessageId": "x", "Message": inner})
+        self.upload("notes_utf8.txt", "plain/notes.txt")
+        self.fq.send(q, {"bucket": BUCKET, "key": "plain/notes.txt"})
+        with tempfile.TemporaryDirectory() as tmp:
+            db = os.path.join(tmp, "index.db")
+            r = self.run_queue(q, db)
+            self.assertEqual(r.rc, 0, r)
+            self.assertEqual(r.json()["indexed"], 2, r)
+            self.assertTrue(U.search(db, "invoice number 48213"))
+            self.assertTrue(U.search(db, "plain text notes"))
+            self.fq.send(q, s3_event(BUCKET, "plain/notes.txt", 0, "ObjectRemoved:Delete"))
+            r = self.run_queue(q, db)
+            self.assertEqual(r.rc, 0, r)
+            self.assertEqual(r.json()["deleted"], 1, r)
+            self.assertEqual(U.search(db, "plain text notes"), [])
+            self.assertEqual(self.fq.counts(q), (0, 0))
+
+    def test_poison_message_goes_to_the_dlq_and_missing_object_is_deleted(self):
+        q, dlq = self.queues("poison")
+        self.fq.send(q, "this is not json {")
+        self.fq.send(q, s3_event(BUCKET, "no/such/object.pdf", 10))
+        with tempfile.TemporaryDirectory() as tmp:
+            db = os.path.join(tmp, "index.db")
+            r = self.run_queue(q, db)
+            # The missing object is a permanent, recorded failure.
+            self.assertEqual(r.rc, 3, r)
+            self.assertEqual(r.json()["failed"], 1, r)
+            self.assertIn("no such object", r.err)
+            self.assertIn("dead-letter", r.err)
+        self.assertEqual(self.fq.counts(q), (0, 0))
+        dead = self.fq.receive_all(dlq)
+        self.assertEqual([m["Body"] for m in dead], ["this is not json {"])
+
+    def test_enqueue_and_dlq_replay(self):
+        q, dlq = self.queues("cli")
+        env = self.fq.env(S3_BUCKET=BUCKET)
+        r = U.dm("enqueue", "--queue", q, os.path.join(U.CORPUS, "notes_eucjp.txt"), env=env)
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("queued s3://%s/notes_eucjp.txt" % BUCKET, r.out)
+        # Park the job in the DLQ, then replay it back.
+        for m in self.fq.receive_all(q):
+            self.fq.send(dlq, m["Body"])
+            self.fq.sqs("DeleteMessage", QueueUrl=q, ReceiptHandle=m["ReceiptHandle"])
+        r = U.dm("dlq", "replay", "--from", dlq, "--to", q, env=env)
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("replayed 1 messages", r.out)
+        self.assertEqual(self.fq.counts(dlq), (0, 0))
+        with tempfile.TemporaryDirectory() as tmp:
+            db = os.path.join(tmp, "index.db")
+            r = self.run_queue(q, db)
+            self.assertEqual(r.rc, 0, r)
+            self.assertTrue(U.search(db, "ユーロ日本語コード文書"))
+
+    def test_imdsv2_credentials(self):
+        imds = FakeIMDS()
+        try:
+            q, _ = self.queues("imds")
+            env = self.fq.env(AWS_EC2_METADATA_SERVICE_ENDPOINT=imds.endpoint)
+            for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED"):
+                env.pop(k)
+            env["HOME"] = tempfile.gettempdir()  # no ~/.aws/credentials
+            r = U.dm("enqueue", "--queue", q, "s3://%s/x.pdf" % BUCKET, env=env)
+            self.assertEqual(r.rc, 0, r)
+            self.assertIn("AWS credentials from imds", r.err)
+            paths = [p for (_, p, _) in imds.requests]
+            self.assertEqual(paths[0], "/latest/api/token")
+            self.assertIn("/latest/meta-data/iam/security-credentials/docmill-worker", paths)
+            # secrets never appear in the log
+            for secret in ("imds-secret", "imds-session-token", "TOKEN-123"):
+                self.assertNotIn(secret, r.err)
+        finally:
+            imds.stop()
+
+    def test_no_credentials_is_a_clear_error(self):
+        q, _ = self.queues("nocreds")
+        env = self.fq.env()
+        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            env.pop(k)
+        env["HOME"] = tempfile.gettempdir()
+        r = U.dm("enqueue", "--queue", q, "s3://%s/x.pdf" % BUCKET, env=env)
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertIn("no AWS credentials", r.err)
+
+
+if __name__ == "__main__":
+    U.main()
