@@ -9,7 +9,9 @@ return {
   -- Where text goes: sqlite:PATH is the embedded full-text index.
   index = "sqlite:docmill.db",
 
-  -- The durable job queue. nil keeps it in the index database.
+  -- The durable job queue of a folder source (a SQLite file). nil keeps it
+  -- in the index database, or in docmill-queue.db when the index is not
+  -- SQLite.
   queue = nil,
 
   -- Worker threads; 0 = one per CPU core.

@@ -73,7 +73,11 @@ static int fetch_s3(const fetch_options *opt, const char *uri, fetch_result *out
     temp_path_for(uri, &path);
     unlink(path.data);  /* a leftover of a killed run */
     int64_t size = 0;
-    if (s3_download(uri, path.data, opt ? opt->max_bytes : 0, &size, err) != 0) {
+    s3_download_options so = {0};
+    if (opt)
+        so = (s3_download_options){opt->max_bytes, opt->multipart_threshold, opt->part_size,
+                                   opt->parallel};
+    if (s3_download(uri, path.data, &so, &size, err) != 0) {
         sbuf_free(&path);
         return -1;
     }

@@ -8,6 +8,10 @@
 
 typedef struct fetch_options {
     int64_t max_bytes;   /* 0 = no limit; larger objects are a permanent failure */
+    /* Downloads above the threshold come in parallel ranged parts. */
+    int64_t multipart_threshold;
+    int64_t part_size;
+    int parallel;
 } fetch_options;
 
 typedef struct fetch_result {

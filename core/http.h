@@ -23,6 +23,10 @@ typedef struct http_request {
     const char *basic_auth;          /* "user:password", or NULL */
     long timeout_ms;                 /* whole request; 0 = 60 s */
     FILE *sink;                      /* stream the body here instead of into resp->body */
+    bool use_fd;                     /* or write it at fd_offset of fd (pwrite) */
+    int fd;
+    int64_t fd_offset;
+    const char *range;               /* "START-END" (bytes), or NULL */
     int64_t max_body;                /* 0 = no limit; larger bodies abort the request */
 } http_request;
 
@@ -40,6 +44,10 @@ void http_client_free(http_client *c);
  * transport failure (refused, reset, timeout: transient). */
 int http_perform(http_client *c, const http_request *req, http_response *resp, dm_err *err);
 void http_response_free(http_response *resp);
+/* Runs n requests with at most `parallel` in flight (curl multi). rcs[i]
+ * and errs[i] are what http_perform would have returned for request i. */
+int http_perform_many(const http_request *reqs, http_response *resps, int *rcs, int n,
+                      int parallel, dm_err *errs);
 /* Global libcurl initialisation; call once from main before any thread. */
 void http_global_init(void);
 /* Percent-encodes s (RFC 3986 unreserved kept; '/' kept when keep_slash). */

@@ -41,6 +41,10 @@ const setting_spec policy_setting_specs[] = {
      "first retry delay; doubles per attempt"},
     {"lease_seconds", SETTING_INT, 10, 86400, S(lease_seconds),
      "how long a job stays invisible to other takers while it runs (renewed)"},
+    {"s3_multipart_threshold_mb", SETTING_NUM, 0, 1e6, S(s3_multipart_threshold_mb),
+     "S3 objects above this size download in parallel ranged parts (0 = never)"},
+    {"s3_part_mb", SETTING_NUM, 1, 5120, S(s3_part_mb), "size of one ranged part"},
+    {"s3_parallel_parts", SETTING_INT, 1, 64, S(s3_parallel_parts), "ranged parts in flight"},
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -66,6 +70,9 @@ void policy_defaults(policy_settings *s)
     s->max_attempts = 5;
     s->retry_base_ms = 2000;
     s->lease_seconds = 600;
+    s->s3_multipart_threshold_mb = 50;
+    s->s3_part_mb = 10;
+    s->s3_parallel_parts = 4;
 }
 
 static const setting_spec *find_setting(const char *name)

@@ -28,6 +28,9 @@ typedef struct policy_settings {
     int max_attempts;
     int retry_base_ms;
     int lease_seconds;
+    double s3_multipart_threshold_mb;
+    double s3_part_mb;
+    int s3_parallel_parts;
 } policy_settings;
 
 typedef enum {

@@ -37,6 +37,10 @@ local P = {
   retry_base_ms = 2000,
   -- A running job is invisible to other takers this long (renewed while it runs).
   lease_seconds = 600,
+  -- S3 objects above this size download in parallel ranged parts.
+  s3_multipart_threshold_mb = 50,
+  s3_part_mb = 10,
+  s3_parallel_parts = 4,
 }
 
 -- route(job) -> "extract" | "skip". job = {id, source, op, size, mtime_ms, attempts}

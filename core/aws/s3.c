@@ -2,6 +2,7 @@
 
 #include "aws/credentials.h"
 #include "http.h"
+#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -89,7 +90,73 @@ static bool etag_matches_md5(const char *etag, const char *path)
     return strcasecmp(hex, clean) == 0;
 }
 
-int s3_download(const char *uri, const char *dest, int64_t max_bytes, int64_t *size, dm_err *err)
+/* Fetches [0, total) as ranged parts, `parallel` at a time, each written in
+ * place; a failed part is retried with backoff, the rest are kept. */
+static int download_parts(const char *url, const http_request *tmpl, int fd, int64_t total,
+                          int64_t part_size, int parallel, dm_err *err)
+{
+    int nparts = (int)((total + part_size - 1) / part_size);
+    bool *done = dm_xcalloc((size_t)nparts, sizeof *done);
+    http_request *reqs = dm_xcalloc((size_t)nparts, sizeof *reqs);
+    http_response *resps = dm_xcalloc((size_t)nparts, sizeof *resps);
+    int *rcs = dm_xcalloc((size_t)nparts, sizeof *rcs);
+    int *idx = dm_xcalloc((size_t)nparts, sizeof *idx);
+    dm_err *errs = dm_xcalloc((size_t)nparts, sizeof *errs);
+    char (*ranges)[64] = dm_xcalloc((size_t)nparts, sizeof *ranges);
+    int rc = -1, left = nparts;
+    for (int attempt = 0; attempt < 4 && left > 0; attempt++) {
+        if (attempt > 0)
+            usleep((useconds_t)(200000 << attempt));
+        int k = 0;
+        for (int p = 0; p < nparts; p++) {
+            if (done[p])
+                continue;
+            int64_t a = (int64_t)p * part_size;
+            int64_t b = a + part_size < total ? a + part_size - 1 : total - 1;
+            snprintf(ranges[p], sizeof ranges[p], "%lld-%lld", (long long)a, (long long)b);
+            reqs[k] = *tmpl;
+            reqs[k].url = url;
+            reqs[k].range = ranges[p];
+            reqs[k].use_fd = true;
+            reqs[k].fd = fd;
+            reqs[k].fd_offset = a;
+            reqs[k].max_body = b - a + 1;
+            idx[k++] = p;
+        }
+        http_perform_many(reqs, resps, rcs, k, parallel, errs);
+        for (int j = 0; j < k; j++) {
+            int p = idx[j];
+            int64_t want = reqs[j].max_body;
+            bool ok = rcs[j] == 0 && resps[j].status == 206 && resps[j].content_length == want;
+            if (ok) {
+                done[p] = true;
+                left--;
+            } else if (rcs[j] != 0) {
+                *err = errs[j];
+            } else if (resps[j].status == 404 || resps[j].status == 403) {
+                classify(resps[j].status, "S3 ranged GET", err);
+                attempt = 99;  /* permanent: no point in retrying parts */
+            } else {
+                dm_err_set(err, false, "S3 ranged GET %s: HTTP %ld, %lld bytes", ranges[p],
+                           resps[j].status, (long long)resps[j].content_length);
+            }
+            http_response_free(&resps[j]);
+        }
+    }
+    if (left == 0)
+        rc = 0;
+    free(done);
+    free(reqs);
+    free(resps);
+    free(rcs);
+    free(idx);
+    free(errs);
+    free(ranges);
+    return rc;
+}
+
+int s3_download(const char *uri, const char *dest, const s3_download_options *opt,
+                int64_t *size, dm_err *err)
 {
     char bucket[64], region[64];
     sbuf key, url;
@@ -98,11 +165,14 @@ int s3_download(const char *uri, const char *dest, int64_t max_bytes, int64_t *s
     int rc = -1;
     http_client *hc = NULL;
     FILE *f = NULL;
+    int fd = -1;
+    aws_credentials creds;
+    memset(&creds, 0, sizeof creds);
+    int64_t max_bytes = opt ? opt->max_bytes : 0;
     if (s3_parse_uri(uri, bucket, &key, err) != 0)
         goto out;
     aws_region(NULL, region);
     object_url(bucket, key.data, region, &url);
-    aws_credentials creds;
     if (aws_credentials_get(&creds, err) != 0)
         goto out;
     char sigv4[96];
@@ -121,6 +191,7 @@ int s3_download(const char *uri, const char *dest, int64_t max_bytes, int64_t *s
         classify(resp.status, "S3 HEAD", err);
         goto out;
     }
+    /* Checked before a byte is downloaded. */
     if (max_bytes > 0 && resp.content_length > max_bytes) {
         dm_err_set(err, true, "file too large: %lld bytes exceeds the limit of %lld bytes",
                    (long long)resp.content_length, (long long)max_bytes);
@@ -129,28 +200,44 @@ int s3_download(const char *uri, const char *dest, int64_t max_bytes, int64_t *s
     int64_t expected = resp.content_length;
     char etag[128];
     snprintf(etag, sizeof etag, "%s", resp.etag);
-    int fd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    fd = open(dest, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
         /* A full or missing temp dir can be fixed: transient. */
         dm_err_set(err, false, "cannot create a temporary file: %s", strerror(errno));
         goto out;
     }
-    f = fdopen(fd, "wb");
-    http_request get = {.method = "GET", .url = url.data, .headers = headers, .sigv4 = sigv4,
-                        .creds = &creds, .timeout_ms = 600000, .sink = f,
-                        .max_body = max_bytes > 0 ? max_bytes : 0};
-    int prc = http_perform(hc, &get, &resp, err);
-    http_response_free(&resp);
-    if (fclose(f) != 0 && prc == 0) {
-        dm_err_set(err, false, "cannot write the temporary file: %s", strerror(errno));
-        prc = -1;
-    }
-    f = NULL;
-    if (prc != 0)
-        goto fail_file;
-    if (resp.status != 200) {
-        classify(resp.status, "S3 GET", err);
-        goto fail_file;
+    bool parts = opt && opt->multipart_threshold > 0 && opt->part_size > 0 && expected > 0 &&
+                 expected > opt->multipart_threshold;
+    if (parts) {
+        log_info("downloading %s: %lld bytes in %lld ranged parts, %d at a time", uri,
+                 (long long)expected, (long long)((expected + opt->part_size - 1) / opt->part_size),
+                 opt->parallel);
+        http_request tmpl = {.method = "GET", .headers = headers, .sigv4 = sigv4, .creds = &creds,
+                             .timeout_ms = 300000};
+        if (download_parts(url.data, &tmpl, fd, expected, opt->part_size,
+                           opt->parallel > 0 ? opt->parallel : 1, err) != 0)
+            goto fail_file;
+        close(fd);
+        fd = -1;
+    } else {
+        f = fdopen(fd, "wb");
+        fd = -1;
+        http_request get = {.method = "GET", .url = url.data, .headers = headers, .sigv4 = sigv4,
+                            .creds = &creds, .timeout_ms = 600000, .sink = f,
+                            .max_body = max_bytes > 0 ? max_bytes : 0};
+        int prc = http_perform(hc, &get, &resp, err);
+        http_response_free(&resp);
+        if (fclose(f) != 0 && prc == 0) {
+            dm_err_set(err, false, "cannot write the temporary file: %s", strerror(errno));
+            prc = -1;
+        }
+        f = NULL;
+        if (prc != 0)
+            goto fail_file;
+        if (resp.status != 200) {
+            classify(resp.status, "S3 GET", err);
+            goto fail_file;
+        }
     }
     FILE *chk = fopen(dest, "rb");
     int64_t got = -1;
@@ -172,8 +259,13 @@ int s3_download(const char *uri, const char *dest, int64_t max_bytes, int64_t *s
     rc = 0;
     goto out;
 fail_file:
+    if (fd >= 0)
+        close(fd);
+    fd = -1;
     unlink(dest);
 out:
+    if (fd >= 0)
+        close(fd);
     memset(&creds, 0, sizeof creds);
     http_client_free(hc);
     sbuf_free(&key);

@@ -10,10 +10,17 @@
 
 /* Splits s3://bucket/key. */
 int s3_parse_uri(const char *uri, char bucket[64], sbuf *key, dm_err *err);
-/* Downloads uri into dest (created 0600, must not exist). max_bytes 0 = no
- * limit. A missing object is permanent with err->code "not_found". */
-int s3_download(const char *uri, const char *dest, int64_t max_bytes, int64_t *size,
-                dm_err *err);
+typedef struct s3_download_options {
+    int64_t max_bytes;            /* 0 = no limit */
+    int64_t multipart_threshold;  /* larger objects come in ranged parts; 0 = never */
+    int64_t part_size;
+    int parallel;                 /* parts in flight at once */
+} s3_download_options;
+
+/* Downloads uri into dest (created 0600, must not exist). A missing object
+ * is permanent with err->code "not_found". */
+int s3_download(const char *uri, const char *dest, const s3_download_options *opt,
+                int64_t *size, dm_err *err);
 
 /* Uploads a local file to uri with one PUT (objects up to 5 GB). */
 int s3_upload(const char *path, const char *uri, dm_err *err);

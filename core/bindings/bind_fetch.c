@@ -1,4 +1,5 @@
-/* fetch(uri, {max_bytes=}) -> {path=, size=, mtime_ms=, temp=} | nil, err, permanent
+/* fetch(uri, {max_bytes=, multipart_threshold=, part_size=, parallel=})
+ *     -> {path=, size=, mtime_ms=, temp=} | nil, err, permanent [, code]
  * release(path, temp)          removes a downloaded temp file
  * sha256_file(path) -> hex      | nil, err, permanent */
 #include "bindings.h"
@@ -15,7 +16,13 @@ static int l_fetch(lua_State *L)
         luaL_checktype(L, 2, LUA_TTABLE);
         lua_getfield(L, 2, "max_bytes");
         opt.max_bytes = (int64_t)luaL_optnumber(L, -1, 0);
-        lua_pop(L, 1);
+        lua_getfield(L, 2, "multipart_threshold");
+        opt.multipart_threshold = (int64_t)luaL_optnumber(L, -1, 0);
+        lua_getfield(L, 2, "part_size");
+        opt.part_size = (int64_t)luaL_optnumber(L, -1, 0);
+        lua_getfield(L, 2, "parallel");
+        opt.parallel = (int)luaL_optinteger(L, -1, 1);
+        lua_pop(L, 4);
     }
     fetch_result res;
     dm_err err;

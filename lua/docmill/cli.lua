@@ -243,13 +243,13 @@ local function cmd_run(opts, pos)
   if not queue_url and cfg.source:match("^%a[%w+.-]*://") then
     return usage_error("run", "unsupported source '" .. cfg.source .. "' (a folder or an SQS queue URL)")
   end
-  if not queue_url and not cfg.queue and not db then
-    return usage_error("run", "a folder source needs a local queue: set `queue` in the config")
-  end
+  -- A folder source needs the durable local queue: in the index database
+  -- when that is SQLite, else in docmill-queue.db beside it.
+  local queue_db = cfg.queue or db or "docmill-queue.db"
   local summary, rerr = core.run({
     source = not queue_url and cfg.source or nil, queue_url = queue_url,
     sqs_wait_seconds = cfg.sqs_wait_seconds, sqs_max_messages = cfg.sqs_max_messages,
-    index = cfg.index, queue = cfg.queue or db,
+    index = cfg.index, queue = queue_db,
     policy = policy_path(cfg.policy), workers = cfg.workers, once = opts.once or false,
     rescan_seconds = cfg.rescan_seconds, progress = core.isatty(2) and not opts.json,
   })

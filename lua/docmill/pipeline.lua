@@ -143,7 +143,10 @@ function M.process(job)
     return
   end
   local max_bytes = s.max_file_mb > 0 and s.max_file_mb * 1024 * 1024 or 0
-  local f, err, permanent, code = core.fetch(job.source, { max_bytes = max_bytes })
+  local f, err, permanent, code = core.fetch(job.source, {
+    max_bytes = max_bytes, multipart_threshold = s.s3_multipart_threshold_mb * 1048576,
+    part_size = s.s3_part_mb * 1048576, parallel = s.s3_parallel_parts,
+  })
   if code == "not_found" and not job.source:match("^%a[%w+.-]*://") then
     -- A local file gone between the scan and now: that is a deletion, not a
     -- failure. (A queued S3 object that is missing is a recorded failure.)

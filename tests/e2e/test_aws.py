@@ -103,6 +103,48 @@ class AwsMode(unittest.TestCase):
         dead = self.fq.receive_all(dlq)
         self.assertEqual([m["Body"] for m in dead], ["this is not json {"])
 
+    def test_big_object_downloads_in_ranged_parts(self):
+        q, _ = self.queues("big")
+        data = os.urandom(60 * 1048576 + 12345)  # not a document: fails after download
+        self.fq.put_object(BUCKET, "big/blob.bin", data)
+        self.fq.send(q, s3_event(BUCKET, "big/blob.bin", len(data)))
+        with tempfile.TemporaryDirectory() as tmp:
+            db = os.path.join(tmp, "index.db")
+            r = self.run_queue(q, db, env_extra={"TEMP_DIR": tmp, "CLEANUP_TEMP_FILES": "false"})
+            self.assertEqual(r.rc, 3, r)
+            self.assertIn("in 7 ranged parts, 4 at a time", r.err)
+            self.assertIn("unsupported type", r.err)
+            kept = [n for n in os.listdir(tmp) if n.startswith("docmill-")]
+            self.assertEqual(len(kept), 1, kept)
+            path = os.path.join(tmp, kept[0])
+            self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+            with open(path, "rb") as f:
+                self.assertTrue(f.read() == data, "the download matches byte for byte")
+
+    def test_slow_job_keeps_its_message_invisible(self):
+        # lease_seconds 10; the job takes ~13 s (a policy hook that waits).
+        # Without the heartbeat the message would come back mid-job and be
+        # processed a second time by the other worker.
+        q, _ = self.queues("slow")
+        size = self.upload("notes_utf8.txt", "slow/notes.txt")
+        self.fq.send(q, s3_event(BUCKET, "slow/notes.txt", size))
+        with tempfile.TemporaryDirectory() as tmp:
+            pol = os.path.join(tmp, "slow.lua")
+            with open(pol, "w") as f:
+                f.write("return { lease_seconds = 10,\n"
+                        "  route = function(job)\n"
+                        "    local t = os.time()\n"
+                        "    while os.time() - t < 13 do end\n"
+                        "    return 'extract'\n"
+                        "  end }\n")
+            db = os.path.join(tmp, "index.db")
+            r = self.run_queue(q, db, "--policy", pol)
+            self.assertEqual(r.rc, 0, r)
+            s = r.json()
+            self.assertEqual((s["indexed"], s["unchanged"], s["failed"]), (1, 0, 0), r)
+            self.assertEqual(r.err.count("indexed s3://%s/slow/notes.txt" % BUCKET), 1, r)
+        self.assertEqual(self.fq.counts(q), (0, 0))
+
     def test_enqueue_and_dlq_replay(self):
         q, dlq = self.queues("cli")
         env = self.fq.env(S3_BUCKET=BUCKET)
