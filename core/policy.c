@@ -31,7 +31,12 @@ const setting_spec policy_setting_specs[] = {
     {"ocr_psm", SETTING_INT, 0, 13, S(ocr_psm), "Tesseract page segmentation mode"},
     {"ocr_skip_inverted", SETTING_BOOL, 0, 1, S(ocr_skip_inverted),
      "skip Tesseract's inverted-text pass (faster)"},
-    {"batch_size", SETTING_INT, 1, 10000, S(batch_size), "documents per bulk_index call"},
+    {"batch_size", SETTING_INT, 1, 10000, S(batch_size),
+     "documents per bulk request of the process's indexing buffer"},
+    {"batch_max_mb", SETTING_NUM, 0.1, 10, S(batch_max_mb),
+     "bytes per bulk request (OpenSearch accepts at most 10 MiB)"},
+    {"batch_max_age_seconds", SETTING_NUM, 0.05, 3600, S(batch_max_age_seconds),
+     "a document waits at most this long for its batch to fill"},
     {"gc_every_jobs", SETTING_INT, 0, 1000000, S(gc_every_jobs),
      "full Lua GC and MuPDF store flush every N jobs (0 = never)"},
     {"mupdf_store_mb", SETTING_INT, 0, 4096, S(mupdf_store_mb), "MuPDF cache per worker"},
@@ -64,7 +69,9 @@ void policy_defaults(policy_settings *s)
     s->max_bad_char_ratio = 0.3;
     s->ocr_psm = 3;
     s->ocr_skip_inverted = true;
-    s->batch_size = 16;
+    s->batch_size = 100;
+    s->batch_max_mb = 5;
+    s->batch_max_age_seconds = 5;
     s->gc_every_jobs = 50;
     s->mupdf_store_mb = 16;
     s->max_attempts = 5;

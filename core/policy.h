@@ -23,6 +23,8 @@ typedef struct policy_settings {
     int ocr_psm;
     bool ocr_skip_inverted;
     int batch_size;
+    double batch_max_mb;
+    double batch_max_age_seconds;
     int gc_every_jobs;
     int mupdf_store_mb;
     int max_attempts;

@@ -1,5 +1,6 @@
 #include "runtime.h"
 
+#include "bulk_buffer.h"
 #include "index.h"
 #include "log.h"
 #include "lstate.h"
@@ -40,6 +41,7 @@ struct runtime {
 
     worker *workers;
     int nworkers;
+    bulk_buffer *bulk;
 
     /* Jobs leased and waiting for a worker: guarded by mu, signalled by cv. */
     pthread_mutex_t mu;
@@ -116,6 +118,16 @@ int runtime_next_job(runtime *rt, int timeout_ms, queue_job *out)
     }
     pthread_mutex_unlock(&rt->mu);
     return r;
+}
+
+static void complete_from_bulk(void *ud, const job_result *r)
+{
+    runtime_complete(ud, r);
+}
+
+bulk_buffer *runtime_bulk(runtime *rt)
+{
+    return rt->bulk;
 }
 
 void runtime_complete(runtime *rt, const job_result *r)
@@ -580,6 +592,11 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
 
     pthread_mutex_init(&rt->mu, NULL);
     pthread_cond_init(&rt->cv, NULL);
+    bulk_limits limits = {rt->settings.batch_size, (int64_t)(rt->settings.batch_max_mb * 1048576),
+                          (int64_t)(rt->settings.batch_max_age_seconds * 1000)};
+    rt->bulk = bulk_buffer_start(cfg->index_uri, &limits, complete_from_bulk, rt, err);
+    if (!rt->bulk)
+        goto out;
     uv_loop_init(&rt->loop);
     rt->nworkers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (rt->nworkers < 1)
@@ -609,6 +626,8 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
         for (int i = 0; i < started; i++)
             worker_join(&rt->workers[i]);
         uv_loop_close(&rt->loop);
+        bulk_buffer_stop(rt->bulk);
+        rt->bulk = NULL;
         goto out;
     }
     log_info("docmill %s: %d workers, source %s, index %s, policy %s", DOCMILL_VERSION,
@@ -633,6 +652,9 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
 
     for (int i = 0; i < rt->nworkers; i++)
         worker_join(&rt->workers[i]);
+    /* Index what the workers handed over, and record those results. */
+    bulk_buffer_stop(rt->bulk);
+    rt->bulk = NULL;
     apply_results(rt);
     /* Whatever a worker held when it stopped (a batch it could not flush)
      * returns to the queue for the next run. */

@@ -1,5 +1,6 @@
 #include "worker.h"
 
+#include "bulk_buffer.h"
 #include "log.h"
 
 #include <lauxlib.h>
@@ -69,9 +70,8 @@ static void push_job(lua_State *L, const queue_job *j)
 }
 
 /* A pipeline call raised: a bug, not a property of the file. The job being
- * processed (if any) fails with the error so it is visible; every other job
- * the pipeline holds (a batch waiting for bulk_index) goes back to the queue
- * for a retry, and the pipeline drops them so none is completed twice. */
+ * processed fails with the error so it is visible; any other job the
+ * pipeline still holds goes back to the queue for a retry. */
 static void recover_from_pipeline_error(worker *w, lua_State *L, lstate_env *env,
                                         int64_t current, const dm_err *cause)
 {
@@ -89,20 +89,7 @@ static void recover_from_pipeline_error(worker *w, lua_State *L, lstate_env *env
         lstate_env_close_job(env, res.job_id);
         runtime_complete(w->rt, &res);
     }
-    dm_err err;
-    if (call_pipeline(L, "discard", 0, &err) != 0)
-        log_error("worker %d: pipeline discard failed: %s", w->id, err.msg);
-}
-
-static void flush(worker *w, lua_State *L, lstate_env *env)
-{
-    if (env->nopen == 0)
-        return;
-    dm_err err;
-    if (call_pipeline(L, "flush", 0, &err) != 0) {
-        log_error("worker %d: pipeline flush failed: %s", w->id, err.msg);
-        recover_from_pipeline_error(w, L, env, 0, &err);
-    }
+    (void)L;
 }
 
 static void *worker_main(void *arg)
@@ -125,9 +112,9 @@ static void *worker_main(void *arg)
         if (r < 0)
             break;
         if (r == 0) {
-            /* Idle: push out whatever the pipeline is batching so nothing
-             * waits on a batch that will not fill. */
-            flush(w, L, &env);
+            /* Idle: the indexer should not wait for a batch that will not
+             * fill. */
+            bulk_buffer_nudge(runtime_bulk(w->rt));
             continue;
         }
         lstate_env_open_job(&env, job.id);
@@ -140,7 +127,6 @@ static void *worker_main(void *arg)
         free(job.source);
         free(job.op);
     }
-    flush(w, L, &env);
     lstate_close_env(L, &env);
     atomic_store(&w->exited, true);
     return NULL;

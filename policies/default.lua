@@ -25,8 +25,12 @@ local P = {
   ocr_psm = 3,
   -- Skip Tesseract's pass over inverted (white on black) text.
   ocr_skip_inverted = true,
-  -- Documents per bulk_index transaction.
-  batch_size = 16,
+  -- The process's indexing buffer is flushed as one bulk request (one
+  -- SQLite transaction) at this many documents, this many MB, or when its
+  -- oldest document has waited this long (sooner when the workers go idle).
+  batch_size = 100,
+  batch_max_mb = 5,
+  batch_max_age_seconds = 5,
   -- Full Lua GC and MuPDF store flush every N jobs (0 = never).
   gc_every_jobs = 50,
   -- MuPDF cache per worker; bigger does not make OCR faster.

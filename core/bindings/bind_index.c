@@ -5,6 +5,9 @@
  *   results[i] = {ok=true, permanent=false} | {ok=false, error=, permanent=}
  *   (nil, err, permanent: the whole batch failed and nothing is known per
  *   document.)
+ * index_submit(job_id, doc, {pages=, pages_ocr=, started_ms=})   (workers)
+ *   hands the document to the process's indexing buffer; the job completes
+ *   when its bulk result is known. The job is no longer the worker's.
  * index_lookup(id) -> sha256 | false | nil, err, permanent
  * index_touch(id, size, mtime_ms) -> true | nil, err, permanent
  * index_remove({id...}) -> true | nil, err, permanent
@@ -12,11 +15,13 @@
  * search(db_path, query, limit) -> {{id=, source=, page=, score=, snippet=}} | nil, err
  * status(db_path, limit) -> {indexed=, failed=, pending=, failures={{source=, error=}}} | nil, err */
 #include "bindings.h"
+#include "bulk_buffer.h"
 #include "index_sqlite.h"
 #include "lstate.h"
 #include "queue_sqlite.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 static index_sink *need_sink(lua_State *L)
@@ -63,6 +68,51 @@ static double field_num(lua_State *L, int tbl, const char *name, const char **ba
     return v;
 }
 
+/* Reads the document table at t into d. Strings are borrowed from the
+ * table (alive while it is); d->pages is malloc'ed (the caller frees it).
+ * The first malformed field is named in *bad; nothing raises here. */
+static void read_doc(lua_State *L, int t, index_doc *d, const char **bad)
+{
+    d->id = field_str(L, t, "id", true, bad);
+    d->source = field_str(L, t, "source", true, bad);
+    d->sha256 = field_str(L, t, "sha256", false, bad);
+    d->mime = field_str(L, t, "mime", false, bad);
+    d->note = field_str(L, t, "note", false, bad);
+    d->size = (int64_t)field_num(L, t, "size", bad);
+    d->mtime_ms = (int64_t)field_num(L, t, "mtime_ms", bad);
+    d->page_count = (int)field_num(L, t, "page_count", bad);
+    d->pages_ocr = (int)field_num(L, t, "pages_ocr", bad);
+    d->extract_ms = (int64_t)field_num(L, t, "extract_ms", bad);
+    lua_getfield(L, t, "pages");
+    if (lua_istable(L, -1)) {
+        int p = lua_gettop(L);
+        d->npages = (int)lua_objlen(L, p);
+        index_page *pages = calloc(d->npages > 0 ? (size_t)d->npages : 1, sizeof *pages);
+        d->pages = pages;
+        for (int k = 0; k < d->npages && !*bad; k++) {
+            lua_rawgeti(L, p, k + 1);
+            int pt = lua_gettop(L);
+            if (!lua_istable(L, pt)) {
+                *bad = "pages[]";
+            } else {
+                pages[k].page = (int)field_num(L, pt, "page", bad);
+                pages[k].method = field_str(L, pt, "method", true, bad);
+                pages[k].dpi = (int)field_num(L, pt, "dpi", bad);
+                lua_getfield(L, pt, "text");
+                if (lua_type(L, -1) == LUA_TSTRING)
+                    pages[k].text = lua_tolstring(L, -1, &pages[k].text_len);
+                else if (!*bad)
+                    *bad = "text";
+                lua_pop(L, 1);
+            }
+            lua_pop(L, 1);
+        }
+    } else if (!lua_isnil(L, -1)) {
+        *bad = "pages";
+    }
+    lua_pop(L, 1);
+}
+
 static int l_bulk_index(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -85,44 +135,8 @@ static int l_bulk_index(lua_State *L)
             lua_pop(L, 1);
             break;
         }
-        d->id = field_str(L, t, "id", true, &bad);
-        d->source = field_str(L, t, "source", true, &bad);
-        d->sha256 = field_str(L, t, "sha256", false, &bad);
-        d->mime = field_str(L, t, "mime", false, &bad);
-        d->note = field_str(L, t, "note", false, &bad);
-        d->size = (int64_t)field_num(L, t, "size", &bad);
-        d->mtime_ms = (int64_t)field_num(L, t, "mtime_ms", &bad);
-        d->page_count = (int)field_num(L, t, "page_count", &bad);
-        d->pages_ocr = (int)field_num(L, t, "pages_ocr", &bad);
-        d->extract_ms = (int64_t)field_num(L, t, "extract_ms", &bad);
-        lua_getfield(L, t, "pages");
-        if (lua_istable(L, -1)) {
-            int p = lua_gettop(L);
-            d->npages = (int)lua_objlen(L, p);
-            index_page *pages = calloc(d->npages > 0 ? (size_t)d->npages : 1, sizeof *pages);
-            d->pages = pages;
-            for (int k = 0; k < d->npages && !bad; k++) {
-                lua_rawgeti(L, p, k + 1);
-                int pt = lua_gettop(L);
-                if (!lua_istable(L, pt)) {
-                    bad = "pages[]";
-                } else {
-                    pages[k].page = (int)field_num(L, pt, "page", &bad);
-                    pages[k].method = field_str(L, pt, "method", true, &bad);
-                    pages[k].dpi = (int)field_num(L, pt, "dpi", &bad);
-                    lua_getfield(L, pt, "text");
-                    if (lua_type(L, -1) == LUA_TSTRING)
-                        pages[k].text = lua_tolstring(L, -1, &pages[k].text_len);
-                    else if (!bad)
-                        bad = "text";
-                    lua_pop(L, 1);
-                }
-                lua_pop(L, 1);
-            }
-        } else if (!lua_isnil(L, -1)) {
-            bad = "pages";
-        }
-        lua_pop(L, 2);
+        read_doc(L, t, d, &bad);
+        lua_pop(L, 1);
     }
     dm_err err;
     int rc = bad ? -1 : sink->ops->bulk(sink, docs, n, results, &err);
@@ -149,6 +163,42 @@ static int l_bulk_index(lua_State *L)
         lua_rawseti(L, t, i + 1);
     }
     return 1;
+}
+
+static int l_index_submit(lua_State *L)
+{
+    int64_t job_id = (int64_t)luaL_checknumber(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lstate_env *env = lstate_get_env(L);
+    if (!env->rt)
+        return luaL_error(L, "index_submit: not running under the worker pool");
+    bulk_job_stats stats = {.worker_id = env->worker_id};
+    if (lua_istable(L, 3)) {
+        lua_getfield(L, 3, "pages");
+        stats.pages = (int)luaL_optinteger(L, -1, 0);
+        lua_getfield(L, 3, "pages_ocr");
+        stats.pages_ocr = (int)luaL_optinteger(L, -1, 0);
+        lua_getfield(L, 3, "started_ms");
+        stats.started_ms = (int64_t)luaL_optnumber(L, -1, (lua_Number)dm_mono_ms());
+        lua_pop(L, 3);
+    }
+    if (!lstate_env_close_job(env, job_id))
+        return luaL_error(L, "index_submit: job %f is not open in this worker", (double)job_id);
+    index_doc d;
+    memset(&d, 0, sizeof d);
+    const char *bad = NULL;
+    read_doc(L, 2, &d, &bad);
+    if (!bad)
+        bulk_buffer_submit(runtime_bulk(env->rt), job_id, &d, &stats);
+    free((void *)d.pages);
+    if (bad) {
+        /* The job was closed: hand it back so it is not lost. */
+        job_result r = {.job_id = job_id, .outcome = OUTCOME_FAILED, .worker_id = env->worker_id};
+        snprintf(r.error, sizeof r.error, "internal error: document field '%s' is malformed", bad);
+        runtime_complete(env->rt, &r);
+        return luaL_error(L, "index_submit: field '%s' is missing or has the wrong type", bad);
+    }
+    return 0;
 }
 
 static int l_index_lookup(lua_State *L)
@@ -285,6 +335,7 @@ void bind_index_register(lua_State *L, int module)
 {
     static const luaL_Reg fns[] = {
         {"index_open", l_index_open},     {"bulk_index", l_bulk_index},
+        {"index_submit", l_index_submit},
         {"index_lookup", l_index_lookup}, {"index_touch", l_index_touch},
         {"index_remove", l_index_remove}, {"doc_id", l_doc_id},
         {"search", l_search},             {"status", l_status},

@@ -1,6 +1,7 @@
 -- The default flow, run by every worker thread in its own Lua state:
 --   take job -> route -> fetch -> per page: text layer or render + OCR
---   -> batch -> bulk_index -> complete (the loop thread acks).
+--   -> index_submit (the process's indexing buffer; the job completes when
+--   its bulk result is known, and the loop thread acks it).
 -- Decisions (routing, OCR or not, DPI, languages) go through the policy
 -- hooks, which C calls and validates. `docmill extract` runs extract_file
 -- from this same module, so what it prints is what gets indexed.
@@ -9,7 +10,6 @@ local core = require "docmill.core"
 local M = {}
 
 local S            -- the validated settings of this state's policy
-local batch = {}   -- {job=, doc=, stats=} waiting for bulk_index
 local jobs_since_gc = 0
 
 local function settings()
@@ -127,8 +127,8 @@ local function fail(job, err, permanent)
   finish(job, permanent == false and "retry" or "failed", err)
 end
 
--- Handles one job. Every path ends in exactly one complete() — now, or at
--- the flush that indexes the document.
+-- Handles one job. Every path ends in exactly one complete(), or hands the
+-- job over with its document to index_submit.
 function M.process(job)
   local s = settings()
   local t0 = core.mono_ms()
@@ -174,60 +174,15 @@ function M.process(job)
   local doc, xerr, xperm = M.extract_file(f.path, { source = job.source, size = f.size })
   if os.getenv("CLEANUP_TEMP_FILES") ~= "false" then core.release(f.path, f.temp) end
   if not doc then return fail(job, xerr, xperm) end
-  batch[#batch + 1] = {
-    job = job,
-    doc = {
-      id = id, source = job.source, sha256 = sha, mime = doc.mime, size = f.size,
-      mtime_ms = f.mtime_ms, page_count = doc.page_count, pages_ocr = doc.pages_ocr,
-      extract_ms = doc.extract_ms, note = doc.note, pages = doc.pages,
-    },
-    stats = { pages = #doc.pages, pages_ocr = doc.pages_ocr },
-    t0 = t0,
-  }
-  if #batch >= s.batch_size then M.flush() end
+  -- The document goes to the process's indexing buffer; its job completes
+  -- when the bulk result for it is known ("indexed", "failed" for a
+  -- permanent rejection such as a mapping error, "retry" otherwise).
+  core.index_submit(job.id, {
+    id = id, source = job.source, sha256 = sha, mime = doc.mime, size = f.size,
+    mtime_ms = f.mtime_ms, page_count = doc.page_count, pages_ocr = doc.pages_ocr,
+    extract_ms = doc.extract_ms, note = doc.note, pages = doc.pages,
+  }, { pages = #doc.pages, pages_ocr = doc.pages_ocr, started_ms = t0 })
   maybe_gc(s)
-end
-
--- Indexes the batch; each job completes by its document's own result:
--- "indexed" once stored, "failed" when the index rejected the document for
--- good (a mapping error), "retry" otherwise. bulk_index returns one result
--- per document ({ok=, error=, permanent=}; a plain `true` means all ok) or
--- nil, err, permanent for the whole batch.
-function M.flush()
-  if #batch == 0 then return end
-  local pending = batch
-  batch = {}
-  local docs = {}
-  for i, item in ipairs(pending) do docs[i] = item.doc end
-  -- A raise here (a malformed document, out of memory) must not strand the
-  -- batch: it becomes a transient failure of every job in it.
-  local called, res, err, permanent = pcall(core.bulk_index, docs)
-  if not called then res, err, permanent = nil, res, false end
-  local now = core.mono_ms()
-  for i, item in ipairs(pending) do
-    local r = res == true and true or (type(res) == "table" and res[i])
-    if not res then
-      fail(item.job, "index: " .. tostring(err), permanent)
-    elseif r == true or (type(r) == "table" and r.ok) then
-      item.stats.elapsed_ms = now - item.t0
-      finish(item.job, "indexed", nil, item.stats)
-    elseif type(r) == "table" then
-      fail(item.job, "index: " .. tostring(r.error or "not indexed"), r.permanent == true)
-    else
-      fail(item.job, "index: no result for this document", false)
-    end
-  end
-end
-
--- Jobs waiting in the batch (for diagnostics and tests).
-function M.pending()
-  return #batch
-end
-
--- Drops the batch without completing it: the worker has already handed its
--- jobs back to the queue after a pipeline error.
-function M.discard()
-  batch = {}
 end
 
 return M

@@ -107,65 +107,29 @@ T.test("the schema documents every setting with its default", function()
   T.eq(#hooks, 5)
 end)
 
-T.test("a job is batched, then indexed and completed at flush", function()
+T.test("a finished document goes to index_submit with its job", function()
   local calls, complete = recorder()
-  local bulk_calls = {}
+  local submitted = {}
   with_stubs({
     complete = complete,
     index_lookup = function() return false end,
-    bulk_index = function(docs) bulk_calls[#bulk_calls + 1] = docs; return true end,
+    index_submit = function(job_id, doc, stats)
+      submitted[#submitted + 1] = { job_id = job_id, doc = doc, stats = stats }
+    end,
   }, function()
     pipeline.process({ id = 1, source = path("text_ja_en.pdf"), op = "index", attempts = 1 })
     pipeline.process({ id = 2, source = path("notes_utf8.txt"), op = "index", attempts = 1 })
-    T.eq(#calls, 0, "nothing completes before the batch is indexed")
-    T.eq(pipeline.pending(), 2)
-    pipeline.flush()
   end)
-  T.eq(#bulk_calls, 1, "one bulk_index call")
-  T.eq(#bulk_calls[1], 2, "two documents in it")
-  local d = bulk_calls[1][1]
+  T.eq(#calls, 0, "the job completes when its bulk result is known, not here")
+  T.eq(#submitted, 2)
+  local d = submitted[1].doc
+  T.eq(submitted[1].job_id, 1)
   T.eq(d.id, core.doc_id(path("text_ja_en.pdf")))
   T.eq(#d.sha256, 64)
   T.eq(d.page_count, 2)
-  T.eq(#calls, 2)
-  T.eq(calls[1].outcome, "indexed")
-  T.eq(calls[1].stats.pages, 2)
-end)
-
-T.test("index failures: transient retries, permanent fails", function()
-  for _, permanent in ipairs({ false, true }) do
-    local calls, complete = recorder()
-    with_stubs({
-      complete = complete,
-      index_lookup = function() return false end,
-      bulk_index = function() return nil, "database is locked", permanent end,
-    }, function()
-      pipeline.process({ id = 7, source = path("notes_utf8.txt"), op = "index", attempts = 1 })
-      pipeline.flush()
-    end)
-    T.eq(#calls, 1)
-    T.eq(calls[1].outcome, permanent and "failed" or "retry")
-    T.contains(calls[1].err, "database is locked")
-  end
-end)
-
-T.test("a bulk_index that raises retries the whole batch", function()
-  local calls, complete = recorder()
-  with_stubs({
-    complete = complete,
-    index_lookup = function() return false end,
-    bulk_index = function() error("boom") end,
-  }, function()
-    pipeline.process({ id = 11, source = path("notes_utf8.txt"), op = "index", attempts = 1 })
-    pipeline.process({ id = 12, source = path("notes_sjis.txt"), op = "index", attempts = 1 })
-    pipeline.flush()
-  end)
-  T.eq(#calls, 2)
-  for _, c in ipairs(calls) do
-    T.eq(c.outcome, "retry")
-    T.contains(c.err, "boom")
-  end
-  T.eq(pipeline.pending(), 0)
+  T.contains(d.pages[1].text, "吾輩は猫である")
+  T.eq(submitted[1].stats.pages, 2)
+  T.eq(submitted[2].doc.mime, "text/plain")
 end)
 
 T.test("unchanged content is not extracted again", function()
@@ -205,7 +169,6 @@ T.test("deletions, skips, vanished files and bad files complete at once", functi
   T.eq(calls[2].outcome, "deleted")
   T.eq(calls[3].outcome, "failed")
   T.eq(calls[4].outcome, "skipped")
-  T.eq(pipeline.pending(), 0)
 end)
 
 T.test("mem_stats reports the process and this state", function()

@@ -5,6 +5,9 @@
  * the pipeline's per-document completion through the Lua binding. */
 #include "check.h"
 
+#include <pthread.h>
+#include "bulk_buffer.h"
+
 #include "aws/credentials.h"
 #include "http.h"
 #include "index_opensearch.h"
@@ -772,112 +775,111 @@ static void test_sigv4_signing(void)
 
 /* --- through the pipeline ----------------------------------------------------- */
 
-static const char *write_file(const char *name, const char *text)
+typedef struct recorder {
+    pthread_mutex_t mu;
+    int n;
+    job_result r[16];
+} recorder;
+
+static void record(void *ud, const job_result *r)
 {
-    static char paths[4][600];
-    static int k;
-    char *p = paths[k++ % 4];
-    snprintf(p, 600, "%s/%s", check_tmpdir(), name);
-    FILE *f = fopen(p, "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-    return p;
+    recorder *rec = ud;
+    pthread_mutex_lock(&rec->mu);
+    if (rec->n < 16)
+        rec->r[rec->n++] = *r;
+    pthread_mutex_unlock(&rec->mu);
 }
 
-/* Runs chunk in the worker state; returns its string result (static). */
-static const char *run_lua(lua_State *L, const char *chunk)
+static int recorded(recorder *rec)
 {
-    static char out[2048];
-    dm_err err;
-    if (luaL_loadstring(L, chunk) != 0) {
-        snprintf(out, sizeof out, "load: %s", lua_tostring(L, -1));
-        lua_pop(L, 1);
-        return out;
-    }
-    if (lstate_pcall(L, 0, 1, &err) != 0) {
-        snprintf(out, sizeof out, "error: %s", err.msg);
-        return out;
-    }
-    snprintf(out, sizeof out, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "(nil)");
-    lua_pop(L, 1);
-    return out;
+    pthread_mutex_lock(&rec->mu);
+    int n = rec->n;
+    pthread_mutex_unlock(&rec->mu);
+    return n;
 }
 
-static void test_pipeline_completes_each_job_by_its_result(void)
+static const job_result *result_for(recorder *rec, int64_t job)
+{
+    for (int i = 0; i < rec->n; i++)
+        if (rec->r[i].job_id == job)
+            return &rec->r[i];
+    return NULL;
+}
+
+static index_doc one_page_doc(const char *source, char id[33], index_page *page, const char *text)
+{
+    index_doc_id(source, id);
+    *page = (index_page){1, "text", 0, text, strlen(text)};
+    return (index_doc){.id = id, .source = source, .sha256 = "0", .mime = "text/plain",
+                       .page_count = 1, .npages = 1, .pages = page};
+}
+
+/* The process's indexing buffer (bulk_buffer.c) over OpenSearch: each job
+ * completes by its own document's bulk result. */
+static void test_bulk_buffer_completes_each_job_by_its_result(void)
 {
     fake("/_fake/reset");
     setenv("DOCMILL_OPENSEARCH_RETRIES", "2", 1);
-    const char *a = write_file("ok.txt", "正常に索引される文書です。This one is indexed.\n");
-    const char *b = write_file("mapping.txt", "マッピングで拒否される文書。Rejected for good.\n");
-    const char *c = write_file("busy.txt", "混雑で再試行される文書。Retried later.\n");
-    char id_b[33], id_c[33], ctl_path[200];
-    index_doc_id(b, id_b);
-    index_doc_id(c, id_c);
-    snprintf(ctl_path, sizeof ctl_path, "/_fake/item_error?id=%s&status=400&type=mapper_parsing_exception", id_b);
+    char ida[33], idb[33], idc[33], idd[33], ctl_path[200];
+    index_page pa, pb, pc, pd;
+    index_doc a = one_page_doc("/buf/ok.txt", ida, &pa, "正常に索引される文書です。indexed");
+    index_doc b = one_page_doc("/buf/mapping.txt", idb, &pb, "マッピングで拒否。rejected");
+    index_doc c = one_page_doc("/buf/busy.txt", idc, &pc, "混雑で再試行。retried");
+    index_doc d = one_page_doc("/buf/down.txt", idd, &pd, "停止中。down");
+    snprintf(ctl_path, sizeof ctl_path,
+             "/_fake/item_error?id=%s&status=400&type=mapper_parsing_exception", idb);
     fake(ctl_path);
-    snprintf(ctl_path, sizeof ctl_path, "/_fake/item_error?id=%s&status=503&type=unavailable_shards_exception", id_c);
+    snprintf(ctl_path, sizeof ctl_path,
+             "/_fake/item_error?id=%s&status=503&type=unavailable_shards_exception", idc);
     fake(ctl_path);
     char uri[128];
     snprintf(uri, sizeof uri, "%s/pipe", base);
-    lstate_env env;
+    recorder rec = {.n = 0};
+    pthread_mutex_init(&rec.mu, NULL);
+    /* A long age: only the nudge below flushes. */
+    bulk_limits limits = {100, 5 << 20, 600000};
     dm_err err;
-    lua_State *L = worker_state_new(&env, NULL, uri, 0, &err);
-    CHECK(L != NULL);
-    if (!L) {
-        fprintf(stderr, "  worker state: %s\n", err.msg);
+    bulk_buffer *buf = bulk_buffer_start(uri, &limits, record, &rec, &err);
+    CHECK(buf != NULL);
+    if (!buf) {
         unsetenv("DOCMILL_OPENSEARCH_RETRIES");
         return;
     }
-    char chunk[4096];
-    snprintf(chunk, sizeof chunk,
-             "local core = require 'docmill.core'\n"
-             "local pipeline = require 'docmill.pipeline'\n"
-             "local out = {}\n"
-             "core.complete = function(id, outcome, err)\n"
-             "  out[#out + 1] = id .. '=' .. outcome .. (err and (' ' .. err) or '')\n"
-             "end\n"
-             "for i, src in ipairs({'%s', '%s', '%s'}) do\n"
-             "  pipeline.process({id = i, source = src, op = 'index', attempts = 1})\n"
-             "end\n"
-             "pipeline.flush()\n"
-             "local docs = {{id = 'x', source = '/x', pages = {{page = 1, method = 'text', text = 't'}}}}\n"
-             "local r = assert(core.bulk_index(docs))\n"
-             "out[#out + 1] = 'direct=' .. tostring(r[1].ok) .. ',' .. tostring(r[1].permanent)\n"
-             "return table.concat(out, '\\n')\n",
-             a, b, c);
-    const char *got = run_lua(L, chunk);
-    CHECK_CONTAINS(got, "1=indexed");
-    CHECK_CONTAINS(got, "2=failed index: 400 mapper_parsing_exception");
-    CHECK_CONTAINS(got, "3=retry index: 503 unavailable_shards_exception");
-    CHECK_CONTAINS(got, "direct=true,false");
+    bulk_job_stats st = {.pages = 1, .started_ms = dm_mono_ms()};
+    bulk_buffer_submit(buf, 1, &a, &st);
+    bulk_buffer_submit(buf, 2, &b, &st);
+    bulk_buffer_submit(buf, 3, &c, &st);
+    CHECK_INT(bulk_buffer_pending(buf), 3);
+    usleep(200000);
+    CHECK_INT(recorded(&rec), 0);  /* waits for count, bytes, age or a nudge */
+    bulk_buffer_nudge(buf);
+    for (int i = 0; i < 200 && recorded(&rec) < 3; i++)
+        usleep(50000);
+    CHECK_INT(recorded(&rec), 3);
+    const job_result *r1 = result_for(&rec, 1), *r2 = result_for(&rec, 2), *r3 = result_for(&rec, 3);
+    CHECK(r1 && r1->outcome == OUTCOME_INDEXED);
+    CHECK(r2 && r2->outcome == OUTCOME_FAILED);
+    if (r2)
+        CHECK_CONTAINS(r2->error, "400 mapper_parsing_exception");
+    CHECK(r3 && r3->outcome == OUTCOME_RETRY);
+    if (r3)
+        CHECK_CONTAINS(r3->error, "503 unavailable_shards_exception");
 
-    /* The whole batch failing (cluster down): every job goes back. */
+    /* The cluster down: the job goes back for a retry; stop flushes. */
     fake("/_fake/down?seconds=30");
-    snprintf(chunk, sizeof chunk,
-             "local core = require 'docmill.core'\n"
-             "local pipeline = require 'docmill.pipeline'\n"
-             "local out = {}\n"
-             "core.complete = function(id, outcome) out[#out + 1] = id .. '=' .. outcome end\n"
-             "core.index_lookup = function() return false end\n"
-             "pipeline.process({id = 7, source = '%s', op = 'index', attempts = 1})\n"
-             "pipeline.flush()\n"
-             "local r, err, permanent = core.bulk_index({{id = 'y', source = '/y'}})\n"
-             "out[#out + 1] = tostring(r) .. ',' .. tostring(permanent) .. ',' .. tostring(err)\n"
-             "return table.concat(out, '\\n')\n",
-             a);
-    got = run_lua(L, chunk);
-    CHECK_CONTAINS(got, "7=retry");
-    CHECK_CONTAINS(got, "nil,false,opensearch");
+    bulk_buffer_submit(buf, 7, &d, &st);
+    bulk_buffer_stop(buf);
+    const job_result *r7 = result_for(&rec, 7);
+    CHECK(r7 && r7->outcome == OUTCOME_RETRY);
     fake("/_fake/down?seconds=0");
-    lstate_close_env(L, &env);
     unsetenv("DOCMILL_OPENSEARCH_RETRIES");
-    cJSON *st = fake_state(false);
-    CHECK(stored(st, "pipe", id_b) == NULL);
-    CHECK_INT(ndocs(st, "pipe"), 2);  /* ok.txt and the direct one */
-    cJSON_Delete(st);
+    cJSON *state = fake_state(false);
+    CHECK(stored(state, "pipe", idb) == NULL);
+    CHECK(stored(state, "pipe", ida) != NULL);
+    CHECK_INT(ndocs(state, "pipe"), 1);
+    cJSON_Delete(state);
     check_no_violations();
+    pthread_mutex_destroy(&rec.mu);
 }
 
 int main(void)
@@ -903,7 +905,7 @@ int main(void)
         {"lookup, touch and remove", test_lookup_touch_remove},
         {"basic auth from the environment, never from the URL or in errors", test_auth_from_the_environment},
         {"SigV4 signing for es and aoss", test_sigv4_signing},
-        {"the pipeline completes each job by its own result", test_pipeline_completes_each_job_by_its_result},
+        {"the indexing buffer completes each job by its own document's result", test_bulk_buffer_completes_each_job_by_its_result},
         {NULL, NULL}};
     int rc = check_run(cases);
     stop_server();

@@ -99,7 +99,7 @@ static void test_hooks_are_validated(void)
                   "                             return page.chars < 5 end,\n"
                   "  route = function(job) if job.size > 10 then return 'skip' end return 'teleport' end,\n"
                   "  languages = function(doc) return doc.want end,\n"
-                  "  self_test = function(s) assert(s.batch_size == 16) end,\n"
+                  "  self_test = function(s) assert(s.batch_size == 100) end,\n"
                   "}\n",
                   &p, &err);
     CHECK_INT(rc, 0);
