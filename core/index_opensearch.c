@@ -4,6 +4,7 @@
 #include "log.h"
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
@@ -324,17 +325,38 @@ static int pick_analyzer(os_sink *s, int tries, const char **analyzer, dm_err *e
     return 0;
 }
 
+static pthread_mutex_t custom_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *custom_create_body;
+
+void index_opensearch_set_create_body(const char *json)
+{
+    pthread_mutex_lock(&custom_mu);
+    free(custom_create_body);
+    custom_create_body = json ? dm_xstrdup(json) : NULL;
+    pthread_mutex_unlock(&custom_mu);
+}
+
 static int create_index(os_sink *s, int tries, dm_err *err)
 {
-    const char *analyzer;
-    if (pick_analyzer(s, tries, &analyzer, err) != 0)
-        return -1;
-    char body[sizeof MAPPING_FMT + 64];
-    int len = snprintf(body, sizeof body, MAPPING_FMT, analyzer, analyzer, analyzer);
+    sbuf body;
+    sbuf_init(&body);
+    const char *analyzer = "custom";
+    pthread_mutex_lock(&custom_mu);
+    if (custom_create_body)
+        sbuf_append(&body, custom_create_body, strlen(custom_create_body));
+    pthread_mutex_unlock(&custom_mu);
+    if (body.len == 0) {
+        if (pick_analyzer(s, tries, &analyzer, err) != 0) {
+            sbuf_free(&body);
+            return -1;
+        }
+        sbuf_appendf(&body, MAPPING_FMT, analyzer, analyzer, analyzer);
+    }
+    int len = (int)body.len;
     char path[300];
     snprintf(path, sizeof path, "/%s", s->index);
-    os_req r = {.method = "PUT", .path = path, .content_type = "application/json", .body = body,
-                .body_len = (size_t)len};
+    os_req r = {.method = "PUT", .path = path, .content_type = "application/json",
+                .body = body.data, .body_len = (size_t)len};
     http_response resp;
     int rc = os_call(s, &r, tries, &resp, err);
     int out = 0;
@@ -349,6 +371,7 @@ static int create_index(os_sink *s, int tries, dm_err *err)
         out = -1;
     }
     http_response_free(&resp);
+    sbuf_free(&body);
     return out;
 }
 

@@ -27,6 +27,11 @@
  * permanent item failure. */
 #define INDEX_OPENSEARCH_MAX_BODY (10u << 20)
 
+/* A create-index body (JSON: settings and mappings) to use instead of
+ * docmill's own, from the policy's opensearch_mapping_file. Process-wide;
+ * set before sinks open. NULL restores the default. */
+void index_opensearch_set_create_body(const char *json);
+
 /* True for http:// and https:// URIs. */
 bool index_opensearch_is_uri(const char *uri);
 index_sink *index_opensearch_open(const char *uri, dm_err *err);

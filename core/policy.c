@@ -4,6 +4,7 @@
 #include "lstate.h"
 #include "ocr.h"
 
+#include <cjson/cJSON.h>
 #include <lauxlib.h>
 #include <math.h>
 #include <stddef.h>
@@ -16,7 +17,7 @@
 /* The schema: every setting a policy may set, its type, range and meaning.
  * policies/README.md documents the same list; a test keeps them in step. */
 const setting_spec policy_setting_specs[] = {
-    {"languages", SETTING_STR, 0, 63, S(languages), "Tesseract language set for OCR"},
+    {"languages", SETTING_STR, 1, 63, S(languages), "Tesseract language set for OCR"},
     {"dpi", SETTING_INT, 72, 600, S(dpi), "render resolution for OCR of PDF pages"},
     {"max_file_mb", SETTING_NUM, 0, 1e6, S(max_file_mb), "larger files fail (0 = no limit)"},
     {"max_pdf_mb", SETTING_NUM, 0, 1e6, S(max_pdf_mb),
@@ -50,6 +51,8 @@ const setting_spec policy_setting_specs[] = {
      "S3 objects above this size download in parallel ranged parts (0 = never)"},
     {"s3_part_mb", SETTING_NUM, 1, 5120, S(s3_part_mb), "size of one ranged part"},
     {"s3_parallel_parts", SETTING_INT, 1, 64, S(s3_parallel_parts), "ranged parts in flight"},
+    {"opensearch_mapping_file", SETTING_STR, 0, 400, S(opensearch_mapping_file),
+     "JSON create-index body (settings, mappings) used instead of docmill's own"},
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -154,9 +157,9 @@ static int set_value(lua_State *L, int idx, const setting_spec *sp, policy_setti
         }
         size_t len;
         const char *v = lua_tolstring(L, idx, &len);
-        if (len == 0 || len > (size_t)sp->max) {
-            dm_err_set(err, true, "%s: '%s' must be 1..%d characters", where, sp->name,
-                       (int)sp->max);
+        if (len < (size_t)sp->min || len > (size_t)sp->max) {
+            dm_err_set(err, true, "%s: '%s' must be %d..%d characters", where, sp->name,
+                       (int)sp->min, (int)sp->max);
             return -1;
         }
         memcpy(base + sp->offset, v, len + 1);
@@ -273,6 +276,61 @@ static int apply_env_overrides(policy_settings *s, dm_err *err)
     return 0;
 }
 
+/* opensearch_mapping_file is relative to the policy file; it must hold a
+ * JSON object with "mappings" (the body of a create-index request). */
+static int check_mapping_file(policy_settings *s, const char *policy_path, const char *where,
+                              dm_err *err)
+{
+    if (!s->opensearch_mapping_file[0])
+        return 0;
+    char resolved[1024];
+    if (s->opensearch_mapping_file[0] != '/' && policy_path && strrchr(policy_path, '/'))
+        snprintf(resolved, sizeof resolved, "%.*s/%s",
+                 (int)(strrchr(policy_path, '/') - policy_path), policy_path,
+                 s->opensearch_mapping_file);
+    else
+        snprintf(resolved, sizeof resolved, "%s", s->opensearch_mapping_file);
+    char *json = policy_read_mapping(resolved, err);
+    if (!json) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        dm_err_set(err, true, "%s: opensearch_mapping_file: %s", where, msg);
+        return -1;
+    }
+    free(json);
+    if (strlen(resolved) >= sizeof s->opensearch_mapping_file) {
+        dm_err_set(err, true, "%s: opensearch_mapping_file: path too long", where);
+        return -1;
+    }
+    snprintf(s->opensearch_mapping_file, sizeof s->opensearch_mapping_file, "%s", resolved);
+    return 0;
+}
+
+char *policy_read_mapping(const char *path, dm_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        dm_err_set(err, true, "cannot open %s", path);
+        return NULL;
+    }
+    sbuf b;
+    sbuf_init(&b);
+    char buf[8192];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0 && b.len < (1u << 20))
+        sbuf_append(&b, buf, n);
+    fclose(f);
+    cJSON *j = cJSON_ParseWithLength(b.data ? b.data : "", b.len);
+    bool ok = cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j, "mappings"));
+    cJSON_Delete(j);
+    if (!ok) {
+        dm_err_set(err, true, "%s is not a JSON object with \"mappings\"", path);
+        sbuf_free(&b);
+        return NULL;
+    }
+    return sbuf_take(&b);
+}
+
 static int load_chunk(lua_State *L, const char *path, dm_err *err)
 {
     if (path) {
@@ -366,6 +424,8 @@ int policy_load(lua_State *L, const char *path, policy *out, dm_err *err)
     }
     if (rc == 0)
         rc = apply_env_overrides(&p.s, err);
+    if (rc == 0)
+        rc = check_mapping_file(&p.s, path, where, err);
     if (rc == 0 && !ocr_languages_available(NULL, p.s.languages, err)) {
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err->msg);

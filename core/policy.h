@@ -33,6 +33,7 @@ typedef struct policy_settings {
     double s3_multipart_threshold_mb;
     double s3_part_mb;
     int s3_parallel_parts;
+    char opensearch_mapping_file[512];
 } policy_settings;
 
 typedef enum {
@@ -66,6 +67,8 @@ extern const setting_spec policy_setting_specs[];
 extern const char *const policy_hook_names[HOOK_COUNT];
 
 void policy_defaults(policy_settings *s);
+/* Reads and checks a create-index body (JSON object with "mappings"). */
+char *policy_read_mapping(const char *path, dm_err *err);
 /* path NULL loads the embedded policies/default.lua. Returns -1 with a
  * precise message (file:line for syntax and runtime errors) on failure; the
  * state is left as it was. */

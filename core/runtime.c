@@ -2,6 +2,7 @@
 
 #include "bulk_buffer.h"
 #include "index.h"
+#include "index_opensearch.h"
 #include "log.h"
 #include "lstate.h"
 #include "mem_stats.h"
@@ -592,6 +593,13 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
 
     pthread_mutex_init(&rt->mu, NULL);
     pthread_cond_init(&rt->cv, NULL);
+    if (rt->settings.opensearch_mapping_file[0]) {
+        char *json = policy_read_mapping(rt->settings.opensearch_mapping_file, err);
+        if (!json)
+            goto out;
+        index_opensearch_set_create_body(json);
+        free(json);
+    }
     bulk_limits limits = {rt->settings.batch_size, (int64_t)(rt->settings.batch_max_mb * 1048576),
                           (int64_t)(rt->settings.batch_max_age_seconds * 1000)};
     rt->bulk = bulk_buffer_start(cfg->index_uri, &limits, complete_from_bulk, rt, err);

@@ -45,6 +45,10 @@ local P = {
   s3_multipart_threshold_mb = 50,
   s3_part_mb = 10,
   s3_parallel_parts = 4,
+  -- A JSON file (relative to this policy) with the create-index body
+  -- (settings + mappings) for a missing OpenSearch index; "" = docmill's
+  -- own mapping (kuromoji when installed, cjk otherwise).
+  opensearch_mapping_file = "",
 }
 
 -- route(job) -> "extract" | "skip". job = {id, source, op, size, mtime_ms, attempts}

@@ -325,6 +325,27 @@ static void test_fake_rejects_bad_wire_format(void)
     fake("/_fake/reset");
 }
 
+static void test_policy_supplied_mapping(void)
+{
+    fake("/_fake/reset");
+    index_opensearch_set_create_body(
+        "{\"settings\":{\"number_of_shards\":1},\"mappings\":{\"properties\":{"
+        "\"source\":{\"type\":\"keyword\"},"
+        "\"pages\":{\"type\":\"nested\",\"properties\":{"
+        "\"text\":{\"type\":\"text\",\"analyzer\":\"standard\"}}}}}}");
+    index_sink *a = open_index("custom");
+    index_opensearch_set_create_body(NULL);
+    CHECK(a != NULL);
+    cJSON *st = fake_state(false);
+    const cJSON *m = get_path(st, "indices", "custom", "mappings");
+    const cJSON *text = get_path(get_path(m, "properties", "pages", "properties"), "text", NULL,
+                                 NULL);
+    CHECK_STR(cJSON_GetStringValue(get_path(text, "analyzer", NULL, NULL)), "standard");
+    CHECK(get_path(m, "_meta", NULL, NULL) == NULL);  /* not docmill's own */
+    cJSON_Delete(st);
+    index_close(a);
+}
+
 static void test_mapping_created_once_cjk_or_kuromoji(void)
 {
     fake("/_fake/reset");
@@ -898,6 +919,7 @@ int main(void)
         {"bulk: Japanese and English documents land with their _id and fields", test_documents_land_with_id_and_fields},
         {"the fake rejects a bad _bulk wire format (so no violation means something)", test_fake_rejects_bad_wire_format},
         {"the mapping is created once: cjk without kuromoji, kuromoji with it", test_mapping_created_once_cjk_or_kuromoji},
+        {"a policy-supplied create-index body replaces docmill's mapping", test_policy_supplied_mapping},
         {"429 and 5xx storms are retried; past the tries they are transient", test_429_storm_is_retried},
         {"a per-item 400 is a permanent failure of that item only", test_item_400_is_permanent},
         {"an outage is transient and work resumes after it", test_outage_is_transient_then_resumes},

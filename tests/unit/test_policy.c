@@ -82,6 +82,16 @@ static void test_errors_are_precise(void)
     CHECK_CONTAINS(err.msg, "must return a table");
     CHECK_INT(load("return { self_test = function() error('bad state') end }", &p, &err), -1);
     CHECK_CONTAINS(err.msg, "self_test failed");
+    CHECK_INT(load("return { opensearch_mapping_file = 'nope.json' }", &p, &err), -1);
+    CHECK_CONTAINS(err.msg, "opensearch_mapping_file: cannot open");
+    write_policy("bad.json", "{\"settings\":{}}");
+    CHECK_INT(load("return { opensearch_mapping_file = 'bad.json' }", &p, &err), -1);
+    CHECK_CONTAINS(err.msg, "is not a JSON object with \"mappings\"");
+    write_policy("good.json", "{\"mappings\":{\"properties\":{}}}");
+    CHECK_INT(load("return { opensearch_mapping_file = 'good.json' }", &p, &err), 0);
+    CHECK_CONTAINS(p.s.opensearch_mapping_file, "/good.json");
+    CHECK(p.s.opensearch_mapping_file[0] == '/');  /* resolved next to the policy */
+    policy_unload(L, &p);
     CHECK_INT(policy_load(L, "/nonexistent/policy.lua", &p, &err), -1);
     CHECK_CONTAINS(err.msg, "cannot open");
     CHECK_INT(lua_gettop(L), 0);  /* failures leave the stack as it was */
