@@ -34,6 +34,8 @@ typedef struct queue_ops {
     int (*extend)(queue *q, const int64_t *ids, int n, int64_t lease_ms, dm_err *err);
     int (*recover)(queue *q, int max_attempts, dm_err *err);
     int (*counts)(queue *q, queue_counts *c, dm_err *err);
+    /* Sends what the implementation batches (SQS deletes); may be NULL. */
+    int (*flush)(queue *q, dm_err *err);
     void (*close)(queue *q);
 } queue_ops;
 
@@ -86,6 +88,10 @@ static inline int queue_recover(queue *q, int max_attempts, dm_err *err)
 static inline int queue_get_counts(queue *q, queue_counts *c, dm_err *err)
 {
     return q->ops->counts(q, c, err);
+}
+static inline int queue_flush(queue *q, dm_err *err)
+{
+    return q->ops->flush ? q->ops->flush(q, err) : 0;
 }
 static inline void queue_close(queue *q)
 {

@@ -381,9 +381,9 @@ int queue_sqlite_enqueue_deletions(queue *q, const char *prefix, char **seen, si
     return rc == 0 ? ngone : -1;
 }
 
-static const queue_ops SQLITE_QUEUE_OPS = {sq_lease,   sq_ack,     sq_fail,
-                                           sq_retry,   sq_release, sq_extend,
-                                           sq_recover, sq_counts,  sq_close};
+static const queue_ops SQLITE_QUEUE_OPS = {sq_lease,   sq_ack,     sq_fail,   sq_retry,
+                                           sq_release, sq_extend,  sq_recover, sq_counts,
+                                           NULL,       sq_close};
 
 queue *queue_sqlite_open(const char *path, const char *owner, dm_err *err)
 {

@@ -35,6 +35,9 @@ typedef struct sqs_queue {
     sqs_job *jobs;
     int njobs, jobs_cap;
     int64_t next_id;
+    /* Finished messages waiting for DeleteMessageBatch (loop thread only). */
+    char *deletes[10];
+    int ndeletes;
 } sqs_queue;
 
 static sqs_queue *QS(queue *q)
@@ -151,6 +154,22 @@ static int q_lease(queue *q, int max, int64_t lease_ms, queue_job **jobs, int *n
     return 0;
 }
 
+static int flush_deletes(sqs_queue *s, dm_err *err)
+{
+    if (s->ndeletes == 0)
+        return 0;
+    int rc = sqs_delete_batch(s->client, s->deletes, s->ndeletes, err);
+    for (int i = 0; i < s->ndeletes; i++)
+        free(s->deletes[i]);
+    s->ndeletes = 0;
+    return rc < 0 ? -1 : 0;
+}
+
+static int q_flush(queue *q, dm_err *err)
+{
+    return flush_deletes(QS(q), err);
+}
+
 /* A job of message `slot` has ended. When it was the message's last, the
  * message is deleted — or made visible again after the backoff if any of
  * its jobs must be retried. Called with mu held; releases it. */
@@ -164,11 +183,17 @@ static int finish_job(sqs_queue *s, int slot, dm_err *err)
     sqs_msg done = *g;
     memset(g, 0, sizeof *g);  /* the slot is free; we own the strings now */
     pthread_mutex_unlock(&s->mu);
-    int rc;
-    if (done.retry)
+    int rc = 0;
+    if (done.retry) {
         rc = sqs_change_visibility(s->client, done.receipt, (int)(done.retry_ms / 1000), err);
-    else
-        rc = sqs_delete(s->client, done.receipt, err);
+    } else {
+        /* Deleted ten at a time (or at the next flush): until then the
+         * message stays invisible, and a crash only redelivers it. */
+        s->deletes[s->ndeletes++] = done.receipt;
+        done.receipt = NULL;
+        if (s->ndeletes == 10)
+            rc = flush_deletes(s, err);
+    }
     drop_msg(&done);
     return rc;
 }
@@ -272,6 +297,9 @@ static void q_close(queue *q)
     if (!q)
         return;
     sqs_queue *s = QS(q);
+    dm_err err;
+    if (flush_deletes(s, &err) != 0)
+        log_warn("SQS: final deletes failed (those messages will be redelivered): %s", err.msg);
     for (int i = 0; i < s->nmsgs; i++)
         if (s->msgs[i].used)
             drop_msg(&s->msgs[i]);
@@ -283,8 +311,8 @@ static void q_close(queue *q)
     free(s);
 }
 
-static const queue_ops SQS_QUEUE_OPS = {q_lease,   q_ack,     q_fail,   q_retry, q_release,
-                                        q_extend,  q_recover, q_counts, q_close};
+static const queue_ops SQS_QUEUE_OPS = {q_lease,  q_ack,    q_fail,  q_retry, q_release,
+                                        q_extend, q_recover, q_counts, q_flush, q_close};
 
 queue *queue_sqs_open(const char *queue_url, const queue_sqs_options *opt, dm_err *err)
 {

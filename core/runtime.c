@@ -272,6 +272,9 @@ static void apply_results(runtime *rt)
         flight_remove(rt, r->job_id);
     }
     free(res);
+    dm_err ferr;
+    if (n > 0 && queue_flush(rt->q, &ferr) != 0)
+        log_warn("cannot flush queue acknowledgements: %s", ferr.msg);
 }
 
 /* Puts freshly leased jobs in flight and in the channel. */

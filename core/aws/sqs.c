@@ -187,6 +187,34 @@ int sqs_delete(sqs_client *c, const char *receipt, dm_err *err)
     return simple_call(c, "DeleteMessage", body, err);
 }
 
+int sqs_delete_batch(sqs_client *c, char *const *receipts, int n, dm_err *err)
+{
+    cJSON *body = cJSON_CreateObject();
+    cJSON *entries = cJSON_AddArrayToObject(body, "Entries");
+    for (int i = 0; i < n && i < 10; i++) {
+        cJSON *e = cJSON_CreateObject();
+        char id[16];
+        snprintf(id, sizeof id, "m%d", i);
+        cJSON_AddStringToObject(e, "Id", id);
+        cJSON_AddStringToObject(e, "ReceiptHandle", receipts[i]);
+        cJSON_AddItemToArray(entries, e);
+    }
+    cJSON *out;
+    if (call(c, "DeleteMessageBatch", body, 30000, &out, err) != 0)
+        return -1;
+    int failed = 0;
+    const cJSON *f;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItem(out, "Failed"))
+    {
+        const char *code = cJSON_GetStringValue(cJSON_GetObjectItem(f, "Code"));
+        log_warn("SQS DeleteMessageBatch: entry %s not deleted (%s); it will be redelivered",
+                 cJSON_GetStringValue(cJSON_GetObjectItem(f, "Id")), code ? code : "?");
+        failed++;
+    }
+    cJSON_Delete(out);
+    return failed;
+}
+
 int sqs_change_visibility(sqs_client *c, const char *receipt, int seconds, dm_err *err)
 {
     cJSON *body = cJSON_CreateObject();

@@ -25,6 +25,9 @@ int sqs_receive(sqs_client *c, int max, int wait_seconds, int visibility_seconds
                 sqs_message **msgs, int *n, dm_err *err);
 void sqs_messages_free(sqs_message *msgs, int n);
 int sqs_delete(sqs_client *c, const char *receipt, dm_err *err);
+/* Up to 10 receipts in one request. Returns how many failed (each logged;
+ * those messages come back after their visibility timeout), or -1. */
+int sqs_delete_batch(sqs_client *c, char *const *receipts, int n, dm_err *err);
 int sqs_change_visibility(sqs_client *c, const char *receipt, int seconds, dm_err *err);
 int sqs_send(sqs_client *c, const char *body, dm_err *err);
 /* ApproximateNumberOfMessages (+Delayed) and ...NotVisible. */
