@@ -206,6 +206,37 @@ int dm_sha256_file(const char *path, char out[65], dm_err *err)
     return 0;
 }
 
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int dm_percent_decode(const char *in, bool plus_is_space, sbuf *out)
+{
+    for (const char *p = in; *p; p++) {
+        if (*p == '+' && plus_is_space) {
+            sbuf_putc(out, ' ');
+        } else if (*p == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
+            char c = (char)(hexval(p[1]) * 16 + hexval(p[2]));
+            if (c == '\0')
+                return -1;
+            sbuf_putc(out, c);
+            p += 2;
+        } else {
+            sbuf_putc(out, *p);
+        }
+    }
+    if (!out->data)
+        sbuf_append(out, "", 0);
+    return 0;
+}
+
 int dm_strcmp_ptr(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);

@@ -52,6 +52,9 @@ void dm_sha256_hex(const void *data, size_t len, char out[65]);
 int dm_sha256_file(const char *path, char out[65], dm_err *err);
 
 bool dm_str_has_prefix(const char *s, const char *prefix);
+/* Percent-decodes in (and '+' as a space when plus_is_space, as S3 event
+ * keys need) into out. Returns -1 when it would decode a NUL byte. */
+int dm_percent_decode(const char *in, bool plus_is_space, sbuf *out);
 /* strcmp for qsort/bsearch over arrays of char pointers. */
 int dm_strcmp_ptr(const void *a, const void *b);
 

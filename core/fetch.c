@@ -8,17 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int fetch_local_path(const char *uri, sbuf *path, dm_err *err)
 {
     sbuf_reset(path);
@@ -28,18 +17,9 @@ int fetch_local_path(const char *uri, sbuf *path, dm_err *err)
             dm_err_set(err, true, "unsupported file URI (only file:///path is accepted): %s", uri);
             return -1;
         }
-        for (; *p; p++) {
-            if (*p == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-                char c = (char)(hexval(p[1]) * 16 + hexval(p[2]));
-                if (c == '\0') {
-                    dm_err_set(err, true, "file URI contains an encoded NUL: %s", uri);
-                    return -1;
-                }
-                sbuf_putc(path, c);
-                p += 2;
-            } else {
-                sbuf_putc(path, *p);
-            }
+        if (dm_percent_decode(p, false, path) != 0) {
+            dm_err_set(err, true, "file URI contains an encoded NUL: %s", uri);
+            return -1;
         }
         return 0;
     }

@@ -37,6 +37,7 @@ static const char *SCHEMA =
     "  size INTEGER, mtime_ms INTEGER,"
     "  state TEXT NOT NULL,"    /* pending, leased, done, failed */
     "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  crashes INTEGER NOT NULL DEFAULT 0,"     /* leases lost to a dying worker */
     "  not_before INTEGER NOT NULL DEFAULT 0,"
     "  lease_until INTEGER, lease_owner TEXT,"
     "  error TEXT, outcome TEXT, enqueued_at INTEGER, updated_at INTEGER);"

@@ -41,10 +41,12 @@ const setting_spec policy_setting_specs[] = {
     {"gc_every_jobs", SETTING_INT, 0, 1000000, S(gc_every_jobs),
      "full Lua GC and MuPDF store flush every N jobs (0 = never)"},
     {"mupdf_store_mb", SETTING_INT, 0, 4096, S(mupdf_store_mb), "MuPDF cache per worker"},
-    {"max_attempts", SETTING_INT, 1, 1000, S(max_attempts),
-     "transient failures are retried until this many attempts"},
+    {"max_crashes", SETTING_INT, 1, 100, S(max_crashes),
+     "a job whose worker died or stalled while holding it this many times is quarantined"},
     {"retry_base_ms", SETTING_INT, 0, 86400000, S(retry_base_ms),
-     "first retry delay; doubles per attempt"},
+     "first retry delay after a transient failure; doubles per attempt"},
+    {"retry_max_ms", SETTING_INT, 0, 86400000, S(retry_max_ms),
+     "the longest retry delay (transient failures are retried until they succeed)"},
     {"lease_seconds", SETTING_INT, 10, 86400, S(lease_seconds),
      "how long a job stays invisible to other takers while it runs (renewed)"},
     {"s3_multipart_threshold_mb", SETTING_NUM, 0, 1e6, S(s3_multipart_threshold_mb),
@@ -77,8 +79,9 @@ void policy_defaults(policy_settings *s)
     s->batch_max_age_seconds = 5;
     s->gc_every_jobs = 50;
     s->mupdf_store_mb = 16;
-    s->max_attempts = 5;
+    s->max_crashes = 2;
     s->retry_base_ms = 2000;
+    s->retry_max_ms = 300000;
     s->lease_seconds = 600;
     s->s3_multipart_threshold_mb = 50;
     s->s3_part_mb = 10;

@@ -27,8 +27,9 @@ typedef struct policy_settings {
     double batch_max_age_seconds;
     int gc_every_jobs;
     int mupdf_store_mb;
-    int max_attempts;
+    int max_crashes;
     int retry_base_ms;
+    int retry_max_ms;
     int lease_seconds;
     double s3_multipart_threshold_mb;
     double s3_part_mb;

@@ -32,7 +32,7 @@ typedef struct queue_ops {
     int (*retry)(queue *q, int64_t id, const char *reason, int64_t delay_ms, dm_err *err);
     int (*release)(queue *q, int64_t id, dm_err *err);
     int (*extend)(queue *q, const int64_t *ids, int n, int64_t lease_ms, dm_err *err);
-    int (*recover)(queue *q, int max_attempts, dm_err *err);
+    int (*recover)(queue *q, int max_crashes, dm_err *err);
     int (*counts)(queue *q, queue_counts *c, dm_err *err);
     /* Sends what the implementation batches (SQS deletes); may be NULL. */
     int (*flush)(queue *q, dm_err *err);
@@ -79,11 +79,12 @@ static inline int queue_extend(queue *q, const int64_t *ids, int n, int64_t leas
     return q->ops->extend(q, ids, n, lease_ms, err);
 }
 /* Leases of owners that are gone (a dead pid on this host, or an expired
- * lease anywhere) become pending again, or failed once a job has used
- * max_attempts. Returns how many were reclaimed. */
-static inline int queue_recover(queue *q, int max_attempts, dm_err *err)
+ * lease anywhere) become pending again — or failed (quarantined) once the
+ * job has been held by a dying worker max_crashes times. Returns how many
+ * were reclaimed. */
+static inline int queue_recover(queue *q, int max_crashes, dm_err *err)
 {
-    return q->ops->recover(q, max_attempts, err);
+    return q->ops->recover(q, max_crashes, err);
 }
 static inline int queue_get_counts(queue *q, queue_counts *c, dm_err *err)
 {

@@ -225,18 +225,19 @@ static int sq_extend(queue *q, const int64_t *ids, int n, int64_t lease_ms, dm_e
     return 0;
 }
 
-/* A reclaimed job goes back to pending — unless it has used up its
- * attempts: a file that crashes or hangs its worker every time must end as a
- * recorded failure, not loop forever. ?1 owner, ?2 max attempts, ?3 now. */
+/* A reclaimed job goes back to pending — unless its workers have died or
+ * stalled on it max_crashes times: a file that crashes or hangs the process
+ * every time must end as a recorded failure (quarantine), not loop forever.
+ * ?1 owner, ?2 max crashes, ?3 now. */
 #define RECLAIM                                                                              \
-    "UPDATE jobs SET lease_until=NULL, lease_owner=NULL, updated_at=?3,"                     \
-    " state = CASE WHEN attempts >= ?2 THEN 'failed' ELSE 'pending' END,"                   \
-    " outcome = CASE WHEN attempts >= ?2 THEN 'failed' ELSE outcome END,"                   \
-    " error = CASE WHEN attempts >= ?2 THEN 'its worker died or stalled on each of '"       \
-    "   || attempts || ' attempts' ELSE error END"                                           \
+    "UPDATE jobs SET lease_until=NULL, lease_owner=NULL, updated_at=?3, crashes=crashes+1,"  \
+    " state = CASE WHEN crashes + 1 >= ?2 THEN 'failed' ELSE 'pending' END,"                \
+    " outcome = CASE WHEN crashes + 1 >= ?2 THEN 'failed' ELSE outcome END,"                \
+    " error = CASE WHEN crashes + 1 >= ?2 THEN 'quarantined: its worker died or stalled "   \
+    "while processing it ' || (crashes + 1) || ' times' ELSE error END"                     \
     " WHERE state='leased' AND "
 
-static int sq_recover(queue *q, int max_attempts, dm_err *err)
+static int sq_recover(queue *q, int max_crashes, dm_err *err)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(SQ(q)->db,
@@ -266,7 +267,7 @@ static int sq_recover(queue *q, int max_attempts, dm_err *err)
     sqlite3_finalize(st);
     int rc = 0;
     for (int i = 0; i < ndead; i++) {
-        int n = run(q, RECLAIM "lease_owner=?1", "tii", err, dead[i], (int64_t)max_attempts,
+        int n = run(q, RECLAIM "lease_owner=?1", "tii", err, dead[i], (int64_t)max_crashes,
                     dm_now_ms());
         if (n < 0)
             rc = -1;
@@ -278,7 +279,7 @@ static int sq_recover(queue *q, int max_attempts, dm_err *err)
     if (rc != 0)
         return -1;
     int64_t now = dm_now_ms();
-    int n = run(q, RECLAIM "lease_until < ?3", "tii", err, "", (int64_t)max_attempts, now);
+    int n = run(q, RECLAIM "lease_until < ?3", "tii", err, "", (int64_t)max_crashes, now);
     if (n < 0)
         return -1;
     return total + n;

@@ -234,21 +234,17 @@ static void apply_results(runtime *rt)
             rc = queue_fail(rt->q, r->job_id, r->error, &err);
             break;
         case OUTCOME_RETRY: {
-            int attempts = f ? f->attempts : rt->settings.max_attempts;
-            if (attempts >= rt->settings.max_attempts) {
-                char msg[600];
-                snprintf(msg, sizeof msg, "gave up after %d attempts: %s", attempts, r->error);
-                r->outcome = OUTCOME_FAILED;
-                rc = queue_fail(rt->q, r->job_id, msg, &err);
-            } else {
-                /* Exponential, capped at an hour (and the shift kept small). */
-                int shift = attempts - 1 < 20 ? attempts - 1 : 20;
-                int64_t delay = (int64_t)rt->settings.retry_base_ms << shift;
-                if (delay > 3600000)
-                    delay = 3600000;
-                rc = queue_retry(rt->q, r->job_id, r->error, delay, &err);
-                rt->sum.retried++;
-            }
+            /* Transient means it can succeed later (the index is down, S3
+             * answered 503): retried until it does, never turned into a
+             * failure — an outage must lose nothing. Exponential backoff up
+             * to retry_max_ms (the shift kept small). */
+            int attempts = f ? f->attempts : 1;
+            int shift = attempts - 1 < 20 ? (attempts > 0 ? attempts - 1 : 0) : 20;
+            int64_t delay = (int64_t)rt->settings.retry_base_ms << shift;
+            if (delay > rt->settings.retry_max_ms)
+                delay = rt->settings.retry_max_ms;
+            rc = queue_retry(rt->q, r->job_id, r->error, delay, &err);
+            rt->sum.retried++;
             break;
         }
         }
@@ -375,7 +371,7 @@ static void heartbeat(runtime *rt)
     dm_err err;
     /* Another process on this host may have died since we started, or a
      * lease held elsewhere may have run out: take those jobs back. */
-    int recovered = queue_recover(rt->q, rt->settings.max_attempts, &err);
+    int recovered = queue_recover(rt->q, rt->settings.max_crashes, &err);
     if (recovered > 0)
         log_info("reclaimed %d jobs from workers that are gone", recovered);
     if (rt->nflight == 0)
@@ -583,7 +579,7 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
             (rt->nexclude == 0 || strcmp(real, rt->exclude[0]) != 0))
             rt->exclude[rt->nexclude++] = dm_xstrdup(real);
     }
-    int recovered = queue_recover(rt->q, rt->settings.max_attempts, err);
+    int recovered = queue_recover(rt->q, rt->settings.max_crashes, err);
     if (recovered < 0)
         goto out;
     if (recovered > 0)

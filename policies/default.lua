@@ -35,10 +35,13 @@ local P = {
   gc_every_jobs = 50,
   -- MuPDF cache per worker; bigger does not make OCR faster.
   mupdf_store_mb = 16,
-  -- Transient failures (index busy...) are retried up to this many attempts,
-  -- the first after retry_base_ms, doubling each time.
-  max_attempts = 5,
+  -- Transient failures (index down or busy, S3 5xx...) are retried until they
+  -- succeed: the first after retry_base_ms, doubling up to retry_max_ms.
   retry_base_ms = 2000,
+  retry_max_ms = 300000,
+  -- A job whose worker died or stalled while holding it this many times
+  -- (a file that crashes or hangs the process) is quarantined as failed.
+  max_crashes = 2,
   -- A running job is invisible to other takers this long (renewed while it runs).
   lease_seconds = 600,
   -- S3 objects above this size download in parallel ranged parts.

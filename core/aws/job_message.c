@@ -5,31 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-void s3_event_key_decode(const char *in, sbuf *out)
-{
-    for (const char *p = in; *p; p++) {
-        if (*p == '+') {
-            sbuf_putc(out, ' ');
-        } else if (*p == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-            sbuf_putc(out, (char)(hexval(p[1]) * 16 + hexval(p[2])));
-            p += 2;
-        } else {
-            sbuf_putc(out, *p);
-        }
-    }
-}
-
 static const char *str_field(const cJSON *obj, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
@@ -61,11 +36,9 @@ static int add_job(message_job **jobs, int *n, const char *bucket, const char *k
     sbuf key, src;
     sbuf_init(&key);
     sbuf_init(&src);
-    if (key_is_encoded)
-        s3_event_key_decode(key_raw, &key);
-    else
-        sbuf_append(&key, key_raw, strlen(key_raw));
-    if (key.len == 0 || memchr(key.data, '\0', key.len) || strlen(key.data) != key.len) {
+    int decoded = key_is_encoded ? dm_percent_decode(key_raw, true, &key)
+                                 : (sbuf_append(&key, key_raw, strlen(key_raw)), 0);
+    if (decoded != 0 || key.len == 0) {
         sbuf_free(&key);
         dm_err_set(err, true, "malformed job: object key contains NUL");
         return -1;

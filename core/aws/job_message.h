@@ -21,7 +21,5 @@ typedef struct message_job {
  * message_jobs_free. */
 int job_message_parse(const char *body, size_t len, message_job **jobs, dm_err *err);
 void message_jobs_free(message_job *jobs, int n);
-/* S3 event keys are URL-encoded with '+' for space. */
-void s3_event_key_decode(const char *in, sbuf *out);
 
 #endif

@@ -23,19 +23,24 @@ Commands:
 
 Global options: --help, --version. `docmill <command> --help` for more.
 ]],
-  run = [[
-usage: docmill run [--config FILE] [--source DIR] [--index sqlite:PATH]
+  run = [=[
+usage: docmill run [--config FILE] [--source DIR|SQS_QUEUE_URL]
+                   [--index sqlite:PATH|https://HOST[:PORT][/INDEX]]
                    [--workers N] [--once] [--policy FILE] [--json]
                    [--log-level debug|info|warn|error]
 
-Processes every supported file under DIR (recursively) into the index.
-With --once, exits when every job has ended and prints a summary; exit
-status 0 when nothing failed, 3 when some files failed (they are recorded:
-see `docmill status`). Without --once it keeps running, rescanning the
-folder for new, changed and deleted files; SIGINT/SIGTERM finish the jobs
-in progress and exit. Jobs live in a durable queue in the index database:
-a run that is killed resumes where it stopped.
-]],
+Processes every supported file under DIR (recursively), or every job of an
+SQS queue (S3 event notifications, SNS-wrapped events, {"bucket","key"}),
+into the index: SQLite FTS5 or OpenSearch. With --once, exits when every
+job has ended (the queue is empty) and prints a summary; exit status 0 when
+nothing failed, 3 when some files failed (recorded: see `docmill status`).
+Without --once it keeps running, rescanning the folder for new, changed and
+deleted files; SIGINT/SIGTERM finish the jobs in progress and exit. A
+folder's jobs live in a durable queue in the index database (or
+docmill-queue.db beside an OpenSearch index): a run that is killed resumes
+where it stopped. The seed's environment variables (SQS_QUEUE_URL,
+OPENSEARCH_ENDPOINT, MAX_WORKERS, ...) override the config; see README.md.
+]=],
   extract = [[
 usage: docmill extract FILE [--json] [--dpi N] [--lang L] [--policy FILE]
 

@@ -111,6 +111,7 @@ static void test_recover_dead_owner_and_expired_lease(void)
 
     queue *q = open_q(NULL);
     CHECK_INT(queue_recover(q, 5, &err), 2);
+    /* Each recovery counts a crash: at the limit the job is quarantined. */
     queue_counts c;
     queue_get_counts(q, &c, &err);
     CHECK_INT(c.pending, 2);
@@ -133,7 +134,7 @@ static void test_exhausted_jobs_fail_and_lost_leases_are_respected(void)
     queue_jobs_free(jobs, n);
     queue_close(dead);
     queue *q = open_q(NULL);
-    CHECK_INT(queue_recover(q, 1, &err), 1);  /* one attempt allowed: used up */
+    CHECK_INT(queue_recover(q, 1, &err), 1);  /* one crash allowed: quarantined */
     queue_counts c;
     queue_get_counts(q, &c, &err);
     CHECK_INT(c.failed, 1);
@@ -143,7 +144,7 @@ static void test_exhausted_jobs_fail_and_lost_leases_are_respected(void)
     queue_sqlite_failures(q, 10, &f, &nf, &err);
     CHECK_INT(nf, 1);
     if (nf == 1)
-        CHECK_CONTAINS(f[0].error, "died or stalled on each of 1 attempts");
+        CHECK_CONTAINS(f[0].error, "quarantined: its worker died or stalled while processing it 1 times");
     queue_failures_free(f, nf);
 
     /* A's lease runs out; B reclaims and takes the job; A's late ack must
@@ -203,7 +204,7 @@ int main(void)
         {"enqueue, lease, ack, fail, unchanged and changed files", test_enqueue_lease_ack},
         {"retry waits for its backoff; release undoes an attempt", test_retry_backoff_and_release},
         {"leases of dead owners and expired leases are recovered", test_recover_dead_owner_and_expired_lease},
-        {"exhausted jobs fail on recovery; a lost lease is not overwritten",
+        {"a job held by dying workers max_crashes times is quarantined; a lost lease is not overwritten",
          test_exhausted_jobs_fail_and_lost_leases_are_respected},
         {"files gone from the folder become deletion jobs", test_deletions},
         {NULL, NULL}};

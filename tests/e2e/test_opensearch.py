@@ -1,0 +1,255 @@
+#!/usr/bin/python3
+"""docmill with an OpenSearch index, end to end against the strict fake
+(tests/servers/fake_opensearch.py, 127.0.0.1 only): a folder is indexed as
+one document per file with the right _id and text and no wire-format
+violation, a re-run writes nothing, a 429 storm and an index outage lose
+nothing and index every document exactly once, and a per-item mapping error
+fails only its own file, for good.
+
+A folder source with an OpenSearch index keeps its job queue in
+./docmill-queue.db, so docmill runs with a private working directory."""
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.parse
+import urllib.request
+
+import e2e_util as U
+
+FAKE = os.path.join(U.SOURCE, "tests", "servers", "fake_opensearch.py")
+INDEX = "docs"
+TRIES = 4  # DOCMILL_OPENSEARCH_RETRIES: tries per request or bulk item
+
+
+def doc_id(path):
+    """docmill's document id: the first 32 hex digits of the SHA-256 of the
+    absolute source path."""
+    return hashlib.sha256(path.encode()).hexdigest()[:32]
+
+
+def file_sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def squash(text):
+    return U.norm(text).lower()
+
+
+class OpenSearchIndex(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.truth = U.truth()
+        cls.good = U.good_files()
+        cls.bad = U.bad_files()
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="docmill-os-")
+        self.fake = subprocess.Popen([sys.executable, FAKE], stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL)
+        line = self.fake.stdout.readline()
+        if not line.strip().isdigit():
+            self.fake.kill()
+            self.fake.wait()
+            raise RuntimeError("fake_opensearch.py did not print its port: %r" % line)
+        self.base = "http://127.0.0.1:%d" % int(line)
+        self.src = os.path.realpath(U.copy_docs(os.path.join(self.tmp, "src")))
+        self.wd = os.path.join(self.tmp, "wd")
+        os.makedirs(self.wd)
+
+    def tearDown(self):
+        self.fake.kill()
+        self.fake.wait(timeout=10)
+        self.fake.stdout.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # --- helpers -----------------------------------------------------------
+    def ctl(self, what, **query):
+        url = "%s/_fake/%s?%s" % (self.base, what, urllib.parse.urlencode(query))
+        with urllib.request.urlopen(urllib.request.Request(url, data=b"", method="POST"),
+                                    timeout=10) as r:
+            self.assertEqual(r.status, 200)
+
+    def dump(self):
+        with urllib.request.urlopen("%s/_fake/docs?index=%s" % (self.base, INDEX),
+                                    timeout=30) as r:
+            return json.load(r)
+
+    def docs(self):
+        return self.dump()["indices"].get(INDEX, {}).get("docs", {})
+
+    def run_docmill(self, *extra):
+        env = dict(os.environ)
+        for k in ("OPENSEARCH_AUTH", "OPENSEARCH_USERNAME", "OPENSEARCH_PASSWORD",
+                  "OPENSEARCH_ENDPOINT", "SQS_QUEUE_URL", "MAX_WORKERS"):
+            env.pop(k, None)
+        env.update(DOCMILL_OPENSEARCH_RETRY_BASE_MS="10", DOCMILL_OPENSEARCH_RETRIES=str(TRIES))
+        return U.dm("run", "--once", "--source", self.src, "--index",
+                    "%s/%s" % (self.base, INDEX), "--workers", U.WORKERS, "--json",
+                    *extra, cwd=self.wd, env=env)
+
+    def path(self, name):
+        return os.path.join(self.src, name)
+
+    def jobs(self):
+        """source -> (state, error) from the folder's job queue."""
+        db = os.path.join(self.wd, "docmill-queue.db")
+        self.assertTrue(os.path.exists(db), "no docmill-queue.db in the working directory")
+        con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)
+        try:
+            rows = con.execute("SELECT source, state, error FROM jobs").fetchall()
+        finally:
+            con.close()
+        return {s: (st, err) for s, st, err in rows}
+
+    def assert_no_violations(self):
+        self.assertEqual(self.dump()["violations"], [], "wire-format violations")
+
+    def assert_indexed(self, names):
+        """Exactly these corpus files are documents, each with its _id,
+        source, content hash and the text of its truth phrases."""
+        docs = self.docs()
+        want = {doc_id(self.path(n)): n for n in names}
+        self.assertEqual(sorted(docs), sorted(want),
+                         "documents in the index: %r" % sorted(d["source"] for d in docs.values()))
+        for i, name in want.items():
+            d = docs[i]
+            self.assertEqual(d["source"], self.path(name))
+            self.assertEqual(d["sha256"], file_sha256(self.path(name)), name)
+            pages = d["pages"]
+            self.assertTrue(pages, name)
+            self.assertEqual(d["pages_ocr"], sum(p["method"] == "ocr" for p in pages), name)
+            text = squash(" ".join(p["text"] for p in pages))
+            for phrase in self.truth[name]["phrases"]:
+                self.assertIn(squash(phrase), text, "%s: %r not in its pages" % (name, phrase))
+
+    def assert_jobs(self, done, failed):
+        jobs = self.jobs()
+        self.assertEqual({s: st for s, (st, _) in jobs.items()},
+                         {**{self.path(n): "done" for n in done},
+                          **{self.path(n): "failed" for n in failed}}, jobs)
+        return jobs
+
+    def assert_bad_files_failed(self, jobs):
+        for n in self.bad:
+            err = jobs[self.path(n)][1] or ""
+            self.assertNotIn("opensearch", err.lower(), "%s failed because of the index" % n)
+
+    # --- scenarios -----------------------------------------------------------
+    def test_corpus_is_indexed_then_rerun_writes_nothing(self):
+        r = self.run_docmill()
+        self.assertEqual(r.rc, 3, r)
+        s = r.json()
+        self.assertEqual((s["indexed"], s["failed"], s["retried"]),
+                         (len(self.good), len(self.bad), 0), s)
+        self.assert_indexed(self.good)
+        self.assert_no_violations()
+        self.assert_bad_files_failed(self.assert_jobs(self.good, self.bad))
+        mapping = self.dump()["indices"][INDEX]["mappings"]
+        self.assertEqual(mapping["properties"]["pages"]["type"], "nested", mapping)
+
+        before = self.dump()["counters"]
+        r = self.run_docmill()
+        self.assertEqual(r.rc, 0, r)
+        s = r.json()
+        self.assertEqual((s["indexed"], s["unchanged"], s["failed"]),
+                         (0, len(self.good) + len(self.bad), 0), s)
+        after = self.dump()["counters"]
+        for k in ("bulk_requests", "bulk_items", "update", "put_index"):
+            self.assertEqual(after[k], before[k], "%s changed on a re-run: %r" % (k, after))
+        self.assert_no_violations()
+
+    def test_429_storm_indexes_every_document_once(self):
+        storm = 10 * TRIES  # > 3 per document: some bulk items run out of tries
+        self.ctl("fail", status=429, count=storm, scope="item")
+        self.ctl("fail", status=429, count=3, scope="request")
+        r = self.run_docmill()
+        self.assertEqual(r.rc, 3, r)
+        s = r.json()
+        self.assertEqual((s["indexed"], s["failed"]), (len(self.good), len(self.bad)), s)
+        # More injected failures than the sink can absorb with its tries
+        # per item: at least one job went back to the queue.
+        self.assertGreater(s["retried"], 0, r)
+        self.assertIn("will retry", r.err)
+        self.assertIn("429", r.err)
+        self.assert_indexed(self.good)
+        self.assert_no_violations()
+        # The storm items come first; every other item written is a success:
+        # exactly one per document.
+        c = self.dump()["counters"]
+        self.assertEqual(c["bulk_items"] - storm, len(self.good), c)
+        self.assertGreaterEqual(c["rejected"], 3, c)
+        self.assert_bad_files_failed(self.assert_jobs(self.good, self.bad))
+
+    def test_index_outage_loses_nothing(self):
+        self.ctl("down", seconds=3)
+        runs = []
+        for _ in range(3):
+            r = self.run_docmill()
+            self.assertIn(r.rc, (0, 3), r)
+            runs.append(r.json())
+            if len(self.docs()) == len(self.good):
+                break
+        self.assertGreater(runs[0]["retried"], 0, runs)
+        self.assertEqual(sum(s["indexed"] for s in runs), len(self.good), runs)
+        self.assert_indexed(self.good)
+        self.assert_no_violations()
+        self.assertGreater(self.dump()["counters"]["rejected"], 0)
+        jobs = self.assert_jobs(self.good, self.bad)
+        self.assert_bad_files_failed(jobs)
+
+    def test_outage_outlasting_the_retries_loses_nothing(self):
+        # The outage outlasts the sink's own retries inside one bulk call
+        # (4 tries, ~0.1 s here): the jobs go back to the queue with backoff
+        # (capped at 200 ms by this policy) and are retried until the index
+        # returns. Transient never turns into failed: the run ends with every
+        # file indexed, and only the bad files failed.
+        policy = os.path.join(self.tmp, "short_retries.lua")
+        with open(policy, "w") as f:
+            f.write("return { retry_base_ms = 50, retry_max_ms = 200 }\n")
+        self.ctl("down", seconds=3)
+        r = self.run_docmill("--policy", policy)
+        self.assertEqual(r.rc, 3, r)
+        s = r.json()
+        self.assertGreater(s["retried"], 0, s)
+        self.assertEqual((s["indexed"], s["failed"]), (len(self.good), len(self.bad)), s)
+        self.assertEqual(len(self.docs()), len(self.good))
+        self.assert_indexed(self.good)
+        jobs = self.assert_jobs(self.good, self.bad)
+        self.assert_bad_files_failed(jobs)
+        r = self.run_docmill("--policy", policy)
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(r.json()["indexed"], 0, r)
+
+    def test_mapping_error_fails_only_its_document(self):
+        victim = "text_ja_en.pdf"
+        self.ctl("item_error", id=doc_id(self.path(victim)), status=400,
+                 type="mapper_parsing_exception", reason="failed to parse field [pages.text]")
+        r = self.run_docmill()
+        self.assertEqual(r.rc, 3, r)
+        s = r.json()
+        others = [n for n in self.good if n != victim]
+        self.assertEqual((s["indexed"], s["failed"], s["retried"]),
+                         (len(others), len(self.bad) + 1, 0), s)
+        self.assert_indexed(others)
+        self.assert_no_violations()
+        jobs = self.assert_jobs(others, self.bad + [victim])
+        self.assertIn("mapper_parsing_exception", jobs[self.path(victim)][1] or "", jobs)
+        self.assertIn("mapper_parsing_exception", r.err)
+        # Recorded for good: a second run does not try it again.
+        before = self.dump()["counters"]["bulk_items"]
+        r = self.run_docmill()
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(r.json()["indexed"], 0, r)
+        self.assertEqual(self.dump()["counters"]["bulk_items"], before)
+
+
+if __name__ == "__main__":
+    U.main()
