@@ -305,7 +305,7 @@ static int check_mapping_file(policy_settings *s, const char *policy_path, const
         dm_err_set(err, true, "%s: opensearch_mapping_file: path too long", where);
         return -1;
     }
-    snprintf(s->opensearch_mapping_file, sizeof s->opensearch_mapping_file, "%s", resolved);
+    memcpy(s->opensearch_mapping_file, resolved, strlen(resolved) + 1);  /* length checked above */
     return 0;
 }
 
