@@ -25,8 +25,9 @@ return {
   rescan_seconds = 5,
 
   -- SQS source: long-poll wait (0..20 s) and messages per receive (1..10).
-  sqs_wait_seconds = 20,
-  sqs_max_messages = 10,
+  -- nil leaves them to the policy (20 and 10 by default).
+  sqs_wait_seconds = nil,
+  sqs_max_messages = nil,
 
   -- debug, info, warn or error.
   log_level = "info",

@@ -53,6 +53,9 @@ const setting_spec policy_setting_specs[] = {
      "S3 objects above this size download in parallel ranged parts (0 = never)"},
     {"s3_part_mb", SETTING_NUM, 1, 5120, S(s3_part_mb), "size of one ranged part"},
     {"s3_parallel_parts", SETTING_INT, 1, 64, S(s3_parallel_parts), "ranged parts in flight"},
+    {"sqs_wait_seconds", SETTING_INT, 0, 20, S(sqs_wait_seconds),
+     "SQS long-poll wait per ReceiveMessage"},
+    {"sqs_max_messages", SETTING_INT, 1, 10, S(sqs_max_messages), "SQS messages per receive"},
     {"opensearch_mapping_file", SETTING_STR, 0, 400, S(opensearch_mapping_file),
      "JSON create-index body (settings, mappings) used instead of docmill's own"},
     {NULL, 0, 0, 0, 0, NULL},
@@ -86,6 +89,8 @@ void policy_defaults(policy_settings *s)
     s->s3_multipart_threshold_mb = 50;
     s->s3_part_mb = 10;
     s->s3_parallel_parts = 4;
+    s->sqs_wait_seconds = 20;
+    s->sqs_max_messages = 10;
 }
 
 static const setting_spec *find_setting(const char *name)

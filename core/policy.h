@@ -35,6 +35,8 @@ typedef struct policy_settings {
     double s3_part_mb;
     int s3_parallel_parts;
     char opensearch_mapping_file[512];
+    int sqs_wait_seconds;
+    int sqs_max_messages;
 } policy_settings;
 
 typedef enum {

@@ -558,7 +558,11 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
         goto out;
     if (cfg->queue_url) {
         /* The queue is the source: nothing to scan. */
-        queue_sqs_options qo = {cfg->sqs_wait_seconds, cfg->sqs_max_messages};
+        /* The policy decides; the config and SQS_WAIT_TIME/SQS_MAX_MESSAGES
+         * override it. */
+        queue_sqs_options qo = {
+            cfg->sqs_wait_seconds >= 0 ? cfg->sqs_wait_seconds : rt->settings.sqs_wait_seconds,
+            cfg->sqs_max_messages >= 0 ? cfg->sqs_max_messages : rt->settings.sqs_max_messages};
         rt->q = queue_sqs_open(cfg->queue_url, &qo, err);
         if (!rt->q)
             goto out;

@@ -15,8 +15,8 @@ typedef struct runtime runtime;
 typedef struct runtime_config {
     const char *source_dir;    /* folder to index, or NULL with queue_url */
     const char *queue_url;     /* an SQS queue: the queue is the source */
-    int sqs_wait_seconds;      /* long poll */
-    int sqs_max_messages;      /* per receive, 1..10 */
+    int sqs_wait_seconds;      /* long poll; < 0: the policy's */
+    int sqs_max_messages;      /* per receive, 1..10; < 0: the policy's */
     const char *index_uri;     /* sqlite:PATH */
     const char *queue_path;    /* the durable queue's SQLite file */
     const char *policy_path;   /* NULL = embedded default */

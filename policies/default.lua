@@ -52,6 +52,9 @@ local P = {
   -- (settings + mappings) for a missing OpenSearch index; "" = docmill's
   -- own mapping (kuromoji when installed, cjk otherwise).
   opensearch_mapping_file = "",
+  -- SQS: long-poll wait per receive (0..20 s) and messages per receive.
+  sqs_wait_seconds = 20,
+  sqs_max_messages = 10,
 }
 
 -- route(job) -> "extract" | "skip". job = {id, source, op, size, mtime_ms, attempts}

@@ -36,9 +36,9 @@ static int l_run(lua_State *L)
     if (!cfg.index_uri || (!cfg.queue_url && (!cfg.source_dir || !cfg.queue_path)))
         return luaL_error(L, "run: index, and a queue_url or a source folder and queue, are required");
     lua_getfield(L, 1, "sqs_wait_seconds");
-    cfg.sqs_wait_seconds = (int)luaL_optinteger(L, -1, 20);
+    cfg.sqs_wait_seconds = (int)luaL_optinteger(L, -1, -1);
     lua_getfield(L, 1, "sqs_max_messages");
-    cfg.sqs_max_messages = (int)luaL_optinteger(L, -1, 10);
+    cfg.sqs_max_messages = (int)luaL_optinteger(L, -1, -1);
     lua_pop(L, 2);
     lua_getfield(L, 1, "workers");
     cfg.workers = (int)luaL_optinteger(L, -1, 0);
