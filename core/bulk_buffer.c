@@ -103,6 +103,19 @@ static void flush_batch(bulk_buffer *b, pending_doc *batch, int n)
         docs[i] = batch[i].doc;
     dm_err err;
     int rc = b->sink->ops->bulk(b->sink, docs, n, results, &err);
+    if (rc != 0 && err.permanent && n > 1) {
+        /* An all-or-nothing sink (SQLite) refused the batch for good: one
+         * bad document must not fail the others. Send them one by one. */
+        for (int i = 0; i < n; i++) {
+            dm_err one;
+            if (b->sink->ops->bulk(b->sink, &docs[i], 1, &results[i], &one) != 0) {
+                results[i].ok = false;
+                results[i].permanent = one.permanent;
+                snprintf(results[i].error, sizeof results[i].error, "%.250s", one.msg);
+            }
+        }
+        rc = 0;
+    }
     int64_t now = dm_mono_ms();
     for (int i = 0; i < n; i++) {
         job_result r = {.job_id = batch[i].job_id, .worker_id = batch[i].stats.worker_id};

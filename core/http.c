@@ -178,6 +178,7 @@ static int transfer_finish(CURL *curl, transfer *t, CURLcode rc, dm_err *err)
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &t->resp->status);
     /* Wipe the secret from our copy; libcurl drops its own on reset. */
     memset(t->userpwd, 0, sizeof t->userpwd);
+    memset(t->token_header, 0, sizeof t->token_header);
     curl_easy_setopt(curl, CURLOPT_USERPWD, NULL);
     curl_slist_free_all(t->headers);
     t->headers = NULL;

@@ -34,6 +34,10 @@ typedef struct queue_ops {
     int (*extend)(queue *q, const int64_t *ids, int n, int64_t lease_ms, dm_err *err);
     int (*recover)(queue *q, int max_crashes, dm_err *err);
     int (*counts)(queue *q, queue_counts *c, dm_err *err);
+    /* The job broke the pipeline (a bug, a bad policy): not the file's
+     * fault, so a shared queue keeps it for its dead-letter queue; NULL
+     * means fail. */
+    int (*poison)(queue *q, int64_t id, const char *reason, dm_err *err);
     /* Sends what the implementation batches (SQS deletes); may be NULL. */
     int (*flush)(queue *q, dm_err *err);
     void (*close)(queue *q);
@@ -89,6 +93,10 @@ static inline int queue_recover(queue *q, int max_crashes, dm_err *err)
 static inline int queue_get_counts(queue *q, queue_counts *c, dm_err *err)
 {
     return q->ops->counts(q, c, err);
+}
+static inline int queue_poison(queue *q, int64_t id, const char *reason, dm_err *err)
+{
+    return q->ops->poison ? q->ops->poison(q, id, reason, err) : q->ops->fail(q, id, reason, err);
 }
 static inline int queue_flush(queue *q, dm_err *err)
 {

@@ -384,7 +384,7 @@ int queue_sqlite_enqueue_deletions(queue *q, const char *prefix, char **seen, si
 
 static const queue_ops SQLITE_QUEUE_OPS = {sq_lease,   sq_ack,     sq_fail,   sq_retry,
                                            sq_release, sq_extend,  sq_recover, sq_counts,
-                                           NULL,       sq_close};
+                                           NULL,       NULL,       sq_close};
 
 queue *queue_sqlite_open(const char *path, const char *owner, dm_err *err)
 {

@@ -236,6 +236,15 @@ static int q_retry(queue *q, int64_t id, const char *reason, int64_t delay_ms, d
     return q_end(q, id, true, delay_ms, err);
 }
 
+static int q_poison(queue *q, int64_t id, const char *reason, dm_err *err)
+{
+    /* Visible again in a minute; after maxReceiveCount receives the
+     * redrive policy moves it to the DLQ, where `dlq replay` can bring it
+     * back once the bug is fixed. */
+    (void)reason;
+    return q_end(q, id, true, 60000, err);
+}
+
 static int q_release(queue *q, int64_t id, dm_err *err)
 {
     return q_end(q, id, true, 0, err);
@@ -263,8 +272,14 @@ static int q_extend(queue *q, const int64_t *ids, int n, int64_t lease_ms, dm_er
     pthread_mutex_unlock(&s->mu);
     int rc = 0;
     for (int k = 0; k < nr; k++) {
-        if (rc == 0 && sqs_change_visibility(s->client, receipts[k], (int)(lease_ms / 1000), err) != 0)
+        /* Every receipt gets its extension even when one fails (a stale
+         * receipt must not starve the others); the first error is kept. */
+        dm_err one;
+        if (sqs_change_visibility(s->client, receipts[k], (int)(lease_ms / 1000), &one) != 0 &&
+            rc == 0) {
+            *err = one;
             rc = -1;
+        }
         free(receipts[k]);
     }
     free(receipts);
@@ -311,8 +326,9 @@ static void q_close(queue *q)
     free(s);
 }
 
-static const queue_ops SQS_QUEUE_OPS = {q_lease,  q_ack,    q_fail,  q_retry, q_release,
-                                        q_extend, q_recover, q_counts, q_flush, q_close};
+static const queue_ops SQS_QUEUE_OPS = {q_lease,   q_ack,    q_fail,   q_retry,  q_release,
+                                        q_extend,  q_recover, q_counts, q_poison, q_flush,
+                                        q_close};
 
 queue *queue_sqs_open(const char *queue_url, const queue_sqs_options *opt, dm_err *err)
 {

@@ -65,6 +65,8 @@ struct runtime {
     int nleased;
     dm_err lease_err;
     int lease_rc;
+    int64_t lease_pause_until;  /* after a failed lease: back off */
+    int empty_leases;           /* consecutive leases that found nothing */
     int64_t last_scan_ms, last_heartbeat_ms, started_ms, last_progress_ms;
     int signals;
     int64_t total_known;     /* jobs this run expects to finish */
@@ -77,8 +79,8 @@ struct runtime {
     int scan_rc;
 };
 
-static const char *const OUTCOME_NAMES[] = {"indexed", "unchanged", "deleted",
-                                            "skipped", "failed",    "retry"};
+static const char *const OUTCOME_NAMES[] = {"indexed", "unchanged", "deleted", "skipped",
+                                            "failed",  "retry",     "poison"};
 
 bool job_outcome_parse(const char *name, job_outcome *out)
 {
@@ -200,7 +202,7 @@ static void begin_stop(runtime *rt)
 static void log_job(runtime *rt, const job_result *r, const inflight *f)
 {
     const char *src = f ? f->source : "?";
-    if (r->outcome == OUTCOME_FAILED)
+    if (r->outcome == OUTCOME_FAILED || r->outcome == OUTCOME_POISON)
         log_warn("failed %s: %s", src, r->error);
     else if (r->outcome == OUTCOME_RETRY)
         log_warn("will retry %s: %s", src, r->error);
@@ -233,6 +235,9 @@ static void apply_results(runtime *rt)
         case OUTCOME_FAILED:
             rc = queue_fail(rt->q, r->job_id, r->error, &err);
             break;
+        case OUTCOME_POISON:
+            rc = queue_poison(rt->q, r->job_id, r->error, &err);
+            break;
         case OUTCOME_RETRY: {
             /* Transient means it can succeed later (the index is down, S3
              * answered 503): retried until it does, never turned into a
@@ -258,7 +263,8 @@ static void apply_results(runtime *rt)
         case OUTCOME_UNCHANGED: rt->sum.unchanged++; break;
         case OUTCOME_DELETED: rt->sum.deleted++; break;
         case OUTCOME_SKIPPED: rt->sum.skipped++; break;
-        case OUTCOME_FAILED: rt->sum.failed++; break;
+        case OUTCOME_FAILED:
+        case OUTCOME_POISON: rt->sum.failed++; break;
         case OUTCOME_RETRY: break;
         }
         if (r->outcome != OUTCOME_RETRY)
@@ -313,8 +319,10 @@ static void lease_done(uv_work_t *req, int status)
     int n = rt->lease_rc == 0 ? rt->nleased : 0;
     rt->leased = NULL;
     rt->nleased = 0;
-    if (rt->lease_rc != 0)
+    if (rt->lease_rc != 0) {
         log_warn("cannot lease jobs: %s", rt->lease_err.msg);
+        rt->lease_pause_until = dm_mono_ms() + 2000;
+    }
     if (rt->stopping) {
         /* Leased during the drain: straight back to the queue. */
         dm_err err;
@@ -325,9 +333,12 @@ static void lease_done(uv_work_t *req, int status)
         return;
     }
     if (n == 0) {
+        if (rt->lease_rc == 0)
+            rt->empty_leases++;
         free(jobs);
         return;
     }
+    rt->empty_leases = 0;
     dispatch(rt, jobs, n);
 }
 
@@ -337,7 +348,7 @@ static void fill_channel(runtime *rt)
     int want = rt->nworkers * 2 - rt->chan_len;
     bool stopping = rt->stopping;
     pthread_mutex_unlock(&rt->mu);
-    if (stopping || want <= 0 || rt->leasing)
+    if (stopping || want <= 0 || rt->leasing || dm_mono_ms() < rt->lease_pause_until)
         return;
     if (rt->q->lease_blocks) {
         /* A long poll must not stall the loop (signals, results, leases). */
@@ -352,12 +363,15 @@ static void fill_channel(runtime *rt)
     dm_err err;
     if (queue_lease(rt->q, want, (int64_t)rt->settings.lease_seconds * 1000, &jobs, &n, &err) != 0) {
         log_warn("cannot lease jobs: %s", err.msg);
+        rt->lease_pause_until = dm_mono_ms() + 2000;
         return;
     }
     if (n == 0) {
+        rt->empty_leases++;
         free(jobs);
         return;
     }
+    rt->empty_leases = 0;
     dispatch(rt, jobs, n);
 }
 
@@ -476,6 +490,12 @@ static void on_tick(uv_timer_t *t)
         /* Jobs still running while we drain keep their leases. */
         heartbeat(rt);
         if (all_workers_exited(rt) && !rt->leasing) {
+            /* The indexer finishes the documents the workers handed over
+             * while the heartbeat still keeps their leases. */
+            if (bulk_buffer_pending(rt->bulk) > 0) {
+                bulk_buffer_nudge(rt->bulk);
+                return;
+            }
             apply_results(rt);
             uv_stop(&rt->loop);
         }
@@ -488,7 +508,10 @@ static void on_tick(uv_timer_t *t)
     /* --once ends when nothing is in flight and the queue is empty. Check
      * before leasing again: with a long-polling queue a lease is almost
      * always under way otherwise. */
-    if (rt->cfg->once && rt->scanned_once && !rt->scanning && !rt->leasing && rt->nflight == 0) {
+    /* SQS counts are approximate (a message just made visible again may not
+     * be counted yet): also require two leases in a row that found nothing. */
+    if (rt->cfg->once && rt->scanned_once && !rt->scanning && !rt->leasing && rt->nflight == 0 &&
+        rt->empty_leases >= 2) {
         queue_counts c;
         dm_err err;
         if (queue_get_counts(rt->q, &c, &err) == 0 && c.pending == 0 && c.leased == 0) {

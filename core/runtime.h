@@ -41,6 +41,8 @@ typedef enum {
     OUTCOME_SKIPPED,
     OUTCOME_FAILED,   /* permanent: recorded, never retried */
     OUTCOME_RETRY,    /* transient: back to the queue with backoff */
+    OUTCOME_POISON,   /* broke the pipeline (a bug or a bad policy): failed locally;
+                         left for the dead-letter queue by SQS, never deleted */
 } job_outcome;
 
 typedef struct job_result {

@@ -78,7 +78,7 @@ static void recover_from_pipeline_error(worker *w, lua_State *L, lstate_env *env
     job_result res = {.worker_id = w->id};
     if (current && lstate_env_close_job(env, current)) {
         res.job_id = current;
-        res.outcome = OUTCOME_FAILED;
+        res.outcome = OUTCOME_POISON;
         snprintf(res.error, sizeof res.error, "internal error: %.480s", cause->msg);
         runtime_complete(w->rt, &res);
     }
@@ -123,6 +123,12 @@ static void *worker_main(void *arg)
         if (call_pipeline(L, "process", 1, &err) != 0) {
             log_error("worker %d: pipeline error on %s: %s", w->id, job.source, err.msg);
             recover_from_pipeline_error(w, L, &env, job.id, &err);
+        } else if (lstate_env_close_job(&env, job.id)) {
+            /* process() returned without completing or handing over the
+             * job: a pipeline bug. The job must not stay in flight. */
+            job_result res = {.job_id = job.id, .outcome = OUTCOME_POISON, .worker_id = w->id};
+            snprintf(res.error, sizeof res.error, "internal error: the pipeline dropped the job");
+            runtime_complete(w->rt, &res);
         }
         free(job.source);
         free(job.op);

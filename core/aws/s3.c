@@ -52,8 +52,12 @@ static int classify(long status, const char *what, dm_err *err)
     if (status == 404) {
         dm_err_set(err, true, "%s: no such object (HTTP 404)", what);
         err->code = "not_found";
-    } else if (status == 403) {
-        dm_err_set(err, true, "%s: access denied (HTTP 403)", what);
+    } else if (status == 403 || status == 400) {
+        /* Also what an IAM change still propagating, an expired session
+         * token or clock skew look like: retry (a queue's redrive policy
+         * still bounds it) rather than drop the job. */
+        dm_err_set(err, false, "%s: HTTP %ld (%s)", what, status,
+                   status == 403 ? "access denied" : "bad request");
     } else if (status >= 500 || status == 429) {
         dm_err_set(err, false, "%s: HTTP %ld", what, status);
     } else {
@@ -209,11 +213,15 @@ int s3_download(const char *uri, const char *dest, const s3_download_options *op
     bool parts = opt && opt->multipart_threshold > 0 && opt->part_size > 0 && expected > 0 &&
                  expected > opt->multipart_threshold;
     if (parts) {
+        /* Every part must come from the same version of the object. */
+        char if_match[160];
+        snprintf(if_match, sizeof if_match, "If-Match: %s", etag);
+        const char *part_headers[] = {"x-amz-content-sha256: " EMPTY_SHA256, if_match, NULL};
         log_info("downloading %s: %lld bytes in %lld ranged parts, %d at a time", uri,
                  (long long)expected, (long long)((expected + opt->part_size - 1) / opt->part_size),
                  opt->parallel);
-        http_request tmpl = {.method = "GET", .headers = headers, .sigv4 = sigv4, .creds = &creds,
-                             .timeout_ms = 300000};
+        http_request tmpl = {.method = "GET", .headers = etag[0] ? part_headers : headers,
+                             .sigv4 = sigv4, .creds = &creds, .timeout_ms = 300000};
         if (download_parts(url.data, &tmpl, fd, expected, opt->part_size,
                            opt->parallel > 0 ? opt->parallel : 1, err) != 0)
             goto fail_file;

@@ -127,7 +127,8 @@ int sqs_receive(sqs_client *c, int max, int wait_seconds, int visibility_seconds
     cJSON *body = cJSON_CreateObject();
     cJSON_AddNumberToObject(body, "MaxNumberOfMessages", max < 1 ? 1 : max > 10 ? 10 : max);
     cJSON_AddNumberToObject(body, "WaitTimeSeconds", wait_seconds);
-    cJSON_AddNumberToObject(body, "VisibilityTimeout", visibility_seconds);
+    cJSON_AddNumberToObject(body, "VisibilityTimeout",
+                            visibility_seconds > 43200 ? 43200 : visibility_seconds);
     cJSON *names = cJSON_AddArrayToObject(body, "MessageSystemAttributeNames");
     cJSON_AddItemToArray(names, cJSON_CreateString("ApproximateReceiveCount"));
     cJSON *legacy = cJSON_AddArrayToObject(body, "AttributeNames");

@@ -193,7 +193,7 @@ static int l_index_submit(lua_State *L)
     free((void *)d.pages);
     if (bad) {
         /* The job was closed: hand it back so it is not lost. */
-        job_result r = {.job_id = job_id, .outcome = OUTCOME_FAILED, .worker_id = env->worker_id};
+        job_result r = {.job_id = job_id, .outcome = OUTCOME_POISON, .worker_id = env->worker_id};
         snprintf(r.error, sizeof r.error, "internal error: document field '%s' is malformed", bad);
         runtime_complete(env->rt, &r);
         return luaL_error(L, "index_submit: field '%s' is missing or has the wrong type", bad);

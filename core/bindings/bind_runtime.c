@@ -85,10 +85,6 @@ static int l_complete(lua_State *L)
     if (!job_outcome_parse(outcome, &r.outcome))
         return luaL_error(L, "complete: unknown outcome '%s'", outcome);
     const char *msg = luaL_optstring(L, 3, "");
-    if (!lstate_env_close_job(env, r.job_id))
-        return luaL_error(L, "complete: job %f is not open in this worker (completed twice?)",
-                          (double)r.job_id);
-    snprintf(r.error, sizeof r.error, "%s", msg);
     if (lua_istable(L, 4)) {
         lua_getfield(L, 4, "pages");
         r.pages = (int)luaL_optinteger(L, -1, 0);
@@ -98,6 +94,12 @@ static int l_complete(lua_State *L)
         r.elapsed_ms = (int64_t)luaL_optnumber(L, -1, 0);
         lua_pop(L, 3);
     }
+    /* Closed last: everything above may raise, and a job closed but never
+     * reported would stay in flight forever. */
+    if (!lstate_env_close_job(env, r.job_id))
+        return luaL_error(L, "complete: job %f is not open in this worker (completed twice?)",
+                          (double)r.job_id);
+    snprintf(r.error, sizeof r.error, "%s", msg);
     runtime_complete(env->rt, &r);
     return 0;
 }

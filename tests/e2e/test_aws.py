@@ -3,9 +3,14 @@
 fake IMDS), all on 127.0.0.1: S3 events in, documents out, messages deleted
 only after indexing, poison messages to the DLQ, permanent failures deleted,
 enqueue and DLQ replay, and the IMDSv2 credential path."""
+import json
 import os
+import subprocess
+import sys
 import tempfile
+import time
 import unittest
+import urllib.request
 
 import e2e_util as U
 from aws_standins import Fauxqs, FakeIMDS, s3_event
@@ -144,6 +149,58 @@ class AwsMode(unittest.TestCase):
             self.assertEqual((s["indexed"], s["unchanged"], s["failed"]), (1, 0, 0), r)
             self.assertEqual(r.err.count("indexed s3://%s/slow/notes.txt" % BUCKET), 1, r)
         self.assertEqual(self.fq.counts(q), (0, 0))
+
+    def test_message_is_deleted_only_after_its_document_is_indexed(self):
+        # OpenSearch is down: the job is retried, the message stays in the
+        # queue (invisible while leased, never deleted). When the index comes
+        # back, the document is indexed, and only then the message goes.
+        fake = subprocess.Popen([sys.executable, os.path.join(U.SOURCE, "tests", "servers",
+                                                              "fake_opensearch.py")],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        base = "http://127.0.0.1:%d" % int(fake.stdout.readline())
+
+        def ctl(what, **q):
+            url = "%s/_fake/%s?%s" % (base, what, "&".join("%s=%s" % kv for kv in q.items()))
+            urllib.request.urlopen(urllib.request.Request(url, data=b"", method="POST"), timeout=10)
+        try:
+            q = self.fq.create_queue("order")  # no redrive: retries stay in this queue
+            size = self.upload("notes_utf8.txt", "order/notes.txt")
+            self.fq.send(q, s3_event(BUCKET, "order/notes.txt", size))
+            ctl("down", seconds=600)
+            with tempfile.TemporaryDirectory() as tmp:
+                pol = os.path.join(tmp, "fast.lua")
+                with open(pol, "w") as f:
+                    f.write("return { retry_base_ms = 100, retry_max_ms = 500 }\n")
+                env = self.fq.env(DOCMILL_OPENSEARCH_RETRY_BASE_MS="10", DOCMILL_OPENSEARCH_RETRIES="2")
+                p = subprocess.Popen([U.BIN, "run", "--source", q, "--index", base + "/docs",
+                                      "--workers", "1", "--once", "--json", "--policy", pol],
+                                     cwd=tmp, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+                try:
+                    time.sleep(4)
+                    if p.poll() is not None:
+                        o, e = p.communicate()
+                        self.fail("the run must wait for the index: rc %s\n%s\n%s" % (
+                            p.returncode, o.decode(), e.decode(errors="replace")[-3000:]))
+                    visible, in_flight = self.fq.counts(q)
+                    self.assertEqual(visible + in_flight, 1, "the message is still queued")
+                    ctl("down", seconds=0)
+                    out, err = p.communicate(timeout=120)
+                finally:
+                    if p.poll() is None:
+                        p.kill()
+                        p.wait()
+                self.assertEqual(p.returncode, 0, err.decode(errors="replace")[-3000:])
+                s = json.loads(out)
+                self.assertEqual((s["indexed"], s["failed"]), (1, 0), s)
+                self.assertGreater(s["retried"], 0, s)
+            with urllib.request.urlopen("%s/_fake/docs?index=docs" % base, timeout=10) as r:
+                docs = json.load(r)
+            self.assertIn("s3://%s/order/notes.txt" % BUCKET, json.dumps(docs, ensure_ascii=False))
+            self.assertEqual(self.fq.counts(q), (0, 0), "deleted once indexed")
+        finally:
+            fake.kill()
+            fake.wait()
 
     def test_enqueue_and_dlq_replay(self):
         q, dlq = self.queues("cli")

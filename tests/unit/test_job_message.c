@@ -75,8 +75,9 @@ static void test_malformed(void)
         "[1,2]",
         "{}",
         "{\"Records\":[{\"s3\":{}}]}",
-        "{\"Records\":[{\"eventName\":\"ObjectCreated:Put\",\"s3\":{\"bucket\":{\"name\":\"B!\"},"
+        "{\"Records\":[{\"eventName\":\"ObjectCreated:Put\",\"s3\":{\"bucket\":{\"name\":\"Bad_Bucket\"},"
         "\"object\":{\"key\":\"k\"}}}]}",
+        "{\"url\":\"https://169.254.169.254/latest/meta-data/\"}",
         "{\"Records\":[{\"eventName\":\"ObjectCreated:Put\",\"s3\":{\"bucket\":{\"name\":\"bkt\"},"
         "\"object\":{\"key\":\"a%00b\"}}}]}",
         "{\"Type\":\"Notification\",\"Message\":\"not json\"}",

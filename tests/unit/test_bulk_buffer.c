@@ -1,0 +1,111 @@
+/* The process's indexing buffer (bulk_buffer.c) over the SQLite sink. */
+#include "bulk_buffer.h"
+#include "check.h"
+#include "index_sqlite.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+typedef struct recorder {
+    pthread_mutex_t mu;
+    int n;
+    job_result r[16];
+} recorder;
+
+static void record(void *ud, const job_result *r)
+{
+    recorder *rec = ud;
+    pthread_mutex_lock(&rec->mu);
+    if (rec->n < 16)
+        rec->r[rec->n++] = *r;
+    pthread_mutex_unlock(&rec->mu);
+}
+
+static const job_result *result_for(recorder *rec, int64_t job)
+{
+    for (int i = 0; i < rec->n; i++)
+        if (rec->r[i].job_id == job)
+            return &rec->r[i];
+    return NULL;
+}
+
+static index_doc doc(const char *source, char id[33], index_page *pages, int npages)
+{
+    index_doc_id(source, id);
+    return (index_doc){.id = id, .source = source, .sha256 = "x", .mime = "text/plain",
+                       .page_count = npages, .npages = npages, .pages = pages};
+}
+
+static void test_flush_by_count_and_one_bad_document(void)
+{
+    char db[600];
+    snprintf(db, sizeof db, "sqlite:%s/buf.db", check_tmpdir());
+    recorder rec = {.n = 0};
+    pthread_mutex_init(&rec.mu, NULL);
+    bulk_limits limits = {3, 5 << 20, 600000};  /* flushes at 3 documents */
+    dm_err err;
+    bulk_buffer *b = bulk_buffer_start(db, &limits, record, &rec, &err);
+    CHECK(b != NULL);
+    if (!b)
+        return;
+    index_page good[] = {{1, "text", 0, "一つ目の文書 first", 0}};
+    good[0].text_len = strlen(good[0].text);
+    /* Two pages numbered 1: the SQLite sink refuses the whole batch. */
+    index_page dup[] = {{1, "text", 0, "dup a", 5}, {1, "text", 0, "dup b", 5}};
+    index_page other[] = {{1, "ocr", 300, "三つ目 third", 0}};
+    other[0].text_len = strlen(other[0].text);
+    char ia[33], ib[33], ic[33];
+    index_doc a = doc("/b/a.txt", ia, good, 1), bad = doc("/b/bad.txt", ib, dup, 2),
+              c = doc("/b/c.txt", ic, other, 1);
+    bulk_job_stats st = {.pages = 1, .started_ms = dm_mono_ms()};
+    bulk_buffer_submit(b, 1, &a, &st);
+    bulk_buffer_submit(b, 2, &bad, &st);
+    bulk_buffer_submit(b, 3, &c, &st);  /* the third document triggers the flush */
+    for (int i = 0; i < 100 && bulk_buffer_pending(b) > 0; i++)
+        usleep(20000);
+    bulk_buffer_stop(b);
+    CHECK_INT(rec.n, 3);
+    const job_result *r1 = result_for(&rec, 1), *r2 = result_for(&rec, 2), *r3 = result_for(&rec, 3);
+    CHECK(r1 && r1->outcome == OUTCOME_INDEXED);
+    CHECK(r2 && r2->outcome == OUTCOME_FAILED);
+    if (r2)
+        CHECK_CONTAINS(r2->error, "UNIQUE");
+    CHECK(r3 && r3->outcome == OUTCOME_INDEXED);
+    int64_t count = 0;
+    CHECK_INT(index_sqlite_count(db + 7, &count, &err), 0);
+    CHECK_INT(count, 2);
+    pthread_mutex_destroy(&rec.mu);
+}
+
+static void test_stop_flushes_what_is_left(void)
+{
+    char db[600];
+    snprintf(db, sizeof db, "sqlite:%s/buf2.db", check_tmpdir());
+    recorder rec = {.n = 0};
+    pthread_mutex_init(&rec.mu, NULL);
+    bulk_limits limits = {100, 5 << 20, 600000};  /* nothing would flush by itself */
+    dm_err err;
+    bulk_buffer *b = bulk_buffer_start(db, &limits, record, &rec, &err);
+    if (!b)
+        return;
+    index_page p[] = {{1, "text", 0, "left over", 9}};
+    char id[33];
+    index_doc d = doc("/b/left.txt", id, p, 1);
+    bulk_job_stats st = {.pages = 1, .started_ms = dm_mono_ms()};
+    bulk_buffer_submit(b, 9, &d, &st);
+    usleep(100000);
+    CHECK_INT(rec.n, 0);
+    bulk_buffer_stop(b);
+    CHECK_INT(rec.n, 1);
+    CHECK(rec.n == 1 && rec.r[0].outcome == OUTCOME_INDEXED);
+    pthread_mutex_destroy(&rec.mu);
+}
+
+int main(void)
+{
+    static const check_case cases[] = {
+        {"flushes at batch_size; one bad document does not fail the batch", test_flush_by_count_and_one_bad_document},
+        {"stop flushes what is left", test_stop_flushes_what_is_left},
+        {NULL, NULL}};
+    return check_run(cases);
+}
