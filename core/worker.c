@@ -72,7 +72,7 @@ static void push_job(lua_State *L, const queue_job *j)
 /* A pipeline call raised: a bug, not a property of the file. The job being
  * processed fails with the error so it is visible; any other job the
  * pipeline still holds goes back to the queue for a retry. */
-static void recover_from_pipeline_error(worker *w, lua_State *L, lstate_env *env,
+static void recover_from_pipeline_error(worker *w, lstate_env *env,
                                         int64_t current, const dm_err *cause)
 {
     job_result res = {.worker_id = w->id};
@@ -89,7 +89,6 @@ static void recover_from_pipeline_error(worker *w, lua_State *L, lstate_env *env
         lstate_env_close_job(env, res.job_id);
         runtime_complete(w->rt, &res);
     }
-    (void)L;
 }
 
 static void *worker_main(void *arg)
@@ -122,7 +121,7 @@ static void *worker_main(void *arg)
         dm_err err;
         if (call_pipeline(L, "process", 1, &err) != 0) {
             log_error("worker %d: pipeline error on %s: %s", w->id, job.source, err.msg);
-            recover_from_pipeline_error(w, L, &env, job.id, &err);
+            recover_from_pipeline_error(w, &env, job.id, &err);
         } else if (lstate_env_close_job(&env, job.id)) {
             /* process() returned without completing or handing over the
              * job: a pipeline bug. The job must not stay in flight. */
