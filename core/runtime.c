@@ -12,6 +12,7 @@
 #include "worker.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,11 @@ struct runtime {
     uv_loop_t loop;
     uv_timer_t tick;
     uv_async_t wake;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
+    /* Bumped by a successful SIGHUP reload; workers swap their policy at
+     * their next job boundary when theirs is older. */
+    atomic_int policy_generation;
+    int64_t reloads, reload_failures;
     uv_work_t scan_work;
     uv_work_t lease_work;     /* blocking leases (SQS long polls) run here */
     queue *q;
@@ -544,10 +549,10 @@ static void on_signal(uv_signal_t *s, int signum)
     begin_stop(rt);
 }
 
-static int load_settings(runtime *rt, dm_err *err)
+/* Loads and validates the policy in a throwaway state: before any worker
+ * starts (a typo is one clear error, not N), and on every SIGHUP. */
+static int validate_policy(runtime *rt, policy_settings *out, dm_err *err)
 {
-    /* Validate the policy once on the loop thread before any worker starts,
-     * so a typo is one clear error, not N. */
     lstate_env env = {.worker_id = -1};
     lua_State *L = lstate_new(&env, err);
     if (!L)
@@ -555,11 +560,61 @@ static int load_settings(runtime *rt, dm_err *err)
     policy pol;
     int rc = policy_load(L, rt->cfg->policy_path, &pol, err);
     if (rc == 0) {
-        rt->settings = pol.s;
+        *out = pol.s;
         policy_unload(L, &pol);
     }
     lstate_close(L);
     return rc;
+}
+
+static int load_settings(runtime *rt, dm_err *err)
+{
+    return validate_policy(rt, &rt->settings, err);
+}
+
+int runtime_policy_generation(runtime *rt)
+{
+    return atomic_load(&rt->policy_generation);
+}
+
+/* SIGHUP: validate the policy file beside the running one; on success the
+ * workers swap at their next job boundary (jobs in progress finish under
+ * the policy they started with); on failure the old one keeps running. */
+static void on_reload(uv_signal_t *s, int signum)
+{
+    runtime *rt = s->data;
+    (void)signum;
+    policy_settings fresh;
+    dm_err err;
+    const char *path = rt->cfg->policy_path ? rt->cfg->policy_path : "builtin:default";
+    if (validate_policy(rt, &fresh, &err) != 0) {
+        rt->reload_failures++;
+        log_error("policy reload failed, the running policy stays: %s", err.msg);
+        return;
+    }
+    /* What was fixed at start cannot change live: say so, don't ignore it. */
+    const policy_settings *old = &rt->settings;
+    struct {
+        const char *name;
+        bool changed;
+    } fixed[] = {
+        {"mupdf_store_mb", fresh.mupdf_store_mb != old->mupdf_store_mb},
+        {"batch_size", fresh.batch_size != old->batch_size},
+        {"batch_max_mb", fresh.batch_max_mb != old->batch_max_mb},
+        {"batch_max_age_seconds", fresh.batch_max_age_seconds != old->batch_max_age_seconds},
+        {"sqs_wait_seconds", fresh.sqs_wait_seconds != old->sqs_wait_seconds},
+        {"sqs_max_messages", fresh.sqs_max_messages != old->sqs_max_messages},
+        {"opensearch_mapping_file",
+         strcmp(fresh.opensearch_mapping_file, old->opensearch_mapping_file) != 0},
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+        if (fixed[i].changed)
+            log_warn("policy reload: %s changed; it needs a restart to take effect", fixed[i].name);
+    rt->settings = fresh;  /* lease, retry and crash settings apply now */
+    rt->reloads++;
+    int gen = atomic_fetch_add(&rt->policy_generation, 1) + 1;
+    log_info("policy reloaded from %s (generation %d); workers switch at their next job", path,
+             gen);
 }
 
 static void close_handle(uv_handle_t *h, void *arg)
@@ -676,7 +731,9 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
     uv_timer_start(&rt->tick, on_tick, 0, TICK_MS);
     uv_signal_init(&rt->loop, &rt->sigint);
     uv_signal_init(&rt->loop, &rt->sigterm);
-    rt->sigint.data = rt->sigterm.data = rt;
+    uv_signal_init(&rt->loop, &rt->sighup);
+    rt->sigint.data = rt->sigterm.data = rt->sighup.data = rt;
+    uv_signal_start(&rt->sighup, on_reload, SIGHUP);
     uv_signal_start(&rt->sigint, on_signal, SIGINT);
     uv_signal_start(&rt->sigterm, on_signal, SIGTERM);
     if (rt->source_root)

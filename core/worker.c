@@ -91,6 +91,27 @@ static void recover_from_pipeline_error(worker *w, lstate_env *env,
     }
 }
 
+/* Loads the policy file again into this state and switches to it. The loop
+ * thread validated it already; if it fails here anyway (edited again in
+ * between), the running policy stays. */
+static void swap_policy(worker *w, lua_State *L, lstate_env *env)
+{
+    policy *fresh = dm_xcalloc(1, sizeof *fresh);
+    dm_err err;
+    if (policy_load(L, w->cfg->policy_path, fresh, &err) != 0) {
+        log_error("worker %d: policy reload failed, keeping the running policy: %s", w->id,
+                  err.msg);
+        free(fresh);
+        return;
+    }
+    policy_unload(L, env->policy);
+    free(env->policy);
+    env->policy = fresh;
+    if (call_pipeline(L, "reset", 0, &err) != 0)
+        log_error("worker %d: pipeline reset failed: %s", w->id, err.msg);
+    log_debug("worker %d: switched to the reloaded policy", w->id);
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -103,6 +124,7 @@ static void *worker_main(void *arg)
         return NULL;
     }
     env.rt = w->rt;
+    int generation = runtime_policy_generation(w->rt);
     atomic_store(&w->ready, 1);
 
     for (;;) {
@@ -115,6 +137,11 @@ static void *worker_main(void *arg)
              * fill. */
             bulk_buffer_nudge(runtime_bulk(w->rt));
             continue;
+        }
+        if (runtime_policy_generation(w->rt) != generation) {
+            /* A job boundary: take the reloaded policy. */
+            generation = runtime_policy_generation(w->rt);
+            swap_policy(w, L, &env);
         }
         lstate_env_open_job(&env, job.id);
         push_job(L, &job);

@@ -28,6 +28,11 @@ local function ocr_page(d, i, info, langs, opts, s)
   return text, used_dpi
 end
 
+-- The policy was reloaded (SIGHUP): read the settings again.
+function M.reset()
+  S = nil
+end
+
 -- Extracts every page of a local file. Returns a document table
 --   {mime=, kind=, page_count=, pages={{page=, method=, dpi=, text=}},
 --    pages_ocr=, note=, errors={...}, extract_ms=}
