@@ -53,6 +53,8 @@ const setting_spec policy_setting_specs[] = {
      "S3 objects above this size download in parallel ranged parts (0 = never)"},
     {"s3_part_mb", SETTING_NUM, 1, 5120, S(s3_part_mb), "size of one ranged part"},
     {"s3_parallel_parts", SETTING_INT, 1, 64, S(s3_parallel_parts), "ranged parts in flight"},
+    {"workers", SETTING_INT, 0, 256, S(workers),
+     "worker threads when the config does not say (0 = one per core)"},
     {"sqs_wait_seconds", SETTING_INT, 0, 20, S(sqs_wait_seconds),
      "SQS long-poll wait per ReceiveMessage"},
     {"sqs_max_messages", SETTING_INT, 1, 10, S(sqs_max_messages), "SQS messages per receive"},

@@ -37,6 +37,7 @@ typedef struct policy_settings {
     char opensearch_mapping_file[512];
     int sqs_wait_seconds;
     int sqs_max_messages;
+    int workers;
 } policy_settings;
 
 typedef enum {

@@ -599,6 +599,7 @@ static void on_reload(uv_signal_t *s, int signum)
         bool changed;
     } fixed[] = {
         {"mupdf_store_mb", fresh.mupdf_store_mb != old->mupdf_store_mb},
+        {"workers", fresh.workers != old->workers},
         {"batch_size", fresh.batch_size != old->batch_size},
         {"batch_max_mb", fresh.batch_max_mb != old->batch_max_mb},
         {"batch_max_age_seconds", fresh.batch_max_age_seconds != old->batch_max_age_seconds},
@@ -687,7 +688,11 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
     if (!rt->bulk)
         goto out;
     uv_loop_init(&rt->loop);
-    rt->nworkers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    /* The config (or MAX_WORKERS, or --workers) wins; else the policy's
+     * (per instance type); else one per core. */
+    rt->nworkers = cfg->workers > 0           ? cfg->workers
+                   : rt->settings.workers > 0 ? rt->settings.workers
+                                              : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (rt->nworkers < 1)
         rt->nworkers = 1;
     rt->workers = dm_xcalloc((size_t)rt->nworkers, sizeof *rt->workers);

@@ -3,6 +3,9 @@
 -- setting or hook means the built-in default shown here. Unknown keys are
 -- an error (a typo must not silently fall back). Reference: policies/README.md.
 local P = {
+  -- Worker threads when the config (or MAX_WORKERS, --workers) does not say;
+  -- 0 = one per CPU core.
+  workers = 0,
   -- OCR language set (Tesseract traineddata names joined by "+").
   languages = "jpn+eng",
   -- Render resolution for OCR of PDF pages. Images are OCR'd at their own.

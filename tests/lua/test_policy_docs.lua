@@ -38,9 +38,20 @@ T.test("the example policy passes the check", function()
 end)
 
 T.test("the shipped policy files pass the check", function()
-  local ok, err = core.policy_check(src .. "/policies/default.lua")
-  T.eq(err, nil)
-  T.eq(ok, true)
+  local names = { "default.lua", "c5.xlarge.lua", "c5.2xlarge.lua", "laptop.lua" }
+  for _, name in ipairs(names) do
+    local ok, err = core.policy_check(src .. "/policies/" .. name)
+    T.eq(err, nil, name)
+    T.eq(ok, true, name)
+  end
+  -- Every file in policies/ is in that list (a new one must be checked too).
+  local listed = {}
+  for _, n in ipairs(names) do listed[n] = true end
+  local p = assert(io.popen("ls '" .. src .. "/policies'"))
+  for file in p:lines() do
+    if file:match("%.lua$") then T.ok(listed[file], file .. " is checked") end
+  end
+  p:close()
 end)
 
 return T.run()

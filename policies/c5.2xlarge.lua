@@ -1,0 +1,11 @@
+-- c5.2xlarge: 8 vCPU, 16 GiB. Seven workers, bigger files and documents.
+return {
+  workers = 7,
+  max_file_mb = 500,
+  max_pages = 1000,
+  dpi = 200,
+  languages = "jpn+eng",
+  sqs_max_messages = 10,
+  sqs_wait_seconds = 20,
+  gc_every_jobs = 50,
+}
