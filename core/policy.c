@@ -53,6 +53,8 @@ const setting_spec policy_setting_specs[] = {
      "S3 objects above this size download in parallel ranged parts (0 = never)"},
     {"s3_part_mb", SETTING_NUM, 1, 5120, S(s3_part_mb), "size of one ranged part"},
     {"s3_parallel_parts", SETTING_INT, 1, 64, S(s3_parallel_parts), "ranged parts in flight"},
+    {"drain_seconds", SETTING_INT, 1, 3600, S(drain_seconds),
+     "on SIGTERM, jobs in progress get this long to finish; the rest go back to the queue"},
     {"workers", SETTING_INT, 0, 256, S(workers),
      "worker threads when the config does not say (0 = one per core)"},
     {"sqs_wait_seconds", SETTING_INT, 0, 20, S(sqs_wait_seconds),
@@ -93,6 +95,7 @@ void policy_defaults(policy_settings *s)
     s->s3_parallel_parts = 4;
     s->sqs_wait_seconds = 20;
     s->sqs_max_messages = 10;
+    s->drain_seconds = 90;
 }
 
 static const setting_spec *find_setting(const char *name)

@@ -38,6 +38,7 @@ typedef struct policy_settings {
     int sqs_wait_seconds;
     int sqs_max_messages;
     int workers;
+    int drain_seconds;
 } policy_settings;
 
 typedef enum {

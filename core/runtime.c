@@ -32,6 +32,7 @@ struct runtime {
     policy_settings settings;
     uv_loop_t loop;
     uv_timer_t tick;
+    uv_timer_t drain;         /* the deadline of a graceful stop */
     uv_async_t wake;
     uv_signal_t sigint, sigterm, sighup;
     /* Bumped by a successful SIGHUP reload; workers swap their policy at
@@ -178,6 +179,28 @@ static void set_fatal(runtime *rt, const dm_err *err)
         rt->fatal_err = *err;
         log_error("%s", err->msg);
     }
+}
+
+static void apply_results(runtime *rt);
+
+/* The drain deadline passed: what is still running goes back to the queue
+ * (an SQS message becomes visible at once; a local job pending), and we
+ * leave. The workers' threads die with the process. */
+static void on_drain_deadline(uv_timer_t *t)
+{
+    runtime *rt = t->data;
+    apply_results(rt);
+    dm_err err;
+    log_warn("drain deadline (%d s) passed: returning %d running jobs to the queue and exiting",
+             rt->settings.drain_seconds, rt->nflight);
+    for (int i = 0; i < rt->nflight; i++)
+        if (queue_release(rt->q, rt->flight[i].id, &err) != 0)
+            log_warn("cannot release job %lld: %s (its lease will expire)",
+                     (long long)rt->flight[i].id, err.msg);
+    if (queue_flush(rt->q, &err) != 0)
+        log_warn("cannot flush the queue: %s", err.msg);
+    fflush(stdout);
+    _exit(0);
 }
 
 static void begin_stop(runtime *rt)
@@ -545,8 +568,11 @@ static void on_signal(uv_signal_t *s, int signum)
         log_warn("second signal: exiting without draining");
         _exit(130);
     }
-    log_info("signal %d: finishing jobs in progress, then exiting (again to quit at once)", signum);
+    log_info("signal %d: finishing jobs in progress (at most %d s), then exiting (again to quit "
+             "at once)",
+             signum, rt->settings.drain_seconds);
     begin_stop(rt);
+    uv_timer_start(&rt->drain, on_drain_deadline, (uint64_t)rt->settings.drain_seconds * 1000, 0);
 }
 
 /* Loads and validates the policy in a throwaway state: before any worker
@@ -733,6 +759,8 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
     rt->wake.data = rt;
     uv_timer_init(&rt->loop, &rt->tick);
     rt->tick.data = rt;
+    uv_timer_init(&rt->loop, &rt->drain);
+    rt->drain.data = rt;
     uv_timer_start(&rt->tick, on_tick, 0, TICK_MS);
     uv_signal_init(&rt->loop, &rt->sigint);
     uv_signal_init(&rt->loop, &rt->sigterm);

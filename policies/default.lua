@@ -45,6 +45,9 @@ local P = {
   -- A job whose worker died or stalled while holding it this many times
   -- (a file that crashes or hangs the process) is quarantined as failed.
   max_crashes = 2,
+  -- On SIGTERM, jobs in progress get this long to finish (under the 2-minute
+  -- EC2 spot notice); whatever is still running then goes back to the queue.
+  drain_seconds = 90,
   -- A running job is invisible to other takers this long (renewed while it runs).
   lease_seconds = 600,
   -- S3 objects above this size download in parallel ranged parts.

@@ -86,5 +86,42 @@ class Reload(unittest.TestCase):
             self.assertEqual((st["failed"], st["pending"]), (0, 0), st)
 
 
+class Drain(unittest.TestCase):
+    def test_drain_deadline_returns_running_jobs_to_the_queue(self):
+        # A job that will not finish in time (a hook that waits 60 s) and a
+        # drain deadline of 2 s: SIGTERM exits 0 within a few seconds, and the
+        # job is back in the queue, done by the next run.
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "docs")
+            os.makedirs(src)
+            write(os.path.join(src, "slow.txt"), "epsilon drained document\n")
+            db = os.path.join(tmp, "index.db")
+            pol = os.path.join(tmp, "slow.lua")
+            write(pol, "return { drain_seconds = 2,\n"
+                       "  route = function(job) local t = os.time()\n"
+                       "    while os.time() - t < 60 do end return 'extract' end }\n")
+            err_path = os.path.join(tmp, "run.err")
+            p = U.dm_start("run", "--source", src, "--index", "sqlite:" + db, "--policy", pol,
+                           "--workers", "1", "--once", "--json", stderr_path=err_path)
+            try:
+                self.assertTrue(U.wait_for(lambda: U.db_query(
+                    db, "SELECT count(*) FROM jobs WHERE state='leased'") == [(1,)], 30))
+                time.sleep(0.5)
+                t0 = time.monotonic()
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=20)
+                elapsed = time.monotonic() - t0
+            finally:
+                U.stop(p)
+            self.assertEqual(p.returncode, 0, log_of(err_path)[-2000:])
+            self.assertLess(elapsed, 8)
+            self.assertIn("drain deadline (2 s) passed", log_of(err_path))
+            st = U.status(db)
+            self.assertEqual((st["indexed"], st["failed"], st["pending"]), (0, 0, 1), st)
+            r = U.run_once(src, db)
+            self.assertEqual(r.rc, 0, r)
+            self.assertEqual(len(U.search(db, "epsilon drained")), 1)
+
+
 if __name__ == "__main__":
     U.main()
