@@ -2,7 +2,10 @@
 
 #include "aws/s3.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -34,13 +37,19 @@ int fetch_local_path(const char *uri, sbuf *path, dm_err *err)
 
 /* Downloads go to TEMP_DIR (tmpfs on EC2) under a name derived from a hash
  * of the URI, never from the key: a key cannot choose or escape the path. */
-static void temp_path_for(const char *uri, sbuf *path)
+static const char *temp_dir(void)
 {
     const char *dir = getenv("TEMP_DIR");
     if (!dir || !*dir)
         dir = getenv("TMPDIR");
     if (!dir || !*dir)
         dir = "/tmp";
+    return dir;
+}
+
+static void temp_path_for(const char *uri, sbuf *path)
+{
+    const char *dir = temp_dir();
     char hex[65];
     dm_sha256_hex(uri, strlen(uri), hex);
     sbuf_appendf(path, "%s/docmill-%.40s-%d.part", dir, hex, (int)getpid());
@@ -120,4 +129,29 @@ void fetch_result_release(fetch_result *res)
         unlink(res->path);
     free(res->path);
     memset(res, 0, sizeof *res);
+}
+
+int fetch_sweep_temp_files(void)
+{
+    DIR *d = opendir(temp_dir());
+    if (!d)
+        return 0;
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        /* docmill-<40 hex>-<pid>.part: ours when the pid is dead (a killed
+         * run). Our own live downloads belong to running jobs: kept. */
+        int pid = 0;
+        const char *dash = strrchr(e->d_name, '-');
+        if (strncmp(e->d_name, "docmill-", 8) != 0 || !dash || sscanf(dash + 1, "%d.part", &pid) != 1)
+            continue;
+        if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno == EPERM)
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", temp_dir(), e->d_name);
+        if (unlink(path) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
 }

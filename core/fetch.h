@@ -25,5 +25,8 @@ typedef struct fetch_result {
 int fetch_local_path(const char *uri, sbuf *path, dm_err *err);
 int fetch_uri(const fetch_options *opt, const char *uri, fetch_result *out, dm_err *err);
 void fetch_result_release(fetch_result *res);
+/* Removes this process's leftover download files, and those of processes
+ * that are gone, from the temp dir. Returns how many. */
+int fetch_sweep_temp_files(void);
 
 #endif

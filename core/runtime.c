@@ -1,6 +1,7 @@
 #include "runtime.h"
 
 #include "bulk_buffer.h"
+#include "fetch.h"
 #include "index.h"
 #include "index_opensearch.h"
 #include "log.h"
@@ -11,6 +12,7 @@
 #include "source_dir.h"
 #include "worker.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -34,7 +36,9 @@ struct runtime {
     uv_timer_t tick;
     uv_timer_t drain;         /* the deadline of a graceful stop */
     uv_async_t wake;
-    uv_signal_t sigint, sigterm, sighup;
+    uv_signal_t sigint, sigterm, sighup, sigusr1;
+    /* Bumped by SIGUSR1: workers run a full cleanup at their next boundary. */
+    atomic_int cleanup_generation;
     /* Bumped by a successful SIGHUP reload; workers swap their policy at
      * their next job boundary when theirs is older. */
     atomic_int policy_generation;
@@ -598,6 +602,29 @@ static int load_settings(runtime *rt, dm_err *err)
     return validate_policy(rt, &rt->settings, err);
 }
 
+int runtime_cleanup_generation(runtime *rt)
+{
+    return atomic_load(&rt->cleanup_generation);
+}
+
+/* SIGUSR1: a full Lua GC and an emptied MuPDF store in every worker at its
+ * next boundary, malloc_trim here, and a sweep of our leftover temp files;
+ * memory is logged before and after. */
+static void on_cleanup(uv_signal_t *s, int signum)
+{
+    runtime *rt = s->data;
+    (void)signum;
+    mem_stats before, after;
+    mem_stats_read(&before);
+    atomic_fetch_add(&rt->cleanup_generation, 1);
+    int swept = fetch_sweep_temp_files();
+    malloc_trim(0);
+    mem_stats_read(&after);
+    log_info("cleanup: RSS %.0f MB before, %.0f MB after malloc_trim; %d stale temp files removed;"
+             " workers collect at their next job",
+             (double)before.rss_bytes / 1048576.0, (double)after.rss_bytes / 1048576.0, swept);
+}
+
 int runtime_policy_generation(runtime *rt)
 {
     return atomic_load(&rt->policy_generation);
@@ -767,6 +794,9 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
     uv_signal_init(&rt->loop, &rt->sighup);
     rt->sigint.data = rt->sigterm.data = rt->sighup.data = rt;
     uv_signal_start(&rt->sighup, on_reload, SIGHUP);
+    uv_signal_init(&rt->loop, &rt->sigusr1);
+    rt->sigusr1.data = rt;
+    uv_signal_start(&rt->sigusr1, on_cleanup, SIGUSR1);
     uv_signal_start(&rt->sigint, on_signal, SIGINT);
     uv_signal_start(&rt->sigterm, on_signal, SIGTERM);
     if (rt->source_root)

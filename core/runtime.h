@@ -61,6 +61,8 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err);
 int runtime_next_job(runtime *rt, int timeout_ms, queue_job *out);
 /* The process's indexing buffer (bulk_buffer.h), for the workers. */
 struct bulk_buffer *runtime_bulk(runtime *rt);
+/* Bumped by each SIGUSR1 (thread-safe read). */
+int runtime_cleanup_generation(runtime *rt);
 /* Bumped by each successful SIGHUP reload (thread-safe read). */
 int runtime_policy_generation(runtime *rt);
 /* Thread-safe: hands a finished job back to the loop thread. */

@@ -125,6 +125,7 @@ static void *worker_main(void *arg)
     }
     env.rt = w->rt;
     int generation = runtime_policy_generation(w->rt);
+    int cleanup = runtime_cleanup_generation(w->rt);
     atomic_store(&w->ready, 1);
 
     for (;;) {
@@ -132,6 +133,14 @@ static void *worker_main(void *arg)
         int r = runtime_next_job(w->rt, 200, &job);
         if (r < 0)
             break;
+        if (runtime_cleanup_generation(w->rt) != cleanup) {
+            cleanup = runtime_cleanup_generation(w->rt);
+            int before = lua_gc(L, LUA_GCCOUNT, 0);
+            lua_gc(L, LUA_GCCOLLECT, 0);
+            doc_ctx_shrink_store(env.docs);
+            log_info("worker %d: cleanup: Lua heap %d KB -> %d KB, MuPDF holds %zu KB", w->id,
+                     before, lua_gc(L, LUA_GCCOUNT, 0), doc_ctx_allocated(env.docs) / 1024);
+        }
         if (r == 0) {
             /* Idle: the indexer should not wait for a batch that will not
              * fill. */

@@ -5,6 +5,7 @@ working; a good file takes effect at the next job; the process never dies
 and no job is lost."""
 import os
 import signal
+import subprocess
 import tempfile
 import time
 import unittest
@@ -121,6 +122,42 @@ class Drain(unittest.TestCase):
             r = U.run_once(src, db)
             self.assertEqual(r.rc, 0, r)
             self.assertEqual(len(U.search(db, "epsilon drained")), 1)
+
+
+class Cleanup(unittest.TestCase):
+    def test_sigusr1_collects_and_sweeps_stale_downloads(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "docs")
+            os.makedirs(src)
+            write(os.path.join(src, "a.txt"), "zeta cleanup document\n")
+            temp = os.path.join(tmp, "temp")
+            os.makedirs(temp)
+            stale = os.path.join(temp, "docmill-" + "ab" * 20 + "-99999999.part")
+            write(stale, "left by a killed run")
+            keep = os.path.join(temp, "unrelated.part")
+            write(keep, "not ours")
+            db = os.path.join(tmp, "index.db")
+            err_path = os.path.join(tmp, "run.err")
+            env = dict(os.environ, TEMP_DIR=temp)
+            argv = [U.BIN, "run", "--source", src, "--index", "sqlite:" + db, "--workers", "1"]
+            with open(err_path, "wb") as err:
+                p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=err)
+            try:
+                self.assertTrue(U.wait_for(lambda: os.path.exists(db) and
+                                           len(U.search(db, "zeta cleanup")) == 1, 30))
+                p.send_signal(signal.SIGUSR1)
+                self.assertTrue(U.wait_for(lambda: "worker 0: cleanup: Lua heap" in
+                                           log_of(err_path), 10), log_of(err_path))
+                log = log_of(err_path)
+                self.assertIn("1 stale temp files removed", log)
+                self.assertFalse(os.path.exists(stale))
+                self.assertTrue(os.path.exists(keep))
+                self.assertIsNone(p.poll())
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=30)
+            finally:
+                U.stop(p)
+            self.assertEqual(p.returncode, 0)
 
 
 if __name__ == "__main__":
