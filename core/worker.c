@@ -85,7 +85,7 @@ static void recover_from_pipeline_error(worker *w, lstate_env *env,
     while (env->nopen > 0) {
         res.job_id = env->open_jobs[env->nopen - 1];
         res.outcome = OUTCOME_RETRY;
-        snprintf(res.error, sizeof res.error, "pipeline error in its batch: %.460s", cause->msg);
+        snprintf(res.error, sizeof res.error, "pipeline error while it was open: %.450s", cause->msg);
         lstate_env_close_job(env, res.job_id);
         runtime_complete(w->rt, &res);
     }

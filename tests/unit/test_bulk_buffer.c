@@ -1,33 +1,11 @@
 /* The process's indexing buffer (bulk_buffer.c) over the SQLite sink. */
 #include "bulk_buffer.h"
 #include "check.h"
+#include "job_recorder.h"
 #include "index_sqlite.h"
 
 #include <pthread.h>
 #include <unistd.h>
-
-typedef struct recorder {
-    pthread_mutex_t mu;
-    int n;
-    job_result r[16];
-} recorder;
-
-static void record(void *ud, const job_result *r)
-{
-    recorder *rec = ud;
-    pthread_mutex_lock(&rec->mu);
-    if (rec->n < 16)
-        rec->r[rec->n++] = *r;
-    pthread_mutex_unlock(&rec->mu);
-}
-
-static const job_result *result_for(recorder *rec, int64_t job)
-{
-    for (int i = 0; i < rec->n; i++)
-        if (rec->r[i].job_id == job)
-            return &rec->r[i];
-    return NULL;
-}
 
 static index_doc doc(const char *source, char id[33], index_page *pages, int npages)
 {

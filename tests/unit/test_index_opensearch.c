@@ -2,8 +2,9 @@
  * 127.0.0.1 (a random port): documents and their fields, the strict _bulk
  * wire format, retries of 429/5xx, per-item permanent failures, outages,
  * request splitting, lookup/touch/remove, the mapping, authentication, and
- * the pipeline's per-document completion through the Lua binding. */
+ * and per-document job completion through the process's indexing buffer. */
 #include "check.h"
+#include "job_recorder.h"
 
 #include <pthread.h>
 #include "bulk_buffer.h"
@@ -794,38 +795,7 @@ static void test_sigv4_signing(void)
     check_no_violations();
 }
 
-/* --- through the pipeline ----------------------------------------------------- */
-
-typedef struct recorder {
-    pthread_mutex_t mu;
-    int n;
-    job_result r[16];
-} recorder;
-
-static void record(void *ud, const job_result *r)
-{
-    recorder *rec = ud;
-    pthread_mutex_lock(&rec->mu);
-    if (rec->n < 16)
-        rec->r[rec->n++] = *r;
-    pthread_mutex_unlock(&rec->mu);
-}
-
-static int recorded(recorder *rec)
-{
-    pthread_mutex_lock(&rec->mu);
-    int n = rec->n;
-    pthread_mutex_unlock(&rec->mu);
-    return n;
-}
-
-static const job_result *result_for(recorder *rec, int64_t job)
-{
-    for (int i = 0; i < rec->n; i++)
-        if (rec->r[i].job_id == job)
-            return &rec->r[i];
-    return NULL;
-}
+/* --- through the process's indexing buffer --------------------------------- */
 
 static index_doc one_page_doc(const char *source, char id[33], index_page *page, const char *text)
 {
