@@ -31,4 +31,21 @@ return {
 
   -- debug, info, warn or error.
   log_level = "info",
+
+  -- Log lines: "json" (one object per line: time, level, event, job,
+  -- source, durations), "text", or "auto" = text on a TTY, else json.
+  log_format = "auto",
+
+  -- The control socket `docmill repl` and `docmill health` talk to, and the
+  -- pid file `docmill reload` and systemd read. "" = in the run directory
+  -- (DOCMILL_RUN_DIR, RUNTIME_DIRECTORY, $XDG_RUNTIME_DIR/docmill, else
+  -- /tmp/docmill-UID); "off" = none.
+  socket = "",
+  pid_file = "",
+
+  -- Metrics: Prometheus text at http://HOST:PORT/metrics ("" = off), and
+  -- CloudWatch embedded-metric-format lines appended to a file ("-" =
+  -- stdout, "" = off) every policy metrics_interval_seconds.
+  metrics = "",
+  emf = "",
 }

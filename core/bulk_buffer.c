@@ -102,6 +102,7 @@ static void flush_batch(bulk_buffer *b, pending_doc *batch, int n)
     for (int i = 0; i < n; i++)
         docs[i] = batch[i].doc;
     dm_err err;
+    int64_t t0 = dm_mono_ms();
     int rc = b->sink->ops->bulk(b->sink, docs, n, results, &err);
     if (rc != 0 && err.permanent && n > 1) {
         /* An all-or-nothing sink (SQLite) refused the batch for good: one
@@ -122,6 +123,9 @@ static void flush_batch(bulk_buffer *b, pending_doc *batch, int n)
         r.pages = batch[i].stats.pages;
         r.pages_ocr = batch[i].stats.pages_ocr;
         r.elapsed_ms = now - batch[i].stats.started_ms;
+        memcpy(r.stage_ms, batch[i].stats.stage_ms, sizeof r.stage_ms);
+        /* One request served them all: each carries its share. */
+        r.stage_ms[STAGE_INDEX] += (now - t0) / n;
         if (rc != 0) {
             r.outcome = err.permanent ? OUTCOME_FAILED : OUTCOME_RETRY;
             snprintf(r.error, sizeof r.error, "index: %.500s", err.msg);

@@ -22,6 +22,7 @@ typedef struct bulk_job_stats {
     int pages, pages_ocr;
     int64_t started_ms;     /* dm_mono_ms() when the job began */
     int worker_id;
+    int64_t stage_ms[STAGE_COUNT];  /* the worker's stages; index is added here */
 } bulk_job_stats;
 
 /* complete is called from the indexer thread once per document, with its

@@ -37,7 +37,7 @@ int fetch_local_path(const char *uri, sbuf *path, dm_err *err)
 
 /* Downloads go to TEMP_DIR (tmpfs on EC2) under a name derived from a hash
  * of the URI, never from the key: a key cannot choose or escape the path. */
-static const char *temp_dir(void)
+const char *fetch_temp_dir(void)
 {
     const char *dir = getenv("TEMP_DIR");
     if (!dir || !*dir)
@@ -49,7 +49,7 @@ static const char *temp_dir(void)
 
 static void temp_path_for(const char *uri, sbuf *path)
 {
-    const char *dir = temp_dir();
+    const char *dir = fetch_temp_dir();
     char hex[65];
     dm_sha256_hex(uri, strlen(uri), hex);
     sbuf_appendf(path, "%s/docmill-%.40s-%d.part", dir, hex, (int)getpid());
@@ -133,7 +133,7 @@ void fetch_result_release(fetch_result *res)
 
 int fetch_sweep_temp_files(void)
 {
-    DIR *d = opendir(temp_dir());
+    DIR *d = opendir(fetch_temp_dir());
     if (!d)
         return 0;
     int removed = 0;
@@ -148,7 +148,7 @@ int fetch_sweep_temp_files(void)
         if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno == EPERM)
             continue;
         char path[4096];
-        snprintf(path, sizeof path, "%s/%s", temp_dir(), e->d_name);
+        snprintf(path, sizeof path, "%s/%s", fetch_temp_dir(), e->d_name);
         if (unlink(path) == 0)
             removed++;
     }

@@ -28,5 +28,7 @@ void fetch_result_release(fetch_result *res);
 /* Removes this process's leftover download files, and those of processes
  * that are gone, from the temp dir. Returns how many. */
 int fetch_sweep_temp_files(void);
+/* Where downloads go: TEMP_DIR, else TMPDIR, else /tmp. */
+const char *fetch_temp_dir(void);
 
 #endif

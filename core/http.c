@@ -146,7 +146,8 @@ static void transfer_setup(CURL *curl, transfer *t, const http_request *req, htt
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, resp);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 60000L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                     req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 10000L);
     /* Only http and https, and no redirects: a crafted URL must not walk
      * the worker to file:// or an internal host. */
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -22,6 +22,7 @@ typedef struct http_request {
     const aws_credentials *creds;
     const char *basic_auth;          /* "user:password", or NULL */
     long timeout_ms;                 /* whole request; 0 = 60 s */
+    long connect_timeout_ms;         /* 0 = 10 s */
     FILE *sink;                      /* stream the body here instead of into resp->body */
     bool use_fd;                     /* or write it at fd_offset of fd (pwrite) */
     int fd;

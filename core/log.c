@@ -26,32 +26,121 @@ int log_parse_level(const char *name, log_level *out)
     return -1;
 }
 
-void log_msg(log_level level, const char *fmt, ...)
+static atomic_int current_format = LOG_FORMAT_TEXT;
+
+void log_set_format(log_format f) { atomic_store(&current_format, (int)f); }
+
+int log_parse_format(const char *name, log_format *out)
+{
+    if (strcmp(name, "text") == 0)
+        *out = LOG_FORMAT_TEXT;
+    else if (strcmp(name, "json") == 0)
+        *out = LOG_FORMAT_JSON;
+    else if (strcmp(name, "auto") == 0)
+        *out = isatty(STDERR_FILENO) ? LOG_FORMAT_TEXT : LOG_FORMAT_JSON;
+    else
+        return -1;
+    return 0;
+}
+
+typedef struct line_buf {
+    char data[4096];
+    size_t len;
+} line_buf;
+
+static void put(line_buf *b, const char *s, size_t n)
+{
+    if (n > sizeof b->data - 2 - b->len)
+        n = sizeof b->data - 2 - b->len;
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+}
+
+static void putf(line_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(line_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->data + b->len, sizeof b->data - 1 - b->len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        b->len += (size_t)n < sizeof b->data - 1 - b->len ? (size_t)n : sizeof b->data - 2 - b->len;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped. */
+static void put_json_string(line_buf *b, const char *s)
+{
+    put(b, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            char esc[2] = {'\\', (char)*p};
+            put(b, esc, 2);
+        } else if (*p < 0x20) {
+            putf(b, "\\u%04x", *p);
+        } else {
+            put(b, (const char *)p, 1);
+        }
+    }
+    put(b, "\"", 1);
+}
+
+static void emit(log_level level, const log_fields *f, const char *fmt, va_list ap)
 {
     if ((int)level < atomic_load(&current_level))
         return;
     static const char *tags[] = {"debug", "info", "warn", "error"};
-    char line[2048];
-    size_t off = 0;
-    if (atomic_load(&progress_active))
-        off += (size_t)snprintf(line, sizeof line, "\r\033[K");
+    char msg[2048];
+    vsnprintf(msg, sizeof msg, fmt, ap);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
-    off += strftime(line + off, sizeof line - off, "%Y-%m-%dT%H:%M:%S", &tm);
-    off += (size_t)snprintf(line + off, sizeof line - off, ".%03ldZ %s ", ts.tv_nsec / 1000000,
-                            tags[level]);
+    char when[40];
+    size_t wn = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(when + wn, sizeof when - wn, ".%03ldZ", ts.tv_nsec / 1000000);
+    line_buf b = {.len = 0};
+    if (atomic_load(&progress_active))
+        put(&b, "\r\033[K", 4);
+    if (atomic_load(&current_format) == LOG_FORMAT_JSON) {
+        putf(&b, "{\"time\":\"%s\",\"level\":\"%s\",\"event\":", when, tags[level]);
+        put_json_string(&b, f && f->event ? f->event : "log");
+        if (f && f->job_id)
+            putf(&b, ",\"job\":%lld", (long long)f->job_id);
+        if (f && f->source) {
+            put(&b, ",\"source\":", 10);
+            put_json_string(&b, f->source);
+        }
+        if (f && f->outcome)
+            putf(&b, ",\"outcome\":\"%s\"", f->outcome);
+        if (f && f->ms >= 0)
+            putf(&b, ",\"ms\":%lld", (long long)f->ms);
+        if (f && f->pages >= 0)
+            putf(&b, ",\"pages\":%d,\"pages_ocr\":%d", f->pages, f->pages_ocr);
+        if (f && f->worker >= 0)
+            putf(&b, ",\"worker\":%d", f->worker);
+        put(&b, ",\"msg\":", 7);
+        put_json_string(&b, msg);
+        put(&b, "}", 1);
+    } else {
+        putf(&b, "%s %s %s", when, tags[level], msg);
+    }
+    b.data[b.len++] = '\n';
+    ssize_t w = write(STDERR_FILENO, b.data, b.len);
+    (void)w;
+}
+
+void log_msg(log_level level, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(line + off, sizeof line - off, fmt, ap);
+    emit(level, NULL, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
-    off += (size_t)n;
-    if (off > sizeof line - 2)
-        off = sizeof line - 2;
-    line[off++] = '\n';
-    ssize_t w = write(STDERR_FILENO, line, off);
-    (void)w;
+}
+
+void log_fields_msg(log_level level, const log_fields *f, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    emit(level, f, fmt, ap);
+    va_end(ap);
 }

@@ -31,7 +31,10 @@ typedef struct lstate_env {
     ocr_engine *ocr;         /* Tesseract instances load lazily inside */
     index_sink *index;       /* NULL until opened */
     struct policy *policy;   /* NULL until loaded; heap-allocated */
-    struct runtime *rt;      /* NULL outside `docmill run` */
+    struct runtime *rt;      /* a worker's runtime; NULL outside `docmill run` */
+    /* The REPL state on the loop thread: may read and steer the runtime
+     * (stats, pause, reload...). NULL in every other state. */
+    struct runtime *control_rt;
     /* Jobs handed to this state's pipeline and not completed yet: what a
      * worker hands back for retry when the pipeline breaks. */
     int64_t *open_jobs;

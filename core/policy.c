@@ -55,6 +55,20 @@ const setting_spec policy_setting_specs[] = {
     {"s3_parallel_parts", SETTING_INT, 1, 64, S(s3_parallel_parts), "ranged parts in flight"},
     {"drain_seconds", SETTING_INT, 1, 3600, S(drain_seconds),
      "on SIGTERM, jobs in progress get this long to finish; the rest go back to the queue"},
+    {"min_free_memory_mb", SETTING_NUM, 0, 1e7, S(min_free_memory_mb),
+     "below this much available memory the worker pauses taking jobs (0 = not checked)"},
+    {"min_free_disk_mb", SETTING_NUM, 0, 1e9, S(min_free_disk_mb),
+     "below this much free disk (TEMP_DIR, the index's folder) the worker pauses (0 = not checked)"},
+    {"health_check_seconds", SETTING_NUM, 0.1, 3600, S(health_check_seconds),
+     "how often free memory and disk are checked"},
+    {"spot_check_seconds", SETTING_NUM, 0, 3600, S(spot_check_seconds),
+     "how often EC2 IMDS is asked for a spot interruption notice (0 = never)"},
+    {"metrics_interval_seconds", SETTING_NUM, 1, 3600, S(metrics_interval_seconds),
+     "how often a CloudWatch EMF line is written (with --emf)"},
+    {"fast_lane_workers", SETTING_INT, 0, 256, S(fast_lane_workers),
+     "workers that take only small files (fast_lane_max_mb), so they never wait behind big ones"},
+    {"fast_lane_max_mb", SETTING_NUM, 0, 1e6, S(fast_lane_max_mb),
+     "the largest file the fast lane takes"},
     {"workers", SETTING_INT, 0, 256, S(workers),
      "worker threads when the config does not say (0 = one per core)"},
     {"sqs_wait_seconds", SETTING_INT, 0, 20, S(sqs_wait_seconds),
@@ -96,6 +110,13 @@ void policy_defaults(policy_settings *s)
     s->sqs_wait_seconds = 20;
     s->sqs_max_messages = 10;
     s->drain_seconds = 90;
+    s->min_free_memory_mb = 256;
+    s->min_free_disk_mb = 256;
+    s->health_check_seconds = 10;
+    s->spot_check_seconds = 5;
+    s->metrics_interval_seconds = 60;
+    s->fast_lane_workers = 0;
+    s->fast_lane_max_mb = 1;
 }
 
 static const setting_spec *find_setting(const char *name)

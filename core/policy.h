@@ -39,6 +39,13 @@ typedef struct policy_settings {
     int sqs_max_messages;
     int workers;
     int drain_seconds;
+    double min_free_memory_mb;
+    double min_free_disk_mb;
+    double health_check_seconds;
+    double spot_check_seconds;
+    double metrics_interval_seconds;
+    int fast_lane_workers;
+    double fast_lane_max_mb;
 } policy_settings;
 
 typedef enum {

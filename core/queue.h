@@ -17,6 +17,8 @@ typedef struct queue_job {
     int64_t size;
     int64_t mtime_ms;
     int attempts;       /* including this one */
+    int64_t available_ms; /* since when it could be taken (wall clock; 0 = unknown):
+                             the queue latency metric */
 } queue_job;
 
 typedef struct queue_counts {

@@ -121,7 +121,8 @@ static int sq_lease(queue *q, int max, int64_t lease_ms, queue_job **jobs, int *
                            " lease_owner=?2, updated_at=?3"
                            " WHERE id IN (SELECT id FROM jobs WHERE state='pending' AND not_before<=?3"
                            "              ORDER BY not_before, id LIMIT ?4)"
-                           " RETURNING id, source, op, size, mtime_ms, attempts",
+                           " RETURNING id, source, op, size, mtime_ms, attempts,"
+                           "           max(coalesce(enqueued_at, 0), not_before)",
                            -1, &st, NULL) != SQLITE_OK) {
         q_err(q, err, "lease");
         sqlite3_exec(SQ(q)->db, "ROLLBACK", NULL, NULL, NULL);
@@ -141,6 +142,7 @@ static int sq_lease(queue *q, int max, int64_t lease_ms, queue_job **jobs, int *
         j->size = sqlite3_column_int64(st, 3);
         j->mtime_ms = sqlite3_column_int64(st, 4);
         j->attempts = sqlite3_column_int(st, 5);
+        j->available_ms = sqlite3_column_int64(st, 6);
     }
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
         q_err(q, err, "lease");

@@ -144,6 +144,7 @@ static int q_lease(queue *q, int max, int64_t lease_ms, queue_job **jobs, int *n
             qj->op = dm_xstrdup(mj[j].op);
             qj->size = mj[j].size;
             qj->attempts = msgs[i].receive_count;
+            qj->available_ms = msgs[i].sent_ms;
         }
         pthread_mutex_unlock(&s->mu);
         message_jobs_free(mj, k);

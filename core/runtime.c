@@ -1,93 +1,24 @@
-#include "runtime.h"
+#include "runtime_internal.h"
 
-#include "bulk_buffer.h"
 #include "fetch.h"
 #include "index.h"
 #include "index_opensearch.h"
 #include "log.h"
 #include "lstate.h"
 #include "mem_stats.h"
+#include "pidfile.h"
 #include "queue_sqlite.h"
 #include "queue_sqs.h"
-#include "source_dir.h"
-#include "worker.h"
 
+#include <errno.h>
 #include <malloc.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <uv.h>
 
 #define TICK_MS 100
 
-typedef struct inflight {
-    int64_t id;
-    int attempts;
-    char *source;
-} inflight;
-
-struct runtime {
-    const runtime_config *cfg;
-    policy_settings settings;
-    uv_loop_t loop;
-    uv_timer_t tick;
-    uv_timer_t drain;         /* the deadline of a graceful stop */
-    uv_async_t wake;
-    uv_signal_t sigint, sigterm, sighup, sigusr1;
-    /* Bumped by SIGUSR1: workers run a full cleanup at their next boundary. */
-    atomic_int cleanup_generation;
-    /* Bumped by a successful SIGHUP reload; workers swap their policy at
-     * their next job boundary when theirs is older. */
-    atomic_int policy_generation;
-    int64_t reloads, reload_failures;
-    uv_work_t scan_work;
-    uv_work_t lease_work;     /* blocking leases (SQS long polls) run here */
-    queue *q;
-    char *source_root;
-    char *exclude[2];
-    int nexclude;
-
-    worker *workers;
-    int nworkers;
-    bulk_buffer *bulk;
-
-    /* Jobs leased and waiting for a worker: guarded by mu, signalled by cv. */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    queue_job *chan;
-    int chan_len, chan_cap;
-    bool stopping;
-
-    /* Results from workers, guarded by mu. */
-    job_result *results;
-    int nresults, results_cap;
-
-    /* Loop-thread only below. */
-    inflight *flight;        /* leased: in the channel or with a worker */
-    int nflight, flight_cap;
-    bool scanning, scanned_once;
-    bool leasing;             /* a lease_work is in flight */
-    int lease_want;
-    queue_job *leased;        /* its result, handed over in lease_done */
-    int nleased;
-    dm_err lease_err;
-    int lease_rc;
-    int64_t lease_pause_until;  /* after a failed lease: back off */
-    int empty_leases;           /* consecutive leases that found nothing */
-    int64_t last_scan_ms, last_heartbeat_ms, started_ms, last_progress_ms;
-    int signals;
-    int64_t total_known;     /* jobs this run expects to finish */
-    int64_t finished;
-    bool fatal;
-    dm_err fatal_err;
-    run_summary sum;
-    scan_counts scan;
-    dm_err scan_err;
-    int scan_rc;
-};
+const char *const runtime_stage_names[5] = {"fetch", "text", "render", "ocr", "index"};
 
 static const char *const OUTCOME_NAMES[] = {"indexed", "unchanged", "deleted", "skipped",
                                             "failed",  "retry",     "poison"};
@@ -109,10 +40,27 @@ const char *job_outcome_name(job_outcome o)
 
 /* --- the worker-facing channel --------------------------------------- */
 
-int runtime_next_job(runtime *rt, int timeout_ms, queue_job *out)
+/* The fast lane: the first fast_lane_workers workers take only jobs of a
+ * known size up to fast_lane_max_mb, so small files never wait behind big
+ * ones. The others take anything, in order. -1 when nothing fits. */
+static int pick_job(runtime *rt, int worker_id)
+{
+    const policy_settings *s = &rt->settings;
+    if (worker_id >= s->fast_lane_workers || worker_id < 0 ||
+        s->fast_lane_workers >= rt->nworkers)
+        return rt->chan_len > 0 ? 0 : -1;
+    int64_t max = (int64_t)(s->fast_lane_max_mb * 1048576.0);
+    for (int i = 0; i < rt->chan_len; i++)
+        if (rt->chan[i].size >= 0 && rt->chan[i].size <= max &&
+            strcmp(rt->chan[i].op, "index") == 0)
+            return i;
+    return -1;
+}
+
+int runtime_next_job(runtime *rt, int worker_id, int timeout_ms, queue_job *out)
 {
     pthread_mutex_lock(&rt->mu);
-    if (rt->chan_len == 0 && !rt->stopping) {
+    if (pick_job(rt, worker_id) < 0 && !rt->stopping) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += (long)timeout_ms * 1000000L;
@@ -121,9 +69,10 @@ int runtime_next_job(runtime *rt, int timeout_ms, queue_job *out)
         pthread_cond_timedwait(&rt->cv, &rt->mu, &ts);
     }
     int r;
-    if (rt->chan_len > 0) {
-        *out = rt->chan[0];
-        memmove(rt->chan, rt->chan + 1, (size_t)(rt->chan_len - 1) * sizeof *rt->chan);
+    int i = pick_job(rt, worker_id);
+    if (i >= 0) {
+        *out = rt->chan[i];
+        memmove(rt->chan + i, rt->chan + i + 1, (size_t)(rt->chan_len - i - 1) * sizeof *rt->chan);
         rt->chan_len--;
         r = 1;
     } else {
@@ -187,6 +136,17 @@ static void set_fatal(runtime *rt, const dm_err *err)
 
 static void apply_results(runtime *rt);
 
+/* Exits without unwinding (workers may be mid-job): only the files that
+ * would mislead the next start or `docmill reload` are removed. */
+static void leave_now(runtime *rt, int code)
+{
+    if (rt->control && rt->cfg->socket_path)
+        unlink(rt->cfg->socket_path);
+    if (rt->pid_fd >= 0)
+        unlink(rt->cfg->pid_file);
+    _exit(code);
+}
+
 /* The drain deadline passed: what is still running goes back to the queue
  * (an SQS message becomes visible at once; a local job pending), and we
  * leave. The workers' threads die with the process. */
@@ -204,7 +164,7 @@ static void on_drain_deadline(uv_timer_t *t)
     if (queue_flush(rt->q, &err) != 0)
         log_warn("cannot flush the queue: %s", err.msg);
     fflush(stdout);
-    _exit(0);
+    leave_now(rt, 0);
 }
 
 static void begin_stop(runtime *rt)
@@ -234,13 +194,43 @@ static void begin_stop(runtime *rt)
 static void log_job(runtime *rt, const job_result *r, const inflight *f)
 {
     const char *src = f ? f->source : "?";
+    log_fields lf = {"job",    r->job_id, src, job_outcome_name(r->outcome), r->elapsed_ms,
+                     r->pages, r->pages_ocr, r->worker_id};
     if (r->outcome == OUTCOME_FAILED || r->outcome == OUTCOME_POISON)
-        log_warn("failed %s: %s", src, r->error);
+        log_fields_msg(LOG_WARN, &lf, "failed %s: %s", src, r->error);
     else if (r->outcome == OUTCOME_RETRY)
-        log_warn("will retry %s: %s", src, r->error);
+        log_fields_msg(LOG_WARN, &lf, "will retry %s: %s", src, r->error);
     else if (!rt->cfg->progress_tty)
-        log_info("%s %s (%d pages, %d OCR) in %lld ms", job_outcome_name(r->outcome), src,
-                 r->pages, r->pages_ocr, (long long)r->elapsed_ms);
+        log_fields_msg(LOG_INFO, &lf, "%s %s (%d pages, %d OCR) in %lld ms",
+                       job_outcome_name(r->outcome), src, r->pages, r->pages_ocr,
+                       (long long)r->elapsed_ms);
+}
+
+/* "unsupported type: ..." -> "unsupported type": few distinct reasons, so
+ * `stats()` can say what fails most. */
+static void count_failure(runtime *rt, const char *error)
+{
+    char reason[64];
+    size_t n = strcspn(error, ":");
+    if (n >= sizeof reason)
+        n = sizeof reason - 1;
+    memcpy(reason, error, n);
+    reason[n] = '\0';
+    if (!reason[0])
+        snprintf(reason, sizeof reason, "unknown");
+    int i;
+    for (i = 0; i < rt->nreasons; i++)
+        if (strcmp(rt->reasons[i].reason, reason) == 0)
+            break;
+    if (i == rt->nreasons) {
+        if (rt->nreasons == RUNTIME_MAX_REASONS) {
+            i = RUNTIME_MAX_REASONS - 1;
+            snprintf(rt->reasons[i].reason, sizeof rt->reasons[i].reason, "other");
+        } else {
+            snprintf(rt->reasons[rt->nreasons++].reason, sizeof reason, "%s", reason);
+        }
+    }
+    rt->reasons[i].count++;
 }
 
 static void apply_results(runtime *rt)
@@ -296,9 +286,14 @@ static void apply_results(runtime *rt)
         case OUTCOME_DELETED: rt->sum.deleted++; break;
         case OUTCOME_SKIPPED: rt->sum.skipped++; break;
         case OUTCOME_FAILED:
-        case OUTCOME_POISON: rt->sum.failed++; break;
+        case OUTCOME_POISON:
+            rt->sum.failed++;
+            count_failure(rt, r->error);
+            break;
         case OUTCOME_RETRY: break;
         }
+        for (int k = 0; k < STAGE_COUNT; k++)
+            rt->stage_ms[k] += r->stage_ms[k];
         if (r->outcome != OUTCOME_RETRY)
             rt->finished++;
         rt->sum.pages += r->pages;
@@ -314,7 +309,12 @@ static void apply_results(runtime *rt)
 /* Puts freshly leased jobs in flight and in the channel. */
 static void dispatch(runtime *rt, queue_job *jobs, int n)
 {
+    int64_t now = dm_now_ms();
     for (int i = 0; i < n; i++) {
+        if (jobs[i].available_ms > 0 && jobs[i].available_ms <= now) {
+            rt->latency_ms_sum += (double)(now - jobs[i].available_ms);
+            rt->latency_n++;
+        }
         if (rt->nflight == rt->flight_cap) {
             rt->flight_cap = rt->flight_cap ? rt->flight_cap * 2 : 64;
             rt->flight = dm_xrealloc(rt->flight, (size_t)rt->flight_cap * sizeof *rt->flight);
@@ -380,7 +380,8 @@ static void fill_channel(runtime *rt)
     int want = rt->nworkers * 2 - rt->chan_len;
     bool stopping = rt->stopping;
     pthread_mutex_unlock(&rt->mu);
-    if (stopping || want <= 0 || rt->leasing || dm_mono_ms() < rt->lease_pause_until)
+    if (stopping || want <= 0 || rt->leasing || rt->paused || rt->health_paused ||
+        dm_mono_ms() < rt->lease_pause_until)
         return;
     if (rt->q->lease_blocks) {
         /* A long poll must not stall the loop (signals, results, leases). */
@@ -551,6 +552,12 @@ static void on_tick(uv_timer_t *t)
             return;
         }
     }
+    if (now - rt->last_health_ms >= (int64_t)(rt->settings.health_check_seconds * 1000)) {
+        rt->last_health_ms = now;
+        runtime_check_health(rt, NULL);
+    }
+    runtime_poll_spot(rt, now);
+    runtime_write_emf(rt, now);
     fill_channel(rt);
     heartbeat(rt);
     progress(rt);
@@ -563,6 +570,21 @@ static void on_wake(uv_async_t *a)
     fill_channel(rt);
 }
 
+void runtime_start_drain(runtime *rt)
+{
+    begin_stop(rt);
+    if (!uv_is_active((uv_handle_t *)&rt->drain))
+        uv_timer_start(&rt->drain, on_drain_deadline,
+                       (uint64_t)rt->settings.drain_seconds * 1000, 0);
+}
+
+void runtime_drain(runtime *rt)
+{
+    log_info("drain requested: finishing jobs in progress (at most %d s), then exiting",
+             rt->settings.drain_seconds);
+    runtime_start_drain(rt);
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
     runtime *rt = s->data;
@@ -570,13 +592,12 @@ static void on_signal(uv_signal_t *s, int signum)
         /* Second signal: leave now. Leased jobs stay leased by this pid and
          * are reclaimed on the next start, so nothing is lost. */
         log_warn("second signal: exiting without draining");
-        _exit(130);
+        leave_now(rt, 130);
     }
     log_info("signal %d: finishing jobs in progress (at most %d s), then exiting (again to quit "
              "at once)",
              signum, rt->settings.drain_seconds);
-    begin_stop(rt);
-    uv_timer_start(&rt->drain, on_drain_deadline, (uint64_t)rt->settings.drain_seconds * 1000, 0);
+    runtime_start_drain(rt);
 }
 
 /* Loads and validates the policy in a throwaway state: before any worker
@@ -610,10 +631,8 @@ int runtime_cleanup_generation(runtime *rt)
 /* SIGUSR1: a full Lua GC and an emptied MuPDF store in every worker at its
  * next boundary, malloc_trim here, and a sweep of our leftover temp files;
  * memory is logged before and after. */
-static void on_cleanup(uv_signal_t *s, int signum)
+void runtime_cleanup(runtime *rt)
 {
-    runtime *rt = s->data;
-    (void)signum;
     mem_stats before, after;
     mem_stats_read(&before);
     atomic_fetch_add(&rt->cleanup_generation, 1);
@@ -625,6 +644,12 @@ static void on_cleanup(uv_signal_t *s, int signum)
              (double)before.rss_bytes / 1048576.0, (double)after.rss_bytes / 1048576.0, swept);
 }
 
+static void on_cleanup(uv_signal_t *s, int signum)
+{
+    (void)signum;
+    runtime_cleanup(s->data);
+}
+
 int runtime_policy_generation(runtime *rt)
 {
     return atomic_load(&rt->policy_generation);
@@ -633,17 +658,14 @@ int runtime_policy_generation(runtime *rt)
 /* SIGHUP: validate the policy file beside the running one; on success the
  * workers swap at their next job boundary (jobs in progress finish under
  * the policy they started with); on failure the old one keeps running. */
-static void on_reload(uv_signal_t *s, int signum)
+int runtime_reload(runtime *rt, dm_err *err)
 {
-    runtime *rt = s->data;
-    (void)signum;
     policy_settings fresh;
-    dm_err err;
     const char *path = rt->cfg->policy_path ? rt->cfg->policy_path : "builtin:default";
-    if (validate_policy(rt, &fresh, &err) != 0) {
+    if (validate_policy(rt, &fresh, err) != 0) {
         rt->reload_failures++;
-        log_error("policy reload failed, the running policy stays: %s", err.msg);
-        return;
+        log_error("policy reload failed, the running policy stays: %s", err->msg);
+        return -1;
     }
     /* What was fixed at start cannot change live: say so, don't ignore it. */
     const policy_settings *old = &rt->settings;
@@ -664,11 +686,23 @@ static void on_reload(uv_signal_t *s, int signum)
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
         if (fixed[i].changed)
             log_warn("policy reload: %s changed; it needs a restart to take effect", fixed[i].name);
-    rt->settings = fresh;  /* lease, retry and crash settings apply now */
+    /* Lease, retry, crash and lane settings apply now (workers read the
+     * lane settings under mu). */
+    pthread_mutex_lock(&rt->mu);
+    rt->settings = fresh;
+    pthread_mutex_unlock(&rt->mu);
     rt->reloads++;
     int gen = atomic_fetch_add(&rt->policy_generation, 1) + 1;
     log_info("policy reloaded from %s (generation %d); workers switch at their next job", path,
              gen);
+    return 0;
+}
+
+static void on_reload(uv_signal_t *s, int signum)
+{
+    (void)signum;
+    dm_err err;
+    runtime_reload(s->data, &err);
 }
 
 static void close_handle(uv_handle_t *h, void *arg)
@@ -683,11 +717,17 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
     memset(sum, 0, sizeof *sum);
     runtime *rt = dm_xcalloc(1, sizeof *rt);
     rt->cfg = cfg;
+    rt->pid_fd = -1;
     int rc = -1;
     sbuf root;
     sbuf_init(&root);
     if (load_settings(rt, err) != 0)
         goto out;
+    if (cfg->pid_file) {
+        rt->pid_fd = pidfile_create(cfg->pid_file, err);
+        if (rt->pid_fd < 0)
+            goto out;
+    }
     if (cfg->queue_url) {
         /* The queue is the source: nothing to scan. */
         /* The policy decides; the config and SQS_WAIT_TIME/SQS_MAX_MESSAGES
@@ -801,8 +841,26 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
     uv_signal_start(&rt->sigterm, on_signal, SIGTERM);
     if (rt->source_root)
         start_scan(rt);
+    if (cfg->socket_path)
+        runtime_start_control(rt);
+    runtime_start_metrics(rt);
+    /* Healthy before the first lease, or not taking any. */
+    rt->last_health_ms = dm_mono_ms();
+    runtime_check_health(rt, NULL);
 
     uv_run(&rt->loop, UV_RUN_DEFAULT);
+    control_close(rt->control);
+    rt->control = NULL;
+    metrics_server_close(rt->metrics);
+    rt->metrics = NULL;
+    if (rt->emf) {
+        /* The last interval too, so short runs report something. */
+        rt->last_emf_ms = 0;
+        runtime_write_emf(rt, dm_mono_ms());
+        if (rt->emf != stdout)
+            fclose(rt->emf);
+        rt->emf = NULL;
+    }
 
     for (int i = 0; i < rt->nworkers; i++)
         worker_join(&rt->workers[i]);
@@ -819,6 +877,8 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
     uv_walk(&rt->loop, close_handle, NULL);
     uv_run(&rt->loop, UV_RUN_DEFAULT);
     uv_loop_close(&rt->loop);
+    repl_free(rt->repl);
+    rt->repl = NULL;
     if (cfg->progress_tty) {
         fprintf(stderr, "\r\033[K");
         log_set_progress_active(0);
@@ -837,6 +897,7 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
     }
     rc = 0;
 out:
+    pidfile_remove(cfg->pid_file, rt->pid_fd);
     sbuf_free(&root);
     if (rt->chan)
         queue_jobs_free(rt->chan, rt->chan_len);

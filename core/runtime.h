@@ -24,6 +24,10 @@ typedef struct runtime_config {
     bool once;                 /* exit when every job has ended */
     int rescan_seconds;        /* watch mode: how often to rescan */
     bool progress_tty;         /* draw a progress line instead of per-file logs */
+    const char *socket_path;   /* the control socket (REPL); NULL = none */
+    const char *pid_file;      /* NULL = none */
+    const char *metrics_listen; /* Prometheus text on HOST:PORT; NULL = off */
+    const char *emf_path;      /* CloudWatch EMF lines ("-" = stdout); NULL = off */
 } runtime_config;
 
 typedef struct run_summary {
@@ -45,20 +49,82 @@ typedef enum {
                          left for the dead-letter queue by SQS, never deleted */
 } job_outcome;
 
+typedef enum { STAGE_FETCH, STAGE_TEXT, STAGE_RENDER, STAGE_OCR, STAGE_INDEX, STAGE_COUNT } job_stage;
+
 typedef struct job_result {
     int64_t job_id;
     job_outcome outcome;
     char error[512];
     int pages, pages_ocr;
     int64_t elapsed_ms;
+    int64_t stage_ms[STAGE_COUNT];
     int worker_id;
 } job_result;
 
 int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err);
 
+/* --- introspection and control, for the REPL (loop thread only) ------- */
+
+#define RUNTIME_MAX_REASONS 16
+
+typedef struct runtime_stats {
+    run_summary sum;            /* counters so far; elapsed_ms = uptime */
+    double pages_per_second;
+    int64_t rss_bytes;
+    bool queue_ok;              /* queue counts could be read */
+    queue_counts queue;
+    int in_flight, waiting;     /* leased; of which not yet with a worker */
+    int workers;
+    bool paused, health_paused, draining;
+    char health_reason[512];
+    int64_t reloads, reload_failures;
+    int policy_generation;
+    char policy_source[256];
+    /* Permanent failures by reason (the error up to its first ':'). */
+    int nreasons;
+    struct {
+        char reason[64];
+        int64_t count;
+    } reasons[RUNTIME_MAX_REASONS];
+    /* Seconds spent per stage, summed over every job (all workers). */
+    double stage_seconds[5];    /* fetch, text, render, ocr, index */
+    /* Time jobs waited in the queue once available, summed, and how many. */
+    double queue_latency_ms_sum;
+    int64_t queue_latency_count;
+} runtime_stats;
+
+extern const char *const runtime_stage_names[5];
+
+typedef struct runtime_job_info {
+    int64_t id;
+    char source[512];
+    int attempts;
+    int worker;                 /* -1 when not with a worker */
+    const char *state;          /* "waiting", "running", "indexing" */
+    int64_t elapsed_ms;         /* running: since the worker started it */
+} runtime_job_info;
+
+struct worker_status;
+void runtime_get_stats(runtime *rt, runtime_stats *out);
+int runtime_get_workers(runtime *rt, struct worker_status *out, int max);
+/* *out is malloc'd; returns the count. */
+int runtime_get_jobs(runtime *rt, runtime_job_info **out);
+const policy_settings *runtime_settings(runtime *rt);
+/* What SIGHUP does: validate, then switch (or keep the old one, err set). */
+int runtime_reload(runtime *rt, dm_err *err);
+void runtime_set_paused(runtime *rt, bool paused);
+/* What SIGTERM does. */
+void runtime_drain(runtime *rt);
+/* What SIGUSR1 does. */
+void runtime_cleanup(runtime *rt);
+struct health_report;
+/* Checks free memory and disk now (pausing or resuming the leases as
+ * the on_tick check does); 0 = healthy. out may be NULL. */
+int runtime_check_health(runtime *rt, struct health_report *out);
+
 /* Worker side. Blocks up to timeout_ms for a job: 1 = got one (the caller
  * owns and frees its source and op strings), 0 = none yet, -1 = stop. */
-int runtime_next_job(runtime *rt, int timeout_ms, queue_job *out);
+int runtime_next_job(runtime *rt, int worker_id, int timeout_ms, queue_job *out);
 /* The process's indexing buffer (bulk_buffer.h), for the workers. */
 struct bulk_buffer *runtime_bulk(runtime *rt);
 /* Bumped by each SIGUSR1 (thread-safe read). */

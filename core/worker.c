@@ -2,8 +2,11 @@
 
 #include "bulk_buffer.h"
 #include "log.h"
+#include "mem_stats.h"
 
 #include <lauxlib.h>
+#include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,6 +115,47 @@ static void swap_policy(worker *w, lua_State *L, lstate_env *env)
     log_debug("worker %d: switched to the reloaded policy", w->id);
 }
 
+static void status_job_begin(worker *w, const queue_job *job)
+{
+    pthread_mutex_lock(&w->mu);
+    w->job_id = job->id;
+    snprintf(w->job_source, sizeof w->job_source, "%s", job->source);
+    w->job_started_ms = dm_mono_ms();
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void status_job_end(worker *w, lua_State *L, lstate_env *env)
+{
+    int64_t heap = lua_gc(L, LUA_GCCOUNT, 0);
+    int64_t mupdf = (int64_t)(doc_ctx_allocated(env->docs) / 1024);
+    pthread_mutex_lock(&w->mu);
+    w->job_id = 0;
+    w->job_source[0] = '\0';
+    w->jobs_done++;
+    w->lua_heap_kb = heap;
+    w->mupdf_kb = mupdf;
+    pthread_mutex_unlock(&w->mu);
+}
+
+void worker_get_status(worker *w, worker_status *out)
+{
+    memset(out, 0, sizeof *out);
+    out->id = w->id;
+    int ready = atomic_load(&w->ready);
+    pthread_mutex_lock(&w->mu);
+    out->job_id = w->job_id;
+    snprintf(out->source, sizeof out->source, "%s", w->job_source);
+    out->elapsed_ms = w->job_id ? dm_mono_ms() - w->job_started_ms : 0;
+    out->jobs_done = w->jobs_done;
+    out->lua_heap_kb = w->lua_heap_kb;
+    out->mupdf_kb = w->mupdf_kb;
+    pthread_mutex_unlock(&w->mu);
+    out->state = atomic_load(&w->exited) ? "exited"
+                 : ready == 0            ? "starting"
+                 : out->job_id           ? "busy"
+                                         : "idle";
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -124,13 +168,16 @@ static void *worker_main(void *arg)
         return NULL;
     }
     env.rt = w->rt;
+    pthread_mutex_lock(&w->mu);
+    w->lua_heap_kb = lua_gc(L, LUA_GCCOUNT, 0);
+    pthread_mutex_unlock(&w->mu);
     int generation = runtime_policy_generation(w->rt);
     int cleanup = runtime_cleanup_generation(w->rt);
     atomic_store(&w->ready, 1);
 
     for (;;) {
         queue_job job;
-        int r = runtime_next_job(w->rt, 200, &job);
+        int r = runtime_next_job(w->rt, w->id, 200, &job);
         if (r < 0)
             break;
         if (runtime_cleanup_generation(w->rt) != cleanup) {
@@ -138,8 +185,15 @@ static void *worker_main(void *arg)
             int before = lua_gc(L, LUA_GCCOUNT, 0);
             lua_gc(L, LUA_GCCOLLECT, 0);
             doc_ctx_shrink_store(env.docs);
-            log_info("worker %d: cleanup: Lua heap %d KB -> %d KB, MuPDF holds %zu KB", w->id,
-                     before, lua_gc(L, LUA_GCCOUNT, 0), doc_ctx_allocated(env.docs) / 1024);
+            /* What the GC just freed sits in this thread's malloc arena;
+             * hand it back to the system now. */
+            malloc_trim(0);
+            mem_stats ms;
+            mem_stats_read(&ms);
+            log_info("worker %d: cleanup: Lua heap %d KB -> %d KB, MuPDF holds %zu KB; process RSS "
+                     "%.0f MB",
+                     w->id, before, lua_gc(L, LUA_GCCOUNT, 0), doc_ctx_allocated(env.docs) / 1024,
+                     (double)ms.rss_bytes / 1048576.0);
         }
         if (r == 0) {
             /* Idle: the indexer should not wait for a batch that will not
@@ -152,6 +206,7 @@ static void *worker_main(void *arg)
             generation = runtime_policy_generation(w->rt);
             swap_policy(w, L, &env);
         }
+        status_job_begin(w, &job);
         lstate_env_open_job(&env, job.id);
         push_job(L, &job);
         dm_err err;
@@ -165,6 +220,7 @@ static void *worker_main(void *arg)
             snprintf(res.error, sizeof res.error, "internal error: the pipeline dropped the job");
             runtime_complete(w->rt, &res);
         }
+        status_job_end(w, L, &env);
         free(job.source);
         free(job.op);
     }
@@ -176,6 +232,7 @@ static void *worker_main(void *arg)
 int worker_start(worker *w, runtime *rt, int id, const runtime_config *cfg, dm_err *err)
 {
     memset(w, 0, sizeof *w);
+    pthread_mutex_init(&w->mu, NULL);
     w->id = id;
     w->rt = rt;
     w->cfg = cfg;

@@ -20,7 +20,28 @@ typedef struct worker {
     atomic_int ready;
     dm_err init_err;
     atomic_bool exited;
+    /* What the worker is doing, for the REPL and metrics: written by the
+     * worker at job boundaries, read by the loop thread, under mu. */
+    pthread_mutex_t mu;
+    int64_t job_id;          /* 0 = idle */
+    char job_source[512];
+    int64_t job_started_ms;  /* monotonic */
+    int64_t jobs_done;
+    int64_t lua_heap_kb;
+    int64_t mupdf_kb;
 } worker;
+
+typedef struct worker_status {
+    int id;
+    const char *state;       /* "starting", "idle", "busy", "exited" */
+    int64_t job_id;
+    char source[512];
+    int64_t elapsed_ms;
+    int64_t jobs_done, lua_heap_kb, mupdf_kb;
+} worker_status;
+
+/* Loop thread: a consistent copy of what w is doing. */
+void worker_get_status(worker *w, worker_status *out);
 
 int worker_start(worker *w, runtime *rt, int id, const runtime_config *cfg, dm_err *err);
 void worker_join(worker *w);

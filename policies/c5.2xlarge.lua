@@ -8,4 +8,10 @@ return {
   sqs_max_messages = 10,
   sqs_wait_seconds = 20,
   gc_every_jobs = 50,
+  -- One of the seven keeps small files (up to 2 MB) moving while the others
+  -- grind through long scans.
+  fast_lane_workers = 1,
+  fast_lane_max_mb = 2,
+  -- Seven Tesseract engines: pause before the kernel's OOM killer would act.
+  min_free_memory_mb = 512,
 }

@@ -48,6 +48,21 @@ local P = {
   -- On SIGTERM, jobs in progress get this long to finish (under the 2-minute
   -- EC2 spot notice); whatever is still running then goes back to the queue.
   drain_seconds = 90,
+  -- Health: below this much available memory, or free disk in TEMP_DIR and
+  -- the index's folder, the worker stops taking jobs, runs a cleanup, and
+  -- resumes once both are back (checked every health_check_seconds).
+  min_free_memory_mb = 256,
+  min_free_disk_mb = 256,
+  health_check_seconds = 10,
+  -- EC2 spot: ask IMDS for an interruption notice this often and drain on
+  -- one (0 = never; off by itself when IMDS does not answer).
+  spot_check_seconds = 5,
+  -- With --emf: one CloudWatch embedded-metric-format line this often.
+  metrics_interval_seconds = 60,
+  -- The fast lane: this many workers take only files up to fast_lane_max_mb
+  -- (0 = no lane; it needs at least one other worker).
+  fast_lane_workers = 0,
+  fast_lane_max_mb = 1,
   -- A running job is invisible to other takers this long (renewed while it runs).
   lease_seconds = 600,
   -- S3 objects above this size download in parallel ranged parts.

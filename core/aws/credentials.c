@@ -1,5 +1,6 @@
 #include "aws/credentials.h"
 
+#include "aws/imds.h"
 #include "http.h"
 #include "log.h"
 
@@ -9,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 static pthread_mutex_t creds_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -110,71 +110,29 @@ static int64_t parse_iso8601_ms(const char *s)
     return (int64_t)timegm(&tm) * 1000;
 }
 
-static int imds_get(http_client *hc, const char *base, const char *path, const char *token,
-                    sbuf *out, dm_err *err)
-{
-    char url[512], hdr[600];
-    snprintf(url, sizeof url, "%s%s", base, path);
-    snprintf(hdr, sizeof hdr, "X-aws-ec2-metadata-token: %s", token);
-    const char *headers[] = {hdr, NULL};
-    http_request req = {.method = "GET", .url = url, .headers = headers, .timeout_ms = 2000,
-                        .max_body = 65536};
-    http_response resp;
-    if (http_perform(hc, &req, &resp, err) != 0) {
-        http_response_free(&resp);
-        return -1;
-    }
-    if (resp.status != 200) {
-        dm_err_set(err, false, "instance metadata %s: HTTP %ld", path, resp.status);
-        http_response_free(&resp);
-        return -1;
-    }
-    sbuf_reset(out);
-    sbuf_append(out, resp.body.data ? resp.body.data : "", resp.body.len);
-    http_response_free(&resp);
-    return 0;
-}
-
 /* IMDSv2: a session token by PUT, then the role's temporary credentials. */
 static int from_imds(aws_credentials *c, dm_err *err)
 {
-    const char *disabled = getenv("AWS_EC2_METADATA_DISABLED");
-    if (disabled && strcasecmp(disabled, "true") == 0)
+    if (imds_disabled())
         return 0;
-    const char *base = getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
-    if (!base || !*base)
-        base = "http://169.254.169.254";
-    char base_trim[256];
-    snprintf(base_trim, sizeof base_trim, "%s", base);
-    size_t bl = strlen(base_trim);
-    if (bl > 0 && base_trim[bl - 1] == '/')
-        base_trim[bl - 1] = '\0';
+    char base[256];
+    imds_base_url(base);
     http_client *hc = http_client_new();
     if (!hc) {
         dm_err_set(err, false, "cannot create an HTTP client");
         return -1;
     }
     int rc = -1;
-    char url[512];
-    snprintf(url, sizeof url, "%s/latest/api/token", base_trim);
-    const char *headers[] = {"X-aws-ec2-metadata-token-ttl-seconds: 21600", NULL};
-    http_request req = {.method = "PUT", .url = url, .headers = headers, .timeout_ms = 2000,
-                        .max_body = 4096};
-    http_response resp;
+    long status;
     sbuf role, doc;
     sbuf_init(&role);
     sbuf_init(&doc);
     cJSON *json = NULL;
-    char token[1024] = "";
-    if (http_perform(hc, &req, &resp, err) != 0 || resp.status != 200) {
-        if (resp.status)
-            dm_err_set(err, false, "instance metadata token: HTTP %ld", resp.status);
-        http_response_free(&resp);
+    char token[IMDS_TOKEN_MAX] = "";
+    if (imds_token_new(hc, base, token, err) != 0)
         goto out;
-    }
-    snprintf(token, sizeof token, "%.*s", (int)resp.body.len, resp.body.data ? resp.body.data : "");
-    http_response_free(&resp);
-    if (imds_get(hc, base_trim, "/latest/meta-data/iam/security-credentials/", token, &role, err))
+    if (imds_get(hc, base, "/latest/meta-data/iam/security-credentials/", token, &role, &status,
+                 err))
         goto out;
     char *name = trim(role.data ? role.data : "");
     char *nl = strchr(name, '\n');
@@ -186,7 +144,7 @@ static int from_imds(aws_credentials *c, dm_err *err)
     }
     char path[400];
     snprintf(path, sizeof path, "/latest/meta-data/iam/security-credentials/%s", name);
-    if (imds_get(hc, base_trim, path, token, &doc, err) != 0)
+    if (imds_get(hc, base, path, token, &doc, &status, err) != 0)
         goto out;
     json = cJSON_Parse(doc.data ? doc.data : "");
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(json, "AccessKeyId");

@@ -131,8 +131,10 @@ int sqs_receive(sqs_client *c, int max, int wait_seconds, int visibility_seconds
                             visibility_seconds > 43200 ? 43200 : visibility_seconds);
     cJSON *names = cJSON_AddArrayToObject(body, "MessageSystemAttributeNames");
     cJSON_AddItemToArray(names, cJSON_CreateString("ApproximateReceiveCount"));
+    cJSON_AddItemToArray(names, cJSON_CreateString("SentTimestamp"));
     cJSON *legacy = cJSON_AddArrayToObject(body, "AttributeNames");
     cJSON_AddItemToArray(legacy, cJSON_CreateString("ApproximateReceiveCount"));
+    cJSON_AddItemToArray(legacy, cJSON_CreateString("SentTimestamp"));
     cJSON *out;
     if (call(c, "ReceiveMessage", body, (long)(wait_seconds + 15) * 1000, &out, err) != 0)
         return -1;
@@ -154,6 +156,8 @@ int sqs_receive(sqs_client *c, int max, int wait_seconds, int visibility_seconds
         const cJSON *attrs = cJSON_GetObjectItem(item, "Attributes");
         const char *rc = cJSON_GetStringValue(cJSON_GetObjectItem(attrs, "ApproximateReceiveCount"));
         m[k].receive_count = rc ? atoi(rc) : 1;
+        const char *sent = cJSON_GetStringValue(cJSON_GetObjectItem(attrs, "SentTimestamp"));
+        m[k].sent_ms = sent ? strtoll(sent, NULL, 10) : 0;
         k++;
     }
     cJSON_Delete(out);

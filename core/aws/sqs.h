@@ -15,6 +15,7 @@ typedef struct sqs_message {
     char *receipt;
     char *body;
     int receive_count;   /* ApproximateReceiveCount */
+    int64_t sent_ms;     /* SentTimestamp; 0 when absent */
 } sqs_message;
 
 sqs_client *sqs_client_new(const char *queue_url, dm_err *err);

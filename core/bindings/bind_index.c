@@ -181,6 +181,7 @@ static int l_index_submit(lua_State *L)
         lua_getfield(L, 3, "started_ms");
         stats.started_ms = (int64_t)luaL_optnumber(L, -1, (lua_Number)dm_mono_ms());
         lua_pop(L, 3);
+        bind_read_stages(L, 3, stats.stage_ms);
     }
     if (!lstate_env_close_job(env, job_id))
         return luaL_error(L, "index_submit: job %f is not open in this worker", (double)job_id);

@@ -1,14 +1,21 @@
 /* run(cfg) -> summary | nil, err, permanent         (the CLI's `docmill run`)
  *   cfg = {source=, index=, queue=, queue_url=, sqs_wait_seconds=, sqs_max_messages=,
- *          policy=, workers=, once=, rescan_seconds=, progress=}
+ *          policy=, workers=, once=, rescan_seconds=, progress=, socket=, pid_file=,
+ *          metrics=, emf=}
  * complete(job_id, outcome, error, {pages=, pages_ocr=, elapsed_ms=})
  *   (workers) outcome: indexed | unchanged | deleted | skipped | failed | retry
  * log(level, message), version(), now_ms(), mono_ms(), isatty(fd),
- * realpath(path) -> absolute path | nil, err, worker_id() */
+ * realpath(path) -> absolute path | nil, err, worker_id()
+ * The REPL state only (raise elsewhere): rt_stats(), rt_workers(), rt_jobs(),
+ * rt_policy(), rt_reload() -> true | nil, err, rt_pause(bool), rt_drain(),
+ * rt_cleanup(). */
 #include "bindings.h"
 #include "log.h"
 #include "lstate.h"
+#include "health.h"
+#include "policy.h"
 #include "runtime.h"
+#include "worker.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -49,6 +56,10 @@ static int l_run(lua_State *L)
     lua_getfield(L, 1, "progress");
     cfg.progress_tty = lua_toboolean(L, -1);
     lua_pop(L, 4);
+    cfg.socket_path = opt_field(L, 1, "socket");
+    cfg.pid_file = opt_field(L, 1, "pid_file");
+    cfg.metrics_listen = opt_field(L, 1, "metrics");
+    cfg.emf_path = opt_field(L, 1, "emf");
     if (cfg.rescan_seconds < 1)
         cfg.rescan_seconds = 1;
     run_summary sum;
@@ -74,6 +85,15 @@ static int l_run(lua_State *L)
     return 1;
 }
 
+void bind_read_stages(lua_State *L, int t, int64_t *stage_ms)
+{
+    for (int k = 0; k < STAGE_COUNT; k++) {
+        lua_getfield(L, t, runtime_stage_names[k]);
+        stage_ms[k] = (int64_t)luaL_optnumber(L, -1, 0);
+        lua_pop(L, 1);
+    }
+}
+
 static int l_complete(lua_State *L)
 {
     lstate_env *env = lstate_get_env(L);
@@ -93,6 +113,7 @@ static int l_complete(lua_State *L)
         lua_getfield(L, 4, "elapsed_ms");
         r.elapsed_ms = (int64_t)luaL_optnumber(L, -1, 0);
         lua_pop(L, 3);
+        bind_read_stages(L, 4, r.stage_ms);
     }
     /* Closed last: everything above may raise, and a job closed but never
      * reported would stay in flight forever. */
@@ -122,6 +143,16 @@ static int l_set_log_level(lua_State *L)
     if (log_parse_level(level, &lv) != 0)
         return luaL_error(L, "unknown log level '%s' (debug, info, warn, error)", level);
     log_set_level(lv);
+    return 0;
+}
+
+static int l_set_log_format(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    log_format f;
+    if (log_parse_format(name, &f) != 0)
+        return luaL_error(L, "unknown log format '%s' (json, text, auto)", name);
+    log_set_format(f);
     return 0;
 }
 
@@ -168,13 +199,213 @@ static int l_worker_id(lua_State *L)
     return 1;
 }
 
+/* --- the REPL state's view of the running worker ------------------------ */
+
+static runtime *need_control(lua_State *L, const char *fn)
+{
+    runtime *rt = lstate_get_env(L)->control_rt;
+    if (!rt)
+        luaL_error(L, "%s: only available in the REPL of a running worker", fn);
+    return rt;
+}
+
+#define SETNUM(name, v)                    \
+    do {                                   \
+        lua_pushnumber(L, (lua_Number)(v)); \
+        lua_setfield(L, -2, name);         \
+    } while (0)
+#define SETSTR(name, v)                    \
+    do {                                   \
+        lua_pushstring(L, v);              \
+        lua_setfield(L, -2, name);         \
+    } while (0)
+#define SETBOOL(name, v)                   \
+    do {                                   \
+        lua_pushboolean(L, v);             \
+        lua_setfield(L, -2, name);         \
+    } while (0)
+
+static int l_rt_stats(lua_State *L)
+{
+    runtime_stats st;
+    runtime_get_stats(need_control(L, "stats"), &st);
+    lua_createtable(L, 0, 32);
+    SETNUM("uptime_s", (double)st.sum.elapsed_ms / 1000.0);
+    SETNUM("indexed", st.sum.indexed);
+    SETNUM("unchanged", st.sum.unchanged);
+    SETNUM("deleted", st.sum.deleted);
+    SETNUM("skipped", st.sum.skipped);
+    SETNUM("failed", st.sum.failed);
+    SETNUM("retried", st.sum.retried);
+    SETNUM("pages", st.sum.pages);
+    SETNUM("pages_ocr", st.sum.pages_ocr);
+    SETNUM("files_per_hour", st.sum.files_per_hour);
+    SETNUM("pages_per_second", st.pages_per_second);
+    SETNUM("rss_mb", (double)st.rss_bytes / 1048576.0);
+    SETNUM("peak_rss_mb", (double)st.sum.peak_rss_bytes / 1048576.0);
+    SETNUM("in_flight", st.in_flight);
+    SETNUM("waiting", st.waiting);
+    SETNUM("workers", st.workers);
+    SETBOOL("paused", st.paused);
+    SETBOOL("health_paused", st.health_paused);
+    SETBOOL("draining", st.draining);
+    if (st.health_reason[0])
+        SETSTR("health_reason", st.health_reason);
+    SETNUM("reloads", st.reloads);
+    SETNUM("reload_failures", st.reload_failures);
+    SETNUM("policy_generation", st.policy_generation);
+    SETSTR("policy", st.policy_source);
+    if (st.queue_ok) {
+        lua_createtable(L, 0, 4);
+        SETNUM("pending", st.queue.pending);
+        SETNUM("leased", st.queue.leased);
+        SETNUM("done", st.queue.done);
+        SETNUM("failed", st.queue.failed);
+        lua_setfield(L, -2, "queue");
+    }
+    lua_createtable(L, 0, st.nreasons);
+    for (int i = 0; i < st.nreasons; i++)
+        SETNUM(st.reasons[i].reason, st.reasons[i].count);
+    lua_setfield(L, -2, "failures");
+    lua_createtable(L, 0, STAGE_COUNT);
+    for (int k = 0; k < STAGE_COUNT; k++)
+        SETNUM(runtime_stage_names[k], st.stage_seconds[k]);
+    lua_setfield(L, -2, "stage_seconds");
+    return 1;
+}
+
+static int l_rt_workers(lua_State *L)
+{
+    runtime *rt = need_control(L, "workers");
+    worker_status ws[256];
+    int n = runtime_get_workers(rt, ws, 256);
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_createtable(L, 0, 8);
+        SETNUM("id", ws[i].id);
+        SETSTR("state", ws[i].state);
+        if (ws[i].job_id) {
+            SETNUM("job", ws[i].job_id);
+            SETSTR("source", ws[i].source);
+            SETNUM("elapsed_s", (double)ws[i].elapsed_ms / 1000.0);
+        }
+        SETNUM("jobs_done", ws[i].jobs_done);
+        SETNUM("lua_heap_kb", ws[i].lua_heap_kb);
+        SETNUM("mupdf_kb", ws[i].mupdf_kb);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+static int l_rt_jobs(lua_State *L)
+{
+    runtime_job_info *jobs;
+    int n = runtime_get_jobs(need_control(L, "jobs"), &jobs);
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_createtable(L, 0, 6);
+        SETNUM("id", jobs[i].id);
+        SETSTR("source", jobs[i].source);
+        SETNUM("attempts", jobs[i].attempts);
+        SETSTR("state", jobs[i].state);
+        if (jobs[i].worker >= 0) {
+            SETNUM("worker", jobs[i].worker);
+            SETNUM("elapsed_s", (double)jobs[i].elapsed_ms / 1000.0);
+        }
+        lua_rawseti(L, -2, i + 1);
+    }
+    free(jobs);
+    return 1;
+}
+
+static int l_rt_policy(lua_State *L)
+{
+    policy_push_settings(L, runtime_settings(need_control(L, "policy")));
+    return 1;
+}
+
+static int l_rt_reload(lua_State *L)
+{
+    dm_err err;
+    if (runtime_reload(need_control(L, "reload"), &err) != 0)
+        return bind_push_error(L, &err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_rt_pause(lua_State *L)
+{
+    runtime_set_paused(need_control(L, "pause"), lua_toboolean(L, 1));
+    return 0;
+}
+
+static int l_rt_drain(lua_State *L)
+{
+    runtime_drain(need_control(L, "drain"));
+    return 0;
+}
+
+/* {healthy, reasons = {...}, mem_available_mb, mem_total_mb,
+ *  disks = {{path, free_mb, low}}, paused, draining} */
+static int l_rt_health(lua_State *L)
+{
+    runtime *rt = need_control(L, "health");
+    health_report h;
+    runtime_check_health(rt, &h);
+    runtime_stats st;
+    runtime_get_stats(rt, &st);
+    lua_createtable(L, 0, 8);
+    SETBOOL("healthy", h.healthy && !st.draining);
+    lua_newtable(L);
+    int nr = 0;
+    if (h.reason[0]) {
+        /* "a; b" -> {"a", "b"} */
+        const char *p = h.reason;
+        while (*p) {
+            const char *e = strstr(p, "; ");
+            size_t len = e ? (size_t)(e - p) : strlen(p);
+            lua_pushlstring(L, p, len);
+            lua_rawseti(L, -2, ++nr);
+            p += len + (e ? 2 : 0);
+        }
+    }
+    if (st.draining) {
+        lua_pushstring(L, "draining: exiting after the jobs in progress");
+        lua_rawseti(L, -2, ++nr);
+    }
+    lua_setfield(L, -2, "reasons");
+    SETNUM("mem_available_mb", h.mem_available_mb);
+    SETNUM("mem_total_mb", h.mem_total_mb);
+    lua_createtable(L, h.ndisks, 0);
+    for (int i = 0; i < h.ndisks; i++) {
+        lua_createtable(L, 0, 3);
+        SETSTR("path", h.disks[i].path);
+        SETNUM("free_mb", h.disks[i].free_mb);
+        SETBOOL("low", h.disks[i].low);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "disks");
+    SETBOOL("paused", st.paused);
+    SETBOOL("draining", st.draining);
+    return 1;
+}
+
+static int l_rt_cleanup(lua_State *L)
+{
+    runtime_cleanup(need_control(L, "gc"));
+    return 0;
+}
+
 void bind_runtime_register(lua_State *L, int module)
 {
     static const luaL_Reg fns[] = {
         {"run", l_run},         {"complete", l_complete},       {"log", l_log},
-        {"set_log_level", l_set_log_level},
+        {"set_log_level", l_set_log_level}, {"set_log_format", l_set_log_format},
         {"version", l_version}, {"now_ms", l_now_ms},           {"mono_ms", l_mono_ms},
         {"isatty", l_isatty},   {"realpath", l_realpath},       {"worker_id", l_worker_id},
+        {"rt_stats", l_rt_stats}, {"rt_workers", l_rt_workers}, {"rt_jobs", l_rt_jobs},
+        {"rt_policy", l_rt_policy}, {"rt_reload", l_rt_reload}, {"rt_pause", l_rt_pause},
+        {"rt_drain", l_rt_drain}, {"rt_cleanup", l_rt_cleanup}, {"rt_health", l_rt_health},
         {NULL, NULL}};
     bind_set_funcs(L, module, fns);
 }

@@ -27,12 +27,16 @@ void bind_mem_register(lua_State *L, int module);
 void bind_policy_register(lua_State *L, int module);
 void bind_runtime_register(lua_State *L, int module);
 void bind_aws_register(lua_State *L, int module);
+void bind_control_register(lua_State *L, int module);
 
 /* Pushes nil, err->msg, err->permanent [, err->code] and returns how many
  * (for `return`). */
 int bind_push_error(lua_State *L, const dm_err *err);
 /* The raster of an image userdata (bind_doc.c) at idx; raises on misuse. */
 const gray_image *bind_doc_check_image(lua_State *L, int idx);
+/* Reads the stage timings {fetch=ms, text=, render=, ocr=, index=} of the
+ * table at t (missing = 0) into stage_ms[STAGE_COUNT] (runtime.h). */
+void bind_read_stages(lua_State *L, int t, int64_t *stage_ms);
 /* Registers fns into the table at index module. */
 void bind_set_funcs(lua_State *L, int module, const luaL_Reg *fns);
 

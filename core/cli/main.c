@@ -32,6 +32,10 @@ int main(int argc, char **argv)
 {
     ensure_single_threaded_openmp(argv);
     http_global_init();
+    log_format lf;
+    const char *fmt = getenv("DOCMILL_LOG_FORMAT");
+    if (log_parse_format(fmt && *fmt ? fmt : "auto", &lf) == 0)
+        log_set_format(lf);
     if (getenv("DOCMILL_LOG_LEVEL")) {
         log_level lv;
         if (log_parse_level(getenv("DOCMILL_LOG_LEVEL"), &lv) == 0)

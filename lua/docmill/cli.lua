@@ -20,6 +20,9 @@ Commands:
   policy    check or show a policy file
   enqueue   send jobs to an SQS queue (uploading local files to S3)
   dlq       replay dead-lettered jobs into a queue
+  repl      a Lua prompt inside a running worker (or -e CODE once)
+  reload    make a running worker reload its policy (SIGHUP via its pid file)
+  health    exit 0 when the running worker is healthy, 1 otherwise
 
 Global options: --help, --version. `docmill <command> --help` for more.
 ]],
@@ -27,7 +30,9 @@ Global options: --help, --version. `docmill <command> --help` for more.
 usage: docmill run [--config FILE] [--source DIR|SQS_QUEUE_URL]
                    [--index sqlite:PATH|https://HOST[:PORT][/INDEX]]
                    [--workers N] [--once] [--policy FILE] [--json]
-                   [--log-level debug|info|warn|error]
+                   [--socket PATH|off] [--pid-file PATH|off]
+                   [--metrics HOST:PORT] [--emf FILE|-]
+                   [--log-level debug|info|warn|error] [--log-format json|text]
 
 Processes every supported file under DIR (recursively), or every job of an
 SQS queue (S3 event notifications, SNS-wrapped events, {"bucket","key"}),
@@ -40,7 +45,40 @@ folder's jobs live in a durable queue in the index database (or
 docmill-queue.db beside an OpenSearch index): a run that is killed resumes
 where it stopped. The seed's environment variables (SQS_QUEUE_URL,
 OPENSEARCH_ENDPOINT, MAX_WORKERS, ...) override the config; see README.md.
+
+Operations: the worker listens for `docmill repl` on a Unix socket (mode
+0600; default RUN_DIR/docmill.sock) and writes its pid to RUN_DIR/docmill.pid
+(RUN_DIR: DOCMILL_RUN_DIR, RUNTIME_DIRECTORY, $XDG_RUNTIME_DIR/docmill or
+/tmp/docmill-UID); "off" disables either. SIGHUP (or `docmill reload`)
+reloads the policy, SIGUSR1 runs a memory cleanup. --metrics serves
+Prometheus text at http://HOST:PORT/metrics; --emf appends CloudWatch
+embedded-metric-format lines to FILE (- = stdout) every metrics_interval_seconds.
 ]=],
+  repl = [[
+usage: docmill repl [--socket PATH] [-e CODE]
+
+Connects to a running `docmill run` (its control socket, default
+RUN_DIR/docmill.sock) and gives a Lua prompt evaluated inside the worker:
+stats(), workers(), jobs(), mem_stats(), policy(), health(), and the controls
+reload(), pause(), resume(), drain(), gc(); help() lists them. Multi-line
+input continues until the chunk is complete. -e CODE evaluates once, prints
+the result and exits 1 when the code raised (for scripts).
+]],
+  reload = [[
+usage: docmill reload [--pid-file PATH]
+
+Sends SIGHUP to the worker named by the pid file (default RUN_DIR/docmill.pid):
+it validates its policy file again and switches at the next job boundary, or
+keeps the running policy and logs why. For systemd: ExecReload=.
+]],
+  health = [[
+usage: docmill health [--socket PATH] [--json]
+
+Asks the running worker for its health: exit 0 when it is running and its
+free memory and disk are above the policy's thresholds (and it is not
+draining), 1 otherwise or when no worker answers. Prints the reasons
+(--json: the whole report).
+]],
   extract = [[
 usage: docmill extract FILE [--json] [--dpi N] [--lang L] [--policy FILE]
 
@@ -91,7 +129,11 @@ local COMMON = { config = "string", help = "bool", ["log-level"] = "string" }
 
 local FLAGS = {
   run = { source = "string", index = "string", workers = "number", once = "bool",
-          policy = "string", json = "bool" },
+          policy = "string", json = "bool", socket = "string", ["pid-file"] = "string",
+          metrics = "string", emf = "string", ["log-format"] = "string" },
+  repl = { socket = "string", eval = "string" },
+  reload = { ["pid-file"] = "string" },
+  health = { socket = "string", json = "bool" },
   extract = { json = "bool", dpi = "number", lang = "string", policy = "string" },
   search = { index = "string", limit = "number", json = "bool" },
   status = { index = "string", json = "bool" },
@@ -113,6 +155,7 @@ local function parse(cmd, args)
   local i = 1
   while i <= #args do
     local a = args[i]
+    if a == "-e" then a = "--eval" end
     if a == "--" then
       for j = i + 1, #args do pos[#pos + 1] = args[j] end
       break
@@ -153,6 +196,12 @@ local function load_config(opts)
   if opts["log-level"] then cfg.log_level = opts["log-level"] end
   local ok, lerr = pcall(core.set_log_level, cfg.log_level)
   if not ok then return nil, lerr end
+  -- DOCMILL_LOG_FORMAT (read at start) wins over the config's default.
+  local fmt = opts["log-format"] or os.getenv("DOCMILL_LOG_FORMAT") or cfg.log_format
+  if fmt and fmt ~= "" then
+    ok, lerr = pcall(core.set_log_format, fmt)
+    if not ok then return nil, lerr end
+  end
   return cfg
 end
 
@@ -224,6 +273,28 @@ end
 
 --- run -----------------------------------------------------------------------
 
+local function nonempty(v)
+  if v == nil or v == "" then return nil end
+  return v
+end
+
+-- The control socket and pid file paths: flags, then the config, then the
+-- run directory (created when `create`). "off" disables one (nil).
+-- Returns socket, pid_file, err.
+function M.control_paths(cfg, opts, create)
+  local socket = opts.socket or nonempty(cfg.socket)
+  local pid_file = opts["pid-file"] or nonempty(cfg.pid_file)
+  if socket == nil or pid_file == nil then
+    local dir, err = core.run_dir(create)
+    if not dir then return nil, nil, err end
+    socket = socket or (dir .. "/docmill.sock")
+    pid_file = pid_file or (dir .. "/docmill.pid")
+  end
+  if socket == "off" then socket = nil end
+  if pid_file == "off" then pid_file = nil end
+  return socket, pid_file
+end
+
 local function cmd_run(opts, pos)
   if #pos > 0 then return usage_error("run", "unexpected argument '" .. pos[1] .. "'") end
   local cfg, err = load_config(opts)
@@ -251,7 +322,27 @@ local function cmd_run(opts, pos)
   -- A folder source needs the durable local queue: in the index database
   -- when that is SQLite, else in docmill-queue.db beside it.
   local queue_db = cfg.queue or db or "docmill-queue.db"
+  local socket, pid_file, derr = M.control_paths(cfg, opts, true)
+  if derr then
+    util.eprintf("docmill run: %s\n", derr)
+    return EXIT_USAGE
+  end
+  -- The defaults are shared by every run of this user: a second run on the
+  -- same machine goes on without them rather than failing. Paths given
+  -- explicitly must be ours (the run fails otherwise).
+  local default_paths = not (opts.socket or nonempty(cfg.socket) or opts["pid-file"]
+    or nonempty(cfg.pid_file))
+  if default_paths and pid_file then
+    local other = core.pidfile_read(pid_file)
+    if other then
+      core.log("warn", string.format("another docmill (pid %d) uses %s and %s: this run has no " ..
+        "control socket or pid file (give it --socket and --pid-file)", other, socket, pid_file))
+      socket, pid_file = nil, nil
+    end
+  end
   local summary, rerr = core.run({
+    socket = socket, pid_file = pid_file,
+    metrics = opts.metrics or nonempty(cfg.metrics), emf = opts.emf or nonempty(cfg.emf),
     source = not queue_url and cfg.source or nil, queue_url = queue_url,
     sqs_wait_seconds = cfg.sqs_wait_seconds, sqs_max_messages = cfg.sqs_max_messages,
     index = cfg.index, queue = queue_db,
@@ -275,6 +366,68 @@ local function cmd_run(opts, pos)
     end
   end
   return summary.failed > 0 and EXIT_SOME_FAILED or EXIT_OK
+end
+
+--- operations: repl, reload, health ---------------------------------------------
+
+local function cmd_repl(opts, pos)
+  if #pos > 0 then return usage_error("repl", "unexpected argument '" .. pos[1] .. "'") end
+  local socket, _, err = M.control_paths({}, opts, false)
+  if not socket then
+    util.eprintf("docmill repl: %s\n", err or "no control socket")
+    return EXIT_FAIL
+  end
+  return require("docmill.repl").client({ socket = socket, eval = opts.eval })
+end
+
+local function cmd_reload(opts, pos)
+  if #pos > 0 then return usage_error("reload", "unexpected argument '" .. pos[1] .. "'") end
+  local _, pid_file, err = M.control_paths({}, opts, false)
+  if not pid_file then
+    util.eprintf("docmill reload: %s\n", err or "no pid file")
+    return EXIT_FAIL
+  end
+  local pid, perr = core.pidfile_read(pid_file)
+  if not pid then
+    util.eprintf("docmill reload: %s\n", perr)
+    return EXIT_FAIL
+  end
+  local ok, kerr = core.kill(pid, "HUP")
+  if not ok then
+    util.eprintf("docmill reload: %s\n", kerr)
+    return EXIT_FAIL
+  end
+  util.printf("sent SIGHUP to docmill (pid %d); the outcome is in its log\n", pid)
+  return EXIT_OK
+end
+
+local function cmd_health(opts, pos)
+  if #pos > 0 then return usage_error("health", "unexpected argument '" .. pos[1] .. "'") end
+  local socket, _, err = M.control_paths({}, opts, false)
+  local report
+  if socket then
+    local conn
+    conn, err = core.control_connect(socket)
+    if conn then
+      local status, text = conn:request("print(require('cjson').encode(health()))")
+      conn:close()
+      if status == "ok" then
+        report = require("cjson").decode(text)
+      else
+        err = text or status
+      end
+    end
+  end
+  if not report then
+    report = { healthy = false, reasons = { "no worker answers: " .. tostring(err) } }
+  end
+  if opts.json then
+    util.printf("%s\n", util.json(report))
+  else
+    util.printf("%s%s\n", report.healthy and "healthy" or "unhealthy",
+      #report.reasons > 0 and (": " .. table.concat(report.reasons, "; ")) or "")
+  end
+  return report.healthy and EXIT_OK or EXIT_FAIL
 end
 
 --- search / status ---------------------------------------------------------
@@ -475,6 +628,7 @@ end
 local COMMANDS = {
   run = cmd_run, extract = cmd_extract, search = cmd_search, status = cmd_status,
   policy = cmd_policy, lua = cmd_lua, enqueue = cmd_enqueue, dlq = cmd_dlq,
+  repl = cmd_repl, reload = cmd_reload, health = cmd_health,
 }
 
 function M.main(args)

@@ -9,6 +9,8 @@ local SCHEMA = {
   source = "string", index = "string", queue = "string", workers = "number",
   policy = "string", rescan_seconds = "number", log_level = "string",
   sqs_wait_seconds = "number", sqs_max_messages = "number",
+  socket = "string", pid_file = "string", metrics = "string", emf = "string",
+  log_format = "string",
 }
 
 -- The seed's environment variables that are configuration (policy ones are

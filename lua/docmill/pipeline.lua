@@ -17,12 +17,22 @@ local function settings()
   return S
 end
 
-local function ocr_page(d, i, info, langs, opts, s)
+-- Adds the milliseconds since t0 to stages[name]; returns now.
+local function lap(stages, name, t0)
+  local now = core.mono_ms()
+  stages[name] = stages[name] + (now - t0)
+  return now
+end
+
+local function ocr_page(d, i, info, langs, opts, s, stages)
   local dpi = opts.dpi or core.policy_dpi(info)
+  local t0 = core.mono_ms()
   local img, err, permanent = d:render(i, dpi, s.max_page_megapixels * 1e6)
+  t0 = lap(stages, "render", t0)
   if not img then return nil, err, permanent end
   local used_dpi = img:dpi()
   local text, res = core.ocr(img, langs, { psm = s.ocr_psm, skip_inverted = s.ocr_skip_inverted })
+  lap(stages, "ocr", t0)
   img:free()
   if not text then return nil, res end
   return text, used_dpi
@@ -53,9 +63,11 @@ function M.extract_file(path, opts)
   local doc = {
     mime = d:mime(), kind = kind, page_count = count, pages = {}, pages_ocr = 0,
     errors = {}, encoding = d:encoding(),
+    -- milliseconds per stage, for metrics
+    stages = { text = core.mono_ms() - t0, render = 0, ocr = 0 },
   }
   local limit = math.min(count, s.max_pages)
-  local langs
+  local langs, refined
   local function languages()
     if not langs then
       langs = opts.lang or core.policy_languages({
@@ -64,13 +76,29 @@ function M.extract_file(path, opts)
     end
     return langs
   end
+  -- After the first OCR'd page the languages hook is asked again with what
+  -- that page holds, so a policy can drop a model the document does not
+  -- need (one model costs far less than two).
+  local function refine_languages(text)
+    if refined or opts.lang then return end
+    refined = true
+    if count < 2 then return end
+    local cjk = select(2, text:gsub("[\227-\233][\128-\191][\128-\191]", ""))
+    local latin = select(2, text:gsub("%a", ""))
+    langs = core.policy_languages({
+      source = opts.source or path, mime = doc.mime, kind = kind, page_count = count,
+      first_page = { languages = langs, chars = #text, cjk = cjk, latin = latin },
+    })
+  end
   for i = 1, limit do
     local text, info
     if kind == "image" then
       info = { page = i, kind = kind, chars = 0, bad_ratio = 0, image_coverage = 1 }
     else
       local perr
+      local tt = core.mono_ms()
       text, info = d:page_text(i)
+      lap(doc.stages, "text", tt)
       if not text then
         perr = info
         info = { page = i, kind = kind, chars = 0, bad_ratio = 1, image_coverage = 0,
@@ -80,8 +108,9 @@ function M.extract_file(path, opts)
     end
     local need_ocr = kind == "image" or (kind ~= "text" and core.policy_needs_ocr(info))
     if need_ocr then
-      local otext, dpi_or_err = ocr_page(d, i, info, languages(), opts, s)
+      local otext, dpi_or_err = ocr_page(d, i, info, languages(), opts, s, doc.stages)
       if otext then
+        refine_languages(otext)
         doc.pages[#doc.pages + 1] = { page = i, method = "ocr", dpi = dpi_or_err, text = otext }
         doc.pages_ocr = doc.pages_ocr + 1
       elseif text and info.chars > 0 then
@@ -128,8 +157,8 @@ local function finish(job, outcome, err, stats)
   core.complete(job.id, outcome, err, stats)
 end
 
-local function fail(job, err, permanent)
-  finish(job, permanent == false and "retry" or "failed", err)
+local function fail(job, err, permanent, stats)
+  finish(job, permanent == false and "retry" or "failed", err, stats)
 end
 
 -- Handles one job. Every path ends in exactly one complete(), or hands the
@@ -161,24 +190,25 @@ function M.process(job)
   end
   if not f then return fail(job, err, permanent) end
   local sha, serr, sperm = core.sha256_file(f.path)
+  local timing = { fetch = core.mono_ms() - t0 }
   if not sha then
     core.release(f.path, f.temp)
-    return fail(job, serr, sperm)
+    return fail(job, serr, sperm, timing)
   end
   local old, lerr, lperm = core.index_lookup(id)
   if old == nil then
     core.release(f.path, f.temp)
-    return fail(job, lerr, lperm)
+    return fail(job, lerr, lperm, timing)
   end
   if old == sha then
     core.release(f.path, f.temp)
     local ok, terr, tperm = core.index_touch(id, f.size, f.mtime_ms)
-    if ok then finish(job, "unchanged") else fail(job, terr, tperm) end
+    if ok then finish(job, "unchanged", nil, timing) else fail(job, terr, tperm, timing) end
     return
   end
   local doc, xerr, xperm = M.extract_file(f.path, { source = job.source, size = f.size })
   if os.getenv("CLEANUP_TEMP_FILES") ~= "false" then core.release(f.path, f.temp) end
-  if not doc then return fail(job, xerr, xperm) end
+  if not doc then return fail(job, xerr, xperm, timing) end
   -- The document goes to the process's indexing buffer; its job completes
   -- when the bulk result for it is known ("indexed", "failed" for a
   -- permanent rejection such as a mapping error, "retry" otherwise).
@@ -186,7 +216,8 @@ function M.process(job)
     id = id, source = job.source, sha256 = sha, mime = doc.mime, size = f.size,
     mtime_ms = f.mtime_ms, page_count = doc.page_count, pages_ocr = doc.pages_ocr,
     extract_ms = doc.extract_ms, note = doc.note, pages = doc.pages,
-  }, { pages = #doc.pages, pages_ocr = doc.pages_ocr, started_ms = t0 })
+  }, { pages = #doc.pages, pages_ocr = doc.pages_ocr, started_ms = t0, fetch = timing.fetch,
+        text = doc.stages.text, render = doc.stages.render, ocr = doc.stages.ocr })
   maybe_gc(s)
 end
 

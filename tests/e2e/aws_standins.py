@@ -2,6 +2,7 @@
 
 fauxqs (npm, pinned in tests/aws) plays SQS and S3; FakeIMDS plays the EC2
 instance metadata service (IMDSv2). Not a test file itself."""
+import datetime
 import json
 import os
 import subprocess
@@ -106,10 +107,14 @@ def s3_event(bucket, key, size, event="ObjectCreated:Put"):
 
 
 class FakeIMDS:
-    """IMDSv2: PUT /latest/api/token, then role credentials with the token."""
+    """IMDSv2: PUT /latest/api/token, then role credentials with the token;
+    also the spot interruption notice (404 until set_spot_notice) and the
+    instance type."""
 
-    def __init__(self, role="docmill-worker"):
+    def __init__(self, role="docmill-worker", instance_type="c5.xlarge"):
         self.requests = []
+        self.instance_type = instance_type
+        self.spot_notice = None
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -142,6 +147,11 @@ class FakeIMDS:
                         "Code": "Success", "AccessKeyId": "ASIAIMDSTEST",
                         "SecretAccessKey": "imds-secret", "Token": "imds-session-token",
                         "Expiration": "2099-01-01T00:00:00Z"}))
+                elif self.path == "/latest/meta-data/spot/instance-action" and \
+                        outer.spot_notice is not None:
+                    self._send(200, outer.spot_notice)
+                elif self.path == "/latest/meta-data/instance-type":
+                    self._send(200, outer.instance_type)
                 else:
                     self._send(404, "")
 
@@ -149,6 +159,17 @@ class FakeIMDS:
         self.endpoint = "http://127.0.0.1:%d" % self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def set_spot_notice(self, action="terminate", time=None):
+        """From now on the instance has a spot interruption notice; time
+        defaults to two minutes from now, as AWS gives."""
+        if time is None:
+            time = (datetime.datetime.now(datetime.timezone.utc) +
+                    datetime.timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.spot_notice = json.dumps({"action": action, "time": time})
+
+    def clear_spot_notice(self):
+        self.spot_notice = None
 
     def stop(self):
         self.server.shutdown()

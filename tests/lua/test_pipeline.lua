@@ -50,6 +50,40 @@ T.test("--dpi and --lang options override the policy", function()
   T.contains(doc.pages[1].text, "invoice number 48213")
 end)
 
+T.test("languages are asked again after the first OCR'd page, and the answer sticks", function()
+  local calls, used = {}, {}
+  local real_ocr = core.ocr
+  with_stubs({
+    policy_languages = function(doc)
+      calls[#calls + 1] = doc
+      if doc.first_page then return "eng" end
+      return "jpn+eng"
+    end,
+    ocr = function(img, langs, o)
+      used[#used + 1] = langs
+      return real_ocr(img, langs, o)
+    end,
+  }, function()
+    local doc = assert(pipeline.extract_file(path("multi.tif")))
+    T.eq(#doc.pages, 2)
+  end)
+  T.eq(#calls, 2)
+  T.eq(calls[1].first_page, nil)
+  local first = calls[2].first_page
+  T.eq(first.languages, "jpn+eng")
+  T.ok(first.chars > 0 and first.latin > 0, "the first page's counts are given")
+  T.eq(used[1], "jpn+eng")
+  T.eq(used[2], "eng")
+  -- A one-page document is not asked twice; --lang is never second-guessed.
+  calls = {}
+  with_stubs({ policy_languages = function(doc) calls[#calls + 1] = doc; return "eng" end },
+    function()
+      assert(pipeline.extract_file(path("image_en.png")))
+      assert(pipeline.extract_file(path("multi.tif"), { lang = "eng" }))
+    end)
+  T.eq(#calls, 1)
+end)
+
 T.test("plain text in Shift_JIS is decoded", function()
   local doc = assert(pipeline.extract_file(path("notes_sjis.txt")))
   T.eq(doc.mime, "text/plain")

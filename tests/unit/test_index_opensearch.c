@@ -4,6 +4,7 @@
  * request splitting, lookup/touch/remove, the mapping, authentication, and
  * and per-document job completion through the process's indexing buffer. */
 #include "check.h"
+#include "fake_server.h"
 #include "job_recorder.h"
 
 #include <pthread.h>
@@ -31,51 +32,24 @@
 #define SYSTEM_PYTHON "/usr/bin/python3"
 #endif
 
-extern char **environ;
-
-static pid_t server_pid;
 static char base[64];        /* http://127.0.0.1:PORT */
 static http_client *ctl;     /* the test's own client for control calls */
 
 /* --- the fake server ------------------------------------------------------ */
 
+static fake_server server;
+
 static int start_server(void)
 {
-    int fds[2];
-    if (pipe(fds) != 0)
+    if (fake_server_start(&server, FAKE_OPENSEARCH) != 0)
         return -1;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    posix_spawn_file_actions_addclose(&fa, fds[1]);
-    char *argv[] = {(char *)SYSTEM_PYTHON, (char *)FAKE_OPENSEARCH, NULL};
-    int rc = posix_spawn(&server_pid, SYSTEM_PYTHON, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    if (rc != 0) {
-        close(fds[0]);
-        return -1;
-    }
-    FILE *f = fdopen(fds[0], "r");
-    char line[64] = "";
-    bool got = f && fgets(line, sizeof line, f);
-    if (f)
-        fclose(f);
-    int port = got ? atoi(line) : 0;
-    if (port <= 0)
-        return -1;
-    snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
+    snprintf(base, sizeof base, "%s", server.base);
     return 0;
 }
 
 static void stop_server(void)
 {
-    if (server_pid > 0) {
-        kill(server_pid, SIGTERM);
-        waitpid(server_pid, NULL, 0);
-        server_pid = 0;
-    }
+    fake_server_stop(&server);
 }
 
 /* A control or plain call to the fake; returns the parsed JSON body (or

@@ -1,0 +1,127 @@
+/* The runtime's state, shared by runtime.c (the loop: scan, lease,
+ * dispatch, results, signals) and runtime_ops.c (what operators see and
+ * steer: REPL introspection, health, spot notices, metrics). Nothing
+ * outside these two files includes it. */
+#ifndef DOCMILL_RUNTIME_INTERNAL_H
+#define DOCMILL_RUNTIME_INTERNAL_H
+
+#include "aws/spot.h"
+#include "bulk_buffer.h"
+#include "control.h"
+#include "health.h"
+#include "metrics.h"
+#include "repl.h"
+#include "runtime.h"
+#include "source_dir.h"
+#include "worker.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <uv.h>
+
+typedef struct inflight {
+    int64_t id;
+    int attempts;
+    char *source;
+} inflight;
+
+struct runtime {
+    const runtime_config *cfg;
+    policy_settings settings;
+    uv_loop_t loop;
+    uv_timer_t tick;
+    uv_timer_t drain;         /* the deadline of a graceful stop */
+    uv_async_t wake;
+    uv_signal_t sigint, sigterm, sighup, sigusr1;
+    /* Bumped by SIGUSR1: workers run a full cleanup at their next boundary. */
+    atomic_int cleanup_generation;
+    /* Bumped by a successful SIGHUP reload; workers swap their policy at
+     * their next job boundary when theirs is older. */
+    atomic_int policy_generation;
+    int64_t reloads, reload_failures;
+    char policy_source[256];
+    bool paused;              /* by the operator (REPL pause()) */
+    bool health_paused;       /* by the resource check */
+    char health_reason[512];
+    control_server *control;
+    repl *repl;
+    int pid_fd;
+    /* Permanent failures by reason, and time per stage (loop thread). */
+    int nreasons;
+    struct {
+        char reason[64];
+        int64_t count;
+    } reasons[RUNTIME_MAX_REASONS];
+    int64_t stage_ms[STAGE_COUNT];
+    double latency_ms_sum;
+    int64_t latency_n;
+    /* Health, spot notices and metrics (loop thread). */
+    int64_t last_health_ms, last_spot_ms, last_emf_ms;
+    health_report health;
+    uv_work_t spot_work;
+    bool spot_running, spot_answered, spot_off;
+    spot_status spot_rc;
+    spot_notice notice;
+    dm_err spot_err;
+    metrics_server *metrics;
+    FILE *emf;
+    metrics_point emf_prev;
+    metrics_context mctx;
+    char instance_type[64];
+    uv_work_t scan_work;
+    uv_work_t lease_work;     /* blocking leases (SQS long polls) run here */
+    queue *q;
+    char *source_root;
+    char *exclude[2];
+    int nexclude;
+
+    worker *workers;
+    int nworkers;
+    bulk_buffer *bulk;
+
+    /* Jobs leased and waiting for a worker: guarded by mu, signalled by cv. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    queue_job *chan;
+    int chan_len, chan_cap;
+    bool stopping;
+
+    /* Results from workers, guarded by mu. */
+    job_result *results;
+    int nresults, results_cap;
+
+    /* Loop-thread only below. */
+    inflight *flight;        /* leased: in the channel or with a worker */
+    int nflight, flight_cap;
+    bool scanning, scanned_once;
+    bool leasing;             /* a lease_work is in flight */
+    int lease_want;
+    queue_job *leased;        /* its result, handed over in lease_done */
+    int nleased;
+    dm_err lease_err;
+    int lease_rc;
+    int64_t lease_pause_until;  /* after a failed lease: back off */
+    int empty_leases;           /* consecutive leases that found nothing */
+    int64_t last_scan_ms, last_heartbeat_ms, started_ms, last_progress_ms;
+    int signals;
+    int64_t total_known;     /* jobs this run expects to finish */
+    int64_t finished;
+    bool fatal;
+    dm_err fatal_err;
+    run_summary sum;
+    scan_counts scan;
+    dm_err scan_err;
+    int scan_rc;
+};
+
+/* runtime.c */
+void runtime_start_drain(runtime *rt);
+
+/* runtime_ops.c: called by the loop */
+void runtime_start_control(runtime *rt);
+void runtime_start_metrics(runtime *rt);
+void runtime_poll_spot(runtime *rt, int64_t now);
+void runtime_write_emf(runtime *rt, int64_t now);
+
+#endif
