@@ -67,11 +67,21 @@ static void putf(line_buf *b, const char *fmt, ...)
         b->len += (size_t)n < sizeof b->data - 1 - b->len ? (size_t)n : sizeof b->data - 2 - b->len;
 }
 
-/* A JSON string: quotes, backslashes and control characters escaped. */
+/* Room kept at the end of a JSON line so a long message cut short still
+ * closes its string and its object. */
+#define JSON_TAIL_ROOM 16
+
+/* A JSON string: quotes, backslashes and control characters escaped; cut
+ * (on a UTF-8 character boundary, marked "...") where the line would
+ * overflow. */
 static void put_json_string(line_buf *b, const char *s)
 {
     put(b, "\"", 1);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (b->len + 8 + JSON_TAIL_ROOM > sizeof b->data && (*p & 0xC0) != 0x80) {
+            put(b, "...", 3);
+            break;
+        }
         if (*p == '"' || *p == '\\') {
             char esc[2] = {'\\', (char)*p};
             put(b, esc, 2);
@@ -89,8 +99,15 @@ static void emit(log_level level, const log_fields *f, const char *fmt, va_list 
     if ((int)level < atomic_load(&current_level))
         return;
     static const char *tags[] = {"debug", "info", "warn", "error"};
-    char msg[2048];
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    char msg[4096];
+    int mn = vsnprintf(msg, sizeof msg, fmt, ap);
+    if (mn >= (int)sizeof msg) {
+        /* Cut on a UTF-8 character boundary, and say so. */
+        size_t end = sizeof msg - 4;
+        while (end > 0 && ((unsigned char)msg[end] & 0xC0) == 0x80)
+            end--;
+        memcpy(msg + end, "...", 4);
+    }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
@@ -107,8 +124,12 @@ static void emit(log_level level, const log_fields *f, const char *fmt, va_list 
         if (f && f->job_id)
             putf(&b, ",\"job\":%lld", (long long)f->job_id);
         if (f && f->source) {
+            /* The message repeats the source: keep the line's room for it. */
+            size_t keep = b.len;
             put(&b, ",\"source\":", 10);
             put_json_string(&b, f->source);
+            if (b.len > sizeof b.data / 2)
+                b.len = keep;
         }
         if (f && f->outcome)
             putf(&b, ",\"outcome\":\"%s\"", f->outcome);

@@ -168,19 +168,24 @@ void metrics_prometheus(const metrics_point *now, const metrics_context *ctx, sb
 
 /* --- the loopback HTTP responder ------------------------------------------- */
 
+#define METRICS_MAX_CONNS 32
+
+typedef struct http_conn {
+    uv_tcp_t tcp;
+    struct metrics_server *server;
+    sbuf in;
+    bool answered;
+    struct http_conn *next;
+} http_conn;
+
 struct metrics_server {
     uv_tcp_t tcp;
     metrics_render_fn render;
     void *ud;
     int port;
+    http_conn *conns;   /* open connections, closed with the server */
+    int nconns;
 };
-
-typedef struct http_conn {
-    uv_tcp_t tcp;
-    metrics_server *server;
-    sbuf in;
-    bool answered;
-} http_conn;
 
 typedef struct http_write {
     uv_write_t req;
@@ -195,12 +200,25 @@ static void http_conn_closed(uv_handle_t *h)
     free(c);
 }
 
+static void http_conn_close(http_conn *c)
+{
+    if (uv_is_closing((uv_handle_t *)&c->tcp))
+        return;
+    metrics_server *m = c->server;
+    for (http_conn **pp = &m->conns; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            m->nconns--;
+            break;
+        }
+    uv_close((uv_handle_t *)&c->tcp, http_conn_closed);
+}
+
 static void http_written(uv_write_t *req, int status)
 {
     (void)status;
     http_write *w = (http_write *)req;
-    if (!uv_is_closing((uv_handle_t *)&w->conn->tcp))
-        uv_close((uv_handle_t *)&w->conn->tcp, http_conn_closed);
+    http_conn_close(w->conn);
     free(w->data);
     free(w);
 }
@@ -231,7 +249,7 @@ static void http_answer(http_conn *c)
     if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, http_written) != 0) {
         free(w->data);
         free(w);
-        uv_close((uv_handle_t *)&c->tcp, http_conn_closed);
+        http_conn_close(c);
     }
 }
 
@@ -251,9 +269,9 @@ static void http_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         if (strstr(c->in.data, "\r\n\r\n") || strstr(c->in.data, "\n\n"))
             http_answer(c);
         else if (c->in.len > 16384)
-            uv_close((uv_handle_t *)&c->tcp, http_conn_closed);
-    } else if (nread < 0 && !uv_is_closing((uv_handle_t *)&c->tcp)) {
-        uv_close((uv_handle_t *)&c->tcp, http_conn_closed);
+            http_conn_close(c);
+    } else if (nread < 0) {
+        http_conn_close(c);
     }
     free(buf->base);
 }
@@ -270,6 +288,13 @@ static void http_accept(uv_stream_t *listener, int status)
     c->tcp.data = c;
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
         uv_close((uv_handle_t *)&c->tcp, http_conn_closed);
+        return;
+    }
+    c->next = m->conns;
+    m->conns = c;
+    /* A scraper asks now and then; many open sockets mean something else. */
+    if (++m->nconns > METRICS_MAX_CONNS) {
+        http_conn_close(c);
         return;
     }
     uv_read_start((uv_stream_t *)&c->tcp, http_alloc, http_read);
@@ -328,6 +353,9 @@ int metrics_server_port(metrics_server *m)
 
 void metrics_server_close(metrics_server *m)
 {
-    if (m)
-        uv_close((uv_handle_t *)&m->tcp, server_closed);
+    if (!m)
+        return;
+    while (m->conns)
+        http_conn_close(m->conns);
+    uv_close((uv_handle_t *)&m->tcp, server_closed);
 }

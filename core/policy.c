@@ -69,6 +69,10 @@ const setting_spec policy_setting_specs[] = {
      "workers that take only small files (fast_lane_max_mb), so they never wait behind big ones"},
     {"fast_lane_max_mb", SETTING_NUM, 0, 1e6, S(fast_lane_max_mb),
      "the largest file the fast lane takes"},
+    {"page_parallel_min_pages", SETTING_INT, 0, 1000000, S(page_parallel_min_pages),
+     "PDFs with at least this many pages are split across idle workers (0 = never)"},
+    {"page_parallel_chunk", SETTING_INT, 1, 1000, S(page_parallel_chunk),
+     "pages per range handed to another worker"},
     {"workers", SETTING_INT, 0, 256, S(workers),
      "worker threads when the config does not say (0 = one per core)"},
     {"sqs_wait_seconds", SETTING_INT, 0, 20, S(sqs_wait_seconds),
@@ -117,6 +121,8 @@ void policy_defaults(policy_settings *s)
     s->metrics_interval_seconds = 60;
     s->fast_lane_workers = 0;
     s->fast_lane_max_mb = 1;
+    s->page_parallel_min_pages = 8;
+    s->page_parallel_chunk = 4;
 }
 
 static const setting_spec *find_setting(const char *name)

@@ -46,6 +46,8 @@ typedef struct policy_settings {
     double metrics_interval_seconds;
     int fast_lane_workers;
     double fast_lane_max_mb;
+    int page_parallel_min_pages;
+    int page_parallel_chunk;
 } policy_settings;
 
 typedef enum {

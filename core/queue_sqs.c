@@ -28,6 +28,8 @@ typedef struct sqs_queue {
     queue base;
     queue_sqs_options opt;
     sqs_client *lease_client;   /* pool thread: receive */
+    sqs_client *counts_client;  /* queue depth, from any thread (under counts_mu) */
+    pthread_mutex_t counts_mu;
     sqs_client *client;         /* loop thread: everything else */
     pthread_mutex_t mu;         /* guards msgs, jobs, next_id */
     sqs_msg *msgs;
@@ -301,7 +303,10 @@ static int q_counts(queue *q, queue_counts *c, dm_err *err)
 {
     memset(c, 0, sizeof *c);
     int64_t visible, in_flight;
-    if (sqs_counts(QS(q)->client, &visible, &in_flight, err) != 0)
+    pthread_mutex_lock(&QS(q)->counts_mu);
+    int rc = sqs_counts(QS(q)->counts_client, &visible, &in_flight, err);
+    pthread_mutex_unlock(&QS(q)->counts_mu);
+    if (rc != 0)
         return -1;
     c->pending = visible;
     c->leased = in_flight;
@@ -323,6 +328,8 @@ static void q_close(queue *q)
     free(s->jobs);
     sqs_client_free(s->lease_client);
     sqs_client_free(s->client);
+    sqs_client_free(s->counts_client);
+    pthread_mutex_destroy(&s->counts_mu);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -337,11 +344,19 @@ queue *queue_sqs_open(const char *queue_url, const queue_sqs_options *opt, dm_er
     if (!a)
         return NULL;
     sqs_client *b = sqs_client_new(queue_url, err);
+    sqs_client *c = b ? sqs_client_new(queue_url, err) : NULL;
+    if (!c) {
+        sqs_client_free(a);
+        sqs_client_free(b);
+        return NULL;
+    }
     sqs_queue *s = dm_xcalloc(1, sizeof *s);
     s->base.ops = &SQS_QUEUE_OPS;
     s->base.lease_blocks = true;
     s->lease_client = a;
     s->client = b;
+    s->counts_client = c;
+    pthread_mutex_init(&s->counts_mu, NULL);
     s->opt = *opt;
     if (s->opt.wait_seconds < 0 || s->opt.wait_seconds > 20)
         s->opt.wait_seconds = 20;

@@ -18,15 +18,19 @@ struct repl {
 /* One evaluation at a time (the loop thread), so one deadline. */
 static int64_t eval_deadline_ms;
 
+/* Past the deadline, every instruction of the operator's own code raises
+ * again, so a pcall around a runaway loop cannot keep it going; the REPL's
+ * own Lua (formatting the error) is left to finish. */
 static void budget_hook(lua_State *L, lua_Debug *ar)
 {
-    (void)ar;
-    if (dm_mono_ms() > eval_deadline_ms) {
-        /* Once: the error handlers that unwind it must not be stopped too. */
-        lua_sethook(L, NULL, 0, 0);
+    if (dm_mono_ms() <= eval_deadline_ms)
+        return;
+    /* From now on every instruction: the first one back in operator code
+     * after a pcall raises again. */
+    lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+    if (lua_getinfo(L, "S", ar) && strcmp(ar->source, "=repl") == 0)
         luaL_error(L, "stopped: the code ran longer than %d ms (it runs on the worker's event loop)",
                    REPL_BUDGET_MS);
-    }
 }
 
 repl *repl_new(struct runtime *rt, dm_err *err)
@@ -96,8 +100,14 @@ control_status repl_eval(repl *r, int session, const char *code, size_t len, sbu
             st = CONTROL_OK;
         else if (status && strcmp(status, "incomplete") == 0)
             st = CONTROL_INCOMPLETE;
-        if (text)
+        /* The client refuses frames over CONTROL_MAX_FRAME. */
+        static const char cut[] = "\n... (truncated: the reply is over 1 MiB)";
+        if (text && n > CONTROL_MAX_FRAME - sizeof cut) {
+            sbuf_append(reply, text, CONTROL_MAX_FRAME - sizeof cut);
+            sbuf_append(reply, cut, sizeof cut - 1);
+        } else if (text) {
             sbuf_append(reply, text, n);
+        }
         lua_pop(L, 2);
     }
     /* Whatever the code allocated must not pile up on the loop thread. */

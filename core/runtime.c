@@ -92,6 +92,30 @@ bulk_buffer *runtime_bulk(runtime *rt)
     return rt->bulk;
 }
 
+page_board *runtime_page_board(runtime *rt)
+{
+    return rt->nworkers > 1 ? rt->pages : NULL;
+}
+
+bool runtime_helps_with_pages(runtime *rt, int worker_id)
+{
+    pthread_mutex_lock(&rt->mu);
+    bool lane = worker_id < rt->settings.fast_lane_workers &&
+                rt->settings.fast_lane_workers < rt->nworkers;
+    pthread_mutex_unlock(&rt->mu);
+    return !lane;
+}
+
+/* A batch of page ranges was posted: idle workers look now, not at their
+ * next poll. */
+static void wake_workers(void *ud)
+{
+    runtime *rt = ud;
+    pthread_mutex_lock(&rt->mu);
+    pthread_cond_broadcast(&rt->cv);
+    pthread_mutex_unlock(&rt->mu);
+}
+
 void runtime_complete(runtime *rt, const job_result *r)
 {
     pthread_mutex_lock(&rt->mu);
@@ -338,7 +362,7 @@ static void dispatch(runtime *rt, queue_job *jobs, int n)
 static void lease_run(uv_work_t *req)
 {
     runtime *rt = req->data;
-    rt->lease_rc = queue_lease(rt->q, rt->lease_want, (int64_t)rt->settings.lease_seconds * 1000,
+    rt->lease_rc = queue_lease(rt->q, rt->lease_want, rt->lease_ms,
                                &rt->leased, &rt->nleased, &rt->lease_err);
 }
 
@@ -378,6 +402,12 @@ static void fill_channel(runtime *rt)
 {
     pthread_mutex_lock(&rt->mu);
     int want = rt->nworkers * 2 - rt->chan_len;
+    /* An idle fast lane with nothing it may take: lease past the usual cap
+     * (up to 16 more) to reach small files queued behind big ones. */
+    if (want <= 0 && rt->settings.fast_lane_workers > 0 &&
+        rt->settings.fast_lane_workers < rt->nworkers && pick_job(rt, 0) < 0 &&
+        rt->chan_len < rt->nworkers * 2 + 16)
+        want = 4;
     bool stopping = rt->stopping;
     pthread_mutex_unlock(&rt->mu);
     if (stopping || want <= 0 || rt->leasing || rt->paused || rt->health_paused ||
@@ -387,6 +417,8 @@ static void fill_channel(runtime *rt)
         /* A long poll must not stall the loop (signals, results, leases). */
         rt->leasing = true;
         rt->lease_want = want;
+        /* The pool thread must not read settings a reload may rewrite. */
+        rt->lease_ms = (int64_t)rt->settings.lease_seconds * 1000;
         rt->lease_work.data = rt;
         uv_queue_work(&rt->loop, &rt->lease_work, lease_run, lease_done);
         return;
@@ -768,6 +800,7 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
 
     pthread_mutex_init(&rt->mu, NULL);
     pthread_cond_init(&rt->cv, NULL);
+    rt->pages = page_board_new(wake_workers, rt);
     if (rt->settings.opensearch_mapping_file[0]) {
         char *json = policy_read_mapping(rt->settings.opensearch_mapping_file, err);
         if (!json)
@@ -910,6 +943,7 @@ out:
         free(rt->exclude[i]);
     free(rt->source_root);
     queue_close(rt->q);
+    page_board_free(rt->pages);
     free(rt);
     return rc;
 }

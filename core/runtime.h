@@ -125,6 +125,11 @@ int runtime_check_health(runtime *rt, struct health_report *out);
 /* Worker side. Blocks up to timeout_ms for a job: 1 = got one (the caller
  * owns and frees its source and op strings), 0 = none yet, -1 = stop. */
 int runtime_next_job(runtime *rt, int worker_id, int timeout_ms, queue_job *out);
+struct page_board;
+/* The board of page ranges shared out for page-parallel extraction. */
+struct page_board *runtime_page_board(runtime *rt);
+/* False for fast-lane workers: they keep to small files. */
+bool runtime_helps_with_pages(runtime *rt, int worker_id);
 /* The process's indexing buffer (bulk_buffer.h), for the workers. */
 struct bulk_buffer *runtime_bulk(runtime *rt);
 /* Bumped by each SIGUSR1 (thread-safe read). */

@@ -5,11 +5,13 @@
 #ifndef DOCMILL_RUNTIME_INTERNAL_H
 #define DOCMILL_RUNTIME_INTERNAL_H
 
+#include "aws/imds.h"
 #include "aws/spot.h"
 #include "bulk_buffer.h"
 #include "control.h"
 #include "health.h"
 #include "metrics.h"
+#include "page_board.h"
 #include "repl.h"
 #include "runtime.h"
 #include "source_dir.h"
@@ -61,6 +63,14 @@ struct runtime {
     health_report health;
     uv_work_t spot_work;
     bool spot_running, spot_answered, spot_off;
+    int spot_failures;        /* in a row */
+    /* Queue depth of a network queue (SQS), refreshed on the pool: the
+     * loop must not wait for GetQueueAttributes. */
+    uv_work_t counts_work;
+    bool counts_running;
+    queue_counts counts;
+    int counts_rc;
+    int64_t counts_at_ms;
     spot_status spot_rc;
     spot_notice notice;
     dm_err spot_err;
@@ -79,6 +89,7 @@ struct runtime {
     worker *workers;
     int nworkers;
     bulk_buffer *bulk;
+    page_board *pages;
 
     /* Jobs leased and waiting for a worker: guarded by mu, signalled by cv. */
     pthread_mutex_t mu;
@@ -97,6 +108,7 @@ struct runtime {
     bool scanning, scanned_once;
     bool leasing;             /* a lease_work is in flight */
     int lease_want;
+    int64_t lease_ms;         /* for lease_work: a copy of the setting */
     queue_job *leased;        /* its result, handed over in lease_done */
     int nleased;
     dm_err lease_err;

@@ -15,6 +15,39 @@
 
 /* --- introspection for the REPL (loop thread) -------------------------- */
 
+static void counts_run(uv_work_t *req)
+{
+    runtime *rt = req->data;
+    dm_err err;
+    rt->counts_rc = queue_get_counts(rt->q, &rt->counts, &err);
+}
+
+static void counts_done(uv_work_t *req, int status)
+{
+    runtime *rt = req->data;
+    (void)status;
+    rt->counts_running = false;
+    rt->counts_at_ms = dm_mono_ms();
+}
+
+/* A local queue answers at once; a network one from a copy at most 5 s
+ * old, refreshed on the thread pool. */
+static void runtime_queue_counts(runtime *rt, runtime_stats *out)
+{
+    if (!rt->q->lease_blocks) {
+        dm_err err;
+        out->queue_ok = queue_get_counts(rt->q, &out->queue, &err) == 0;
+        return;
+    }
+    if (!rt->counts_running && dm_mono_ms() - rt->counts_at_ms > 5000) {
+        rt->counts_running = true;
+        rt->counts_work.data = rt;
+        uv_queue_work(&rt->loop, &rt->counts_work, counts_run, counts_done);
+    }
+    out->queue_ok = rt->counts_at_ms > 0 && rt->counts_rc == 0;
+    out->queue = rt->counts;
+}
+
 const policy_settings *runtime_settings(runtime *rt)
 {
     return &rt->settings;
@@ -41,8 +74,7 @@ void runtime_get_stats(runtime *rt, runtime_stats *out)
         out->rss_bytes = ms.rss_bytes;
         out->sum.peak_rss_bytes = ms.peak_rss_bytes;
     }
-    dm_err err;
-    out->queue_ok = queue_get_counts(rt->q, &out->queue, &err) == 0;
+    runtime_queue_counts(rt, out);
     out->in_flight = rt->nflight;
     pthread_mutex_lock(&rt->mu);
     out->waiting = rt->chan_len;
@@ -127,17 +159,20 @@ static void spot_done(uv_work_t *req, int status)
     (void)status;
     rt->spot_running = false;
     if (rt->spot_rc == SPOT_UNAVAILABLE) {
-        /* Not on EC2 (or IMDS disabled): stop asking. On EC2 a blip is
+        /* Not on EC2 (or IMDS disabled): stop asking after a few tries a
+         * growing interval apart. Once IMDS has answered, a failure is
          * only a blip. */
-        if (!rt->spot_answered) {
+        rt->spot_failures++;
+        if (!rt->spot_answered && (rt->spot_failures >= 3 || imds_disabled())) {
             rt->spot_off = true;
-            log_debug("no EC2 instance metadata (%s): spot interruption polling off",
-                      rt->spot_err.msg);
+            log_info("no EC2 instance metadata (%s): spot interruption polling off",
+                     rt->spot_err.msg);
         } else {
             log_debug("spot check: %s", rt->spot_err.msg);
         }
         return;
     }
+    rt->spot_failures = 0;
     rt->spot_answered = true;
     if (rt->spot_rc == SPOT_NOTICE && !rt->stopping) {
         log_warn("EC2 spot interruption notice (%s at %s): draining", rt->notice.action,
@@ -148,8 +183,9 @@ static void spot_done(uv_work_t *req, int status)
 
 void runtime_poll_spot(runtime *rt, int64_t now)
 {
+    int backoff = rt->spot_answered ? 0 : rt->spot_failures;
     if (rt->spot_off || rt->spot_running || rt->settings.spot_check_seconds <= 0 ||
-        now - rt->last_spot_ms < (int64_t)(rt->settings.spot_check_seconds * 1000))
+        now - rt->last_spot_ms < ((int64_t)(rt->settings.spot_check_seconds * 1000) << backoff))
         return;
     rt->last_spot_ms = now;
     rt->spot_running = true;

@@ -1,8 +1,10 @@
 #include "worker.h"
 
+#include "bindings/bindings.h"
 #include "bulk_buffer.h"
 #include "log.h"
 #include "mem_stats.h"
+#include "page_board.h"
 
 #include <lauxlib.h>
 #include <malloc.h>
@@ -147,6 +149,7 @@ void worker_get_status(worker *w, worker_status *out)
     snprintf(out->source, sizeof out->source, "%s", w->job_source);
     out->elapsed_ms = w->job_id ? dm_mono_ms() - w->job_started_ms : 0;
     out->jobs_done = w->jobs_done;
+    out->ranges_done = w->ranges_done;
     out->lua_heap_kb = w->lua_heap_kb;
     out->mupdf_kb = w->mupdf_kb;
     pthread_mutex_unlock(&w->mu);
@@ -154,6 +157,36 @@ void worker_get_status(worker *w, worker_status *out)
                  : ready == 0            ? "starting"
                  : out->job_id           ? "busy"
                                          : "idle";
+}
+
+/* Extracts a range of another worker's document and hands the pages in.
+ * Whatever happens, the range is handed in: its owner is waiting for it. */
+static void run_page_task(worker *w, lua_State *L, page_board *board, const page_task *task)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, PIPELINE_KEY);
+    lua_getfield(L, -1, "page_task");
+    lua_remove(L, -2);
+    bind_pages_push_task(L, task);
+    dm_err err;
+    page_range_result r;
+    if (lstate_pcall(L, 1, 1, &err) == 0) {
+        bind_pages_read_result(L, -1, &r);
+        lua_pop(L, 1);
+    } else {
+        memset(&r, 0, sizeof r);
+        sbuf e;
+        sbuf_init(&e);
+        sbuf_appendf(&e, "pages %d-%d: internal error: %.400s", task->first, task->last, err.msg);
+        for (char *p = e.data; *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+        r.errors = sbuf_take(&e);
+        log_error("worker %d: %s", w->id, r.errors);
+    }
+    page_board_done(board, task, &r);
+    pthread_mutex_lock(&w->mu);
+    w->ranges_done++;
+    pthread_mutex_unlock(&w->mu);
 }
 
 static void *worker_main(void *arg)
@@ -176,6 +209,15 @@ static void *worker_main(void *arg)
     atomic_store(&w->ready, 1);
 
     for (;;) {
+        /* Pages of a large document another worker is extracting come
+         * before new jobs: that document's job is already in flight. */
+        page_task task;
+        page_board *board = runtime_page_board(w->rt);
+        if (board && runtime_helps_with_pages(w->rt, w->id) &&
+            page_board_take(board, -1, w->id, &task)) {
+            run_page_task(w, L, board, &task);
+            continue;
+        }
         queue_job job;
         int r = runtime_next_job(w->rt, w->id, 200, &job);
         if (r < 0)

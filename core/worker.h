@@ -27,6 +27,7 @@ typedef struct worker {
     char job_source[512];
     int64_t job_started_ms;  /* monotonic */
     int64_t jobs_done;
+    int64_t ranges_done;     /* page ranges of other workers' documents */
     int64_t lua_heap_kb;
     int64_t mupdf_kb;
 } worker;
@@ -37,7 +38,7 @@ typedef struct worker_status {
     int64_t job_id;
     char source[512];
     int64_t elapsed_ms;
-    int64_t jobs_done, lua_heap_kb, mupdf_kb;
+    int64_t jobs_done, ranges_done, lua_heap_kb, mupdf_kb;
 } worker_status;
 
 /* Loop thread: a consistent copy of what w is doing. */

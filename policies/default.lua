@@ -63,6 +63,10 @@ local P = {
   -- (0 = no lane; it needs at least one other worker).
   fast_lane_workers = 0,
   fast_lane_max_mb = 1,
+  -- A PDF of at least this many pages is shared out: page 1 first, then
+  -- ranges of page_parallel_chunk pages to every idle worker (0 = never).
+  page_parallel_min_pages = 8,
+  page_parallel_chunk = 4,
   -- A running job is invisible to other takers this long (renewed while it runs).
   lease_seconds = 600,
   -- S3 objects above this size download in parallel ranged parts.

@@ -290,6 +290,7 @@ static int l_rt_workers(lua_State *L)
             SETNUM("elapsed_s", (double)ws[i].elapsed_ms / 1000.0);
         }
         SETNUM("jobs_done", ws[i].jobs_done);
+        SETNUM("ranges_done", ws[i].ranges_done);
         SETNUM("lua_heap_kb", ws[i].lua_heap_kb);
         SETNUM("mupdf_kb", ws[i].mupdf_kb);
         lua_rawseti(L, -2, i + 1);

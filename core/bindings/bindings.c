@@ -34,6 +34,7 @@ void bindings_register(lua_State *L)
     bind_runtime_register(L, module);
     bind_aws_register(L, module);
     bind_control_register(L, module);
+    bind_pages_register(L, module);
     lua_getglobal(L, "package");
     lua_getfield(L, -1, "loaded");
     lua_pushvalue(L, module);

@@ -28,6 +28,13 @@ void bind_policy_register(lua_State *L, int module);
 void bind_runtime_register(lua_State *L, int module);
 void bind_aws_register(lua_State *L, int module);
 void bind_control_register(lua_State *L, int module);
+void bind_pages_register(lua_State *L, int module);
+struct page_task;
+struct page_range_result;
+/* Pushes a page task table (for a worker's pipeline.page_task). */
+void bind_pages_push_task(lua_State *L, const struct page_task *t);
+/* Reads a range result table at idx into r; never raises. */
+void bind_pages_read_result(lua_State *L, int idx, struct page_range_result *r);
 
 /* Pushes nil, err->msg, err->permanent [, err->code] and returns how many
  * (for `return`). */

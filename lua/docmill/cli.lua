@@ -372,7 +372,9 @@ end
 
 local function cmd_repl(opts, pos)
   if #pos > 0 then return usage_error("repl", "unexpected argument '" .. pos[1] .. "'") end
-  local socket, _, err = M.control_paths({}, opts, false)
+  local cfg, cerr = load_config(opts)
+  if not cfg then return usage_error("repl", cerr) end
+  local socket, _, err = M.control_paths(cfg, opts, false)
   if not socket then
     util.eprintf("docmill repl: %s\n", err or "no control socket")
     return EXIT_FAIL
@@ -382,7 +384,9 @@ end
 
 local function cmd_reload(opts, pos)
   if #pos > 0 then return usage_error("reload", "unexpected argument '" .. pos[1] .. "'") end
-  local _, pid_file, err = M.control_paths({}, opts, false)
+  local cfg, cerr = load_config(opts)
+  if not cfg then return usage_error("reload", cerr) end
+  local _, pid_file, err = M.control_paths(cfg, opts, false)
   if not pid_file then
     util.eprintf("docmill reload: %s\n", err or "no pid file")
     return EXIT_FAIL
@@ -403,13 +407,15 @@ end
 
 local function cmd_health(opts, pos)
   if #pos > 0 then return usage_error("health", "unexpected argument '" .. pos[1] .. "'") end
-  local socket, _, err = M.control_paths({}, opts, false)
+  local cfg, cerr = load_config(opts)
+  if not cfg then return usage_error("health", cerr) end
+  local socket, _, err = M.control_paths(cfg, opts, false)
   local report
   if socket then
     local conn
     conn, err = core.control_connect(socket)
     if conn then
-      local status, text = conn:request("print(require('cjson').encode(health()))")
+      local status, text = conn:request("print(json.encode(health()))")
       conn:close()
       if status == "ok" then
         report = require("cjson").decode(text)

@@ -94,8 +94,9 @@ function M.load(path)
     if not ok then return nil, cerr end
     local base = dirname(path)
     for k, v in pairs(tbl) do
-      if (k == "source" or k == "policy" or k == "queue") and type(v) == "string"
-          and v:sub(1, 1) ~= "/" and not v:match("^builtin:") then
+      local is_path = k == "source" or k == "policy" or k == "queue"
+        or ((k == "socket" or k == "pid_file" or k == "emf") and v ~= "" and v ~= "off" and v ~= "-")
+      if is_path and type(v) == "string" and v:sub(1, 1) ~= "/" and not v:match("^builtin:") then
         v = base .. "/" .. v
       elseif k == "index" and v:match("^sqlite:") and v:sub(8, 8) ~= "/" then
         v = "sqlite:" .. base .. "/" .. v:sub(8)

@@ -38,6 +38,106 @@ local function ocr_page(d, i, info, langs, opts, s, stages)
   return text, used_dpi
 end
 
+-- Extracts pages first..last of an open document into out = {pages,
+-- errors, pages_ocr, stages}: the text layer, or a render + OCR when the
+-- policy says so. ctx = {languages = fn() -> set, on_ocr = fn(text) | nil,
+-- opts = {dpi}, s = settings}.
+local function extract_range(d, kind, first, last, out, ctx)
+  for i = first, last do
+    local text, info
+    if kind == "image" then
+      info = { page = i, kind = kind, chars = 0, bad_ratio = 0, image_coverage = 1 }
+    else
+      local tt = core.mono_ms()
+      text, info = d:page_text(i)
+      lap(out.stages, "text", tt)
+      if not text then
+        info = { page = i, kind = kind, chars = 0, bad_ratio = 1, image_coverage = 0,
+                 error = info }
+      end
+      info.page, info.kind = i, kind
+    end
+    local need_ocr = kind == "image" or (kind ~= "text" and core.policy_needs_ocr(info))
+    if need_ocr then
+      local otext, dpi_or_err = ocr_page(d, i, info, ctx.languages(), ctx.opts, ctx.s, out.stages)
+      if otext then
+        if ctx.on_ocr then ctx.on_ocr(otext) end
+        out.pages[#out.pages + 1] = { page = i, method = "ocr", dpi = dpi_or_err, text = otext }
+        out.pages_ocr = out.pages_ocr + 1
+      elseif text and info.chars > 0 then
+        -- OCR failed but there is a text layer: keep what we have.
+        out.pages[#out.pages + 1] = { page = i, method = "text", text = text }
+        out.errors[#out.errors + 1] = string.format("page %d: OCR failed: %s", i, dpi_or_err)
+      else
+        out.errors[#out.errors + 1] = string.format("page %d: %s", i, dpi_or_err)
+      end
+    elseif text then
+      out.pages[#out.pages + 1] = { page = i, method = "text", text = text }
+    else
+      out.errors[#out.errors + 1] = string.format("page %d: %s", i, info.error)
+    end
+  end
+end
+
+local function new_range_result()
+  return { pages = {}, errors = {}, pages_ocr = 0, stages = { text = 0, render = 0, ocr = 0 } }
+end
+
+-- A large PDF: page 1 here (it may settle the languages), the rest in
+-- ranges of page_parallel_chunk pages that idle workers take while this
+-- one takes them too; then everything is merged in page order. Alone in
+-- the pool (or in `docmill extract`) it is simply sequential.
+local function extract_parallel(d, path, limit, doc, ctx)
+  extract_range(d, "pdf", 1, 1, doc, ctx)
+  if limit < 2 then return end
+  local chunk, ranges = ctx.s.page_parallel_chunk, {}
+  for first = 2, limit, chunk do
+    ranges[#ranges + 1] = { first, math.min(first + chunk - 1, limit) }
+  end
+  local batch = core.pages_post(path, ranges, { languages = ctx.languages(), dpi = ctx.opts.dpi })
+  if not batch then
+    extract_range(d, "pdf", 2, limit, doc, ctx)
+    return
+  end
+  local own = { languages = ctx.languages, opts = ctx.opts, s = ctx.s }
+  while true do
+    local task = core.pages_take(batch)
+    if not task then break end
+    local out = new_range_result()
+    local ok, err = pcall(extract_range, d, "pdf", task.first, task.last, out, own)
+    if not ok then
+      out.errors[#out.errors + 1] = string.format("pages %d-%d: %s", task.first, task.last,
+        tostring(err))
+    end
+    core.pages_done(task, out)
+  end
+  local merged = core.pages_wait(batch)
+  for _, p in ipairs(merged.pages) do doc.pages[#doc.pages + 1] = p end
+  for _, e in ipairs(merged.errors) do doc.errors[#doc.errors + 1] = e end
+  doc.pages_ocr = doc.pages_ocr + merged.pages_ocr
+  for k, v in pairs(merged.stages) do doc.stages[k] = doc.stages[k] + v end
+end
+
+-- Another worker's range (C calls this between jobs): opens the file in
+-- this worker's own MuPDF context and returns the range's result.
+function M.page_task(task)
+  local out = new_range_result()
+  local t0 = core.mono_ms()
+  local d, err = core.open(task.path)
+  if not d then
+    out.errors[1] = string.format("pages %d-%d: %s", task.first, task.last, err)
+    return out
+  end
+  lap(out.stages, "text", t0)
+  local s = settings()
+  local langs = task.languages or s.languages
+  extract_range(d, d:kind(), task.first, task.last, out, {
+    languages = function() return langs end, opts = { dpi = task.dpi }, s = s,
+  })
+  d:close()
+  return out
+end
+
 -- The policy was reloaded (SIGHUP): read the settings again.
 function M.reset()
   S = nil
@@ -90,41 +190,11 @@ function M.extract_file(path, opts)
       first_page = { languages = langs, chars = #text, cjk = cjk, latin = latin },
     })
   end
-  for i = 1, limit do
-    local text, info
-    if kind == "image" then
-      info = { page = i, kind = kind, chars = 0, bad_ratio = 0, image_coverage = 1 }
-    else
-      local perr
-      local tt = core.mono_ms()
-      text, info = d:page_text(i)
-      lap(doc.stages, "text", tt)
-      if not text then
-        perr = info
-        info = { page = i, kind = kind, chars = 0, bad_ratio = 1, image_coverage = 0,
-                 error = perr }
-      end
-      info.page, info.kind = i, kind
-    end
-    local need_ocr = kind == "image" or (kind ~= "text" and core.policy_needs_ocr(info))
-    if need_ocr then
-      local otext, dpi_or_err = ocr_page(d, i, info, languages(), opts, s, doc.stages)
-      if otext then
-        refine_languages(otext)
-        doc.pages[#doc.pages + 1] = { page = i, method = "ocr", dpi = dpi_or_err, text = otext }
-        doc.pages_ocr = doc.pages_ocr + 1
-      elseif text and info.chars > 0 then
-        -- OCR failed but there is a text layer: keep what we have.
-        doc.pages[#doc.pages + 1] = { page = i, method = "text", text = text }
-        doc.errors[#doc.errors + 1] = string.format("page %d: OCR failed: %s", i, dpi_or_err)
-      else
-        doc.errors[#doc.errors + 1] = string.format("page %d: %s", i, dpi_or_err)
-      end
-    elseif text then
-      doc.pages[#doc.pages + 1] = { page = i, method = "text", text = text }
-    else
-      doc.errors[#doc.errors + 1] = string.format("page %d: %s", i, info.error)
-    end
+  local ctx = { languages = languages, on_ocr = refine_languages, opts = opts, s = s }
+  if kind == "pdf" and s.page_parallel_min_pages > 0 and limit >= s.page_parallel_min_pages then
+    extract_parallel(d, path, limit, doc, ctx)
+  else
+    extract_range(d, kind, 1, limit, doc, ctx)
   end
   local warnings = d:warnings()
   d:close()

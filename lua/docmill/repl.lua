@@ -104,12 +104,20 @@ local API = {
   help = function() return HELP end,
 }
 
--- What operator code sees: the API, the standard libraries, and its own
--- globals. Nothing here can reach a worker's state.
+-- What operator code sees: the API, a safe part of the standard library,
+-- json (cjson) and its own globals. No require, io, os.exit or docmill.core:
+-- nothing that blocks the loop or reaches a worker's state.
+local SAFE = {
+  assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall,
+  select = select, tonumber = tonumber, tostring = tostring, type = type, unpack = unpack,
+  xpcall = xpcall, string = string, table = table, math = math,
+  os = { time = os.time, clock = os.clock, date = os.date },
+  json = require "cjson",
+}
 local BASE = setmetatable({}, { __index = function(_, k)
   local v = API[k]
   if v ~= nil then return v end
-  return _G[k]
+  return SAFE[k]
 end })
 
 local sessions = {}

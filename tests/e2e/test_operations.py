@@ -71,7 +71,7 @@ class Worker:
 
     def value(self, code):
         """The JSON value of a REPL expression."""
-        r = self.repl("print(require('cjson').encode(%s))" % code)
+        r = self.repl("print(json.encode(%s))" % code)
         if r.rc != 0:
             raise AssertionError("repl %r: %r" % (code, r))
         return json.loads(r.out)
@@ -142,9 +142,20 @@ class Repl(unittest.TestCase):
                 self.assertEqual(r.rc, 1, r)
                 self.assertIn("longer than 2000 ms", r.err)
                 self.assertLess(time.monotonic() - t0, 10)
-                # Worker functions are not reachable from the REPL state.
-                r = w.repl("require('docmill.core').complete(1, 'indexed')")
+                # ...even when the code catches the stop itself.
+                t0 = time.monotonic()
+                r = w.repl("while true do pcall(function() while true do end end) end")
                 self.assertEqual(r.rc, 1, r)
+                self.assertIn("longer than 2000 ms", r.err)
+                self.assertLess(time.monotonic() - t0, 10)
+                # Nothing that blocks the loop or reaches a worker is in reach.
+                for code in ("require('docmill.core')", "io.read()", "os.exit(1)", "_G.os.exit(1)"):
+                    r = w.repl(code)
+                    self.assertEqual(r.rc, 1, (code, r))
+                # A reply over the 1 MiB frame limit is cut, not fatal.
+                r = w.repl("string.rep('x', 3000000)")
+                self.assertEqual(r.rc, 0, r.err)
+                self.assertIn("truncated", r.out)
                 self.assertIsNone(w.proc.poll())
 
                 # Interactive use over stdin: multi-line chunks, per-session globals.
@@ -206,6 +217,34 @@ class Repl(unittest.TestCase):
                 self.assertTrue(U.wait_for(lambda: w.value("stats().indexed") == 1, 30), w.log())
             finally:
                 w.stop()
+
+
+class ConfiguredPaths(unittest.TestCase):
+    def test_socket_and_pid_file_from_the_config_serve_repl_reload_and_health(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "docs")
+            text_files(src, 2, "eta")
+            cfg = os.path.join(tmp, "ops.lua")
+            write(cfg, "return { socket = 'ctl.sock', pid_file = 'w.pid', rescan_seconds = 1 }\n")
+            db = os.path.join(tmp, "i.db")
+            env = dict(os.environ, DOCMILL_RUN_DIR=os.path.join(tmp, "unused"))
+            with open(os.path.join(tmp, "err"), "wb") as err:
+                p = subprocess.Popen([U.BIN, "run", "--config", cfg, "--source", src, "--index",
+                                      "sqlite:" + db], env=env, stdout=subprocess.DEVNULL,
+                                     stderr=err)
+            try:
+                sock = os.path.join(tmp, "ctl.sock")
+                self.assertTrue(U.wait_for(lambda: os.path.exists(sock), 30))
+                self.assertEqual(int(read(os.path.join(tmp, "w.pid"))), p.pid)
+                r = U.dm("repl", "--config", cfg, "-e", "stats().workers", env=env)
+                self.assertEqual(r.rc, 0, r)
+                self.assertEqual(U.dm("reload", "--config", cfg, env=env).rc, 0)
+                self.assertEqual(U.dm("health", "--config", cfg, env=env).rc, 0)
+                # Without the config they look in the run directory, and find nothing.
+                self.assertEqual(U.dm("health", env=env).rc, 1)
+                self.assertFalse(os.path.exists(os.path.join(tmp, "unused", "docmill.sock")))
+            finally:
+                U.stop(p)
 
 
 class ReloadAndHealth(unittest.TestCase):
@@ -411,6 +450,52 @@ class Routing(unittest.TestCase):
             self.assertTrue(all(n.startswith("small") for n in by_worker[0]), by_worker)
             self.assertEqual(sorted(n for n in by_worker[1] if n.startswith("big")),
                              ["big0.txt", "big1.txt"])
+
+
+def scanned_pdf(path, pages):
+    """An image-only PDF: 'Page N line L ...' drawn on each page at 200 DPI."""
+    from PIL import Image, ImageDraw, ImageFont
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 40)
+    images = []
+    for p in range(1, pages + 1):
+        im = Image.new("L", (1700, 2200), 255)
+        d = ImageDraw.Draw(im)
+        for line in range(6):
+            d.text((150, 200 + line * 120), "Page %d line %d of the scanned report" % (p, line),
+                   font=font, fill=0)
+        images.append(im.convert("RGB"))
+    images[0].save(path, save_all=True, append_images=images[1:], resolution=200)
+
+
+class PageParallel(unittest.TestCase):
+    def test_one_large_scan_is_shared_by_the_workers_and_reassembled_in_order(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "docs")
+            os.makedirs(src)
+            scanned_pdf(os.path.join(src, "report.pdf"), 14)
+            pol = os.path.join(tmp, "policy.lua")
+            write(pol, "return { languages = 'eng', page_parallel_min_pages = 8, "
+                       "page_parallel_chunk = 3 }\n")
+            w = Worker(tmp, src, policy=pol)
+            try:
+                self.assertTrue(U.wait_for(lambda: w.value("stats().indexed") == 1, 120), w.log())
+                ws = w.value("workers()")
+                owner = [x for x in ws if x["jobs_done"] == 1][0]
+                helper = [x for x in ws if x["id"] != owner["id"]][0]
+                # 13 pages after page 1 in ranges of 3: five ranges, shared.
+                self.assertGreater(helper["ranges_done"], 0, ws)
+                self.assertEqual(owner["ranges_done"], 0, ws)  # its own ranges are its job
+                s = w.value("stats()")
+                self.assertEqual((s["pages"], s["pages_ocr"]), (14, 14), s)
+            finally:
+                w.stop()
+            rows = U.db_query(w.db, "SELECT p.page, p.method, t.text FROM pages p "
+                                    "JOIN pages_fts t ON t.rowid = p.rowid ORDER BY p.rowid")
+            self.assertEqual([r[0] for r in rows], list(range(1, 15)))
+            for page, method, text in rows:
+                self.assertEqual(method, "ocr")
+                self.assertIn("Page %d line 0" % page, text)
+            self.assertEqual(len(U.search(w.db, "Page 13 line 5")), 1)
 
 
 class SpotMetricsLogs(unittest.TestCase):
