@@ -16,8 +16,10 @@ DEPS_BUILD := cmake make gcc g++ pkg-config luajit libluajit-5.1-dev lua-cjson-d
   libmupdf-dev libmujs-dev libgumbo-dev libopenjp2-7-dev libjbig2dec0-dev \
   libharfbuzz-dev libfreetype-dev libjpeg-dev libpng-dev zlib1g-dev libbrotli-dev
 DEPS_TEST  := lua-check python3 python3-reportlab python3-pil fonts-ipafont-gothic fonts-dejavu-core
+# The benchmark's baseline (the seed's tools) and its CER computation.
+DEPS_BENCH := python3-pdfminer poppler-utils python3-levenshtein
 
-.PHONY: all deps deps-test build run test test-asan clean samples
+.PHONY: all deps deps-test deps-bench build run test test-asan bench bench-full clean samples
 
 all: build
 
@@ -67,6 +69,16 @@ test-asan: deps-test
 
 samples:
 	/usr/bin/python3 tests/corpus/make_corpus.py --samples samples
+
+deps-bench: deps-test
+	$(call install_missing,$(DEPS_BENCH))
+
+# docmill against the seed-style baseline, side by side (bench/run.py).
+bench: deps-bench build
+	/usr/bin/python3 bench/run.py --size quick
+
+bench-full: deps-bench build
+	/usr/bin/python3 bench/run.py --size full
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

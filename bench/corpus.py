@@ -25,9 +25,12 @@ OUT_DIR/truth.json:
               "pages": ["<exactly the characters drawn on page i, lines
                          joined with \\n, blank lines between paragraphs>"],
               "page_kinds": ["text"|"scan", ...], "font_pt": 9..14,
-              "scan": {"rotation": deg, "noise": "none"|"speckle"|"gauss",
-                       "compression": "jpeg"|"flate"|"png"|...}   # scans only
-             }}
+              # scans and images only:
+              "scan": {"dpi": 300, "compression": "jpeg"|"flate"|"png"|
+                                   "tiff_lzw"|"tiff_group4",
+                       # scanned PDFs only:
+                       "noise": "none"|"speckle"|"gauss",
+                       "rotation": [degrees per page]}}}
 
 --large writes one big PDF whose every 4th page is a 300-DPI scan, the rest
 text pages; scans are JPEG, Flate or (when needed to reach --target-mb)
@@ -35,7 +38,9 @@ uncompressed gray images. Pages are streamed: text pages are laid out with
 reportlab against small placeholder images, then the file is rewritten
 object by object with each placeholder replaced by its real scan, one
 page image in memory at a time. Truth goes to OUT_PDF + ".truth.json"
-(same schema, kind "mixed", plus "page_langs").
+(same schema, kind "mixed", plus "page_langs"; its "scan" maps each
+scanned page index, as a string, to rotation / noise / compression, where
+compression may also be "raw").
 
 Needs only Debian's python3-reportlab, python3-pil, fonts-ipafont-gothic and
 fonts-dejavu-core. Stands alone (does not import tests/corpus).

@@ -413,12 +413,20 @@ int doc_page_text(doc *d, int page, sbuf *out, page_info *info, dm_err *err)
         info->height_pt = (int)(bounds.y1 - bounds.y0);
         fz_stext_options opts = {.flags = FZ_STEXT_PRESERVE_IMAGES};
         st = fz_new_stext_page_from_page(ctx, pg, &opts);
-        double image_area = 0;
+        double image_area = 0, largest = 0;
         for (fz_stext_block *b = st->first_block; b; b = b->next) {
             if (b->type == FZ_STEXT_BLOCK_IMAGE) {
                 fz_rect r = fz_intersect_rect(b->bbox, bounds);
+                double area = (double)(r.x1 - r.x0) * (r.y1 - r.y0);
                 if (!fz_is_empty_rect(r))
-                    image_area += (double)(r.x1 - r.x0) * (r.y1 - r.y0);
+                    image_area += area;
+                /* A scan's native resolution: rendering above it only
+                 * makes OCR slower. */
+                double wpt = (double)(b->bbox.x1 - b->bbox.x0);
+                if (area > largest && b->u.i.image && wpt > 0) {
+                    largest = area;
+                    info->image_dpi = (int)(b->u.i.image->w * 72.0 / wpt + 0.5);
+                }
                 continue;
             }
             for (fz_stext_line *l = b->u.t.first_line; l; l = l->next) {

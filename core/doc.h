@@ -28,6 +28,7 @@ typedef struct gray_image {
 
 typedef struct page_info {
     double image_coverage;  /* share of the page area covered by images, 0..1 */
+    int image_dpi;          /* resolution of the page's largest image (0 = none) */
     int width_pt, height_pt;
 } page_info;
 

@@ -129,6 +129,39 @@ static TessBaseAPI *engine_api(ocr_engine *eng, const char *langs, dm_err *err)
     return api;
 }
 
+static int cmp_int(const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
+
+/* The median height of the recognised text lines. */
+static void line_heights(TessBaseAPI *api, ocr_result *res)
+{
+    res->lines = 0;
+    res->line_height_px = 0;
+    TessResultIterator *it = TessBaseAPIGetIterator(api);
+    if (!it)
+        return;
+    TessPageIterator *pit = TessResultIteratorGetPageIterator(it);
+    int cap = 64, n = 0;
+    int *h = dm_xmalloc((size_t)cap * sizeof *h);
+    do {
+        int l, t, r, b;
+        if (!TessPageIteratorBoundingBox(pit, RIL_TEXTLINE, &l, &t, &r, &b) || b <= t)
+            continue;
+        if (n == cap)
+            h = dm_xrealloc(h, (size_t)(cap *= 2) * sizeof *h);
+        h[n++] = b - t;
+    } while (TessPageIteratorNext(pit, RIL_TEXTLINE));
+    TessResultIteratorDelete(it);
+    if (n > 0) {
+        qsort(h, (size_t)n, sizeof *h, cmp_int);
+        res->lines = n;
+        res->line_height_px = h[n / 2];
+    }
+    free(h);
+}
+
 int ocr_recognize(ocr_engine *eng, const char *langs, const gray_image *img,
                   const ocr_options *opt, sbuf *out, ocr_result *res, dm_err *err)
 {
@@ -169,6 +202,7 @@ int ocr_recognize(ocr_engine *eng, const char *langs, const gray_image *img,
         TessDeleteText(text);
     }
     res->mean_confidence = TessBaseAPIMeanTextConf(api);
+    line_heights(api, res);
     TessBaseAPIClear(api);
     res->elapsed_ms = dm_mono_ms() - t0;
     return 0;

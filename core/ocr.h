@@ -17,6 +17,9 @@ typedef struct ocr_options {
 
 typedef struct ocr_result {
     int mean_confidence;  /* 0..100 */
+    int lines;            /* text lines found */
+    int line_height_px;   /* their median height in the image's pixels (0 = none):
+                             what the render DPI should be adapted to */
     int64_t elapsed_ms;
 } ocr_result;
 

@@ -69,10 +69,15 @@ const setting_spec policy_setting_specs[] = {
      "workers that take only small files (fast_lane_max_mb), so they never wait behind big ones"},
     {"fast_lane_max_mb", SETTING_NUM, 0, 1e6, S(fast_lane_max_mb),
      "the largest file the fast lane takes"},
+    {"dpi_cap_native", SETTING_BOOL, 0, 1, S(dpi_cap_native),
+     "never render a scanned page above the resolution of its image"},
+    {"dpi_target_line_px", SETTING_INT, 0, 200, S(dpi_target_line_px),
+     "after a document's first OCR'd page, render the rest so text lines are about this tall "
+     "(150..300 DPI; 0 = off)"},
     {"page_parallel_min_pages", SETTING_INT, 0, 1000000, S(page_parallel_min_pages),
-     "PDFs with at least this many pages are split across idle workers (0 = never)"},
+     "a document with at least this many pages to OCR shares them with idle workers (0 = never)"},
     {"page_parallel_chunk", SETTING_INT, 1, 1000, S(page_parallel_chunk),
-     "pages per range handed to another worker"},
+     "most pages to OCR per range handed to another worker"},
     {"workers", SETTING_INT, 0, 256, S(workers),
      "worker threads when the config does not say (0 = one per core)"},
     {"sqs_wait_seconds", SETTING_INT, 0, 20, S(sqs_wait_seconds),
@@ -90,7 +95,7 @@ void policy_defaults(policy_settings *s)
 {
     memset(s, 0, sizeof *s);
     snprintf(s->languages, sizeof s->languages, "jpn+eng");
-    s->dpi = 300;
+    s->dpi = 200;
     s->max_file_mb = 200;
     s->max_pdf_mb = 0;
     s->max_pages = 500;
@@ -121,8 +126,10 @@ void policy_defaults(policy_settings *s)
     s->metrics_interval_seconds = 60;
     s->fast_lane_workers = 0;
     s->fast_lane_max_mb = 1;
-    s->page_parallel_min_pages = 8;
-    s->page_parallel_chunk = 4;
+    s->page_parallel_min_pages = 2;
+    s->dpi_cap_native = true;
+    s->dpi_target_line_px = 32;
+    s->page_parallel_chunk = 1;
 }
 
 static const setting_spec *find_setting(const char *name)

@@ -46,6 +46,8 @@ typedef struct policy_settings {
     double metrics_interval_seconds;
     int fast_lane_workers;
     double fast_lane_max_mb;
+    bool dpi_cap_native;
+    int dpi_target_line_px;
     int page_parallel_min_pages;
     int page_parallel_chunk;
 } policy_settings;

@@ -500,6 +500,8 @@ static void scan_done(uv_work_t *req, int status)
         log_info("scan of %s: %lld files, %lld new or changed, %lld unchanged, %lld removed",
                  rt->source_root, (long long)rt->scan.files, (long long)rt->scan.queued,
                  (long long)rt->scan.unchanged, (long long)rt->scan.deleted);
+    /* New jobs: lease now rather than at the next tick. */
+    fill_channel(rt);
 }
 
 static void start_scan(runtime *rt)
@@ -576,7 +578,7 @@ static void on_tick(uv_timer_t *t)
     /* SQS counts are approximate (a message just made visible again may not
      * be counted yet): also require two leases in a row that found nothing. */
     if (rt->cfg->once && rt->scanned_once && !rt->scanning && !rt->leasing && rt->nflight == 0 &&
-        rt->empty_leases >= 2) {
+        rt->empty_leases >= (rt->q->lease_blocks ? 2 : 1)) {
         queue_counts c;
         dm_err err;
         if (queue_get_counts(rt->q, &c, &err) == 0 && c.pending == 0 && c.leased == 0) {
@@ -923,6 +925,8 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
     mem_stats ms;
     if (mem_stats_read(&ms) == 0)
         rt->sum.peak_rss_bytes = ms.peak_rss_bytes;
+    for (int k = 0; k < STAGE_COUNT; k++)
+        rt->sum.stage_seconds[k] = (double)rt->stage_ms[k] / 1000.0;
     *sum = rt->sum;
     if (rt->fatal) {
         *err = rt->fatal_err;

@@ -36,6 +36,7 @@ typedef struct run_summary {
     int64_t elapsed_ms;
     double files_per_hour;
     int64_t peak_rss_bytes;
+    double stage_seconds[5];   /* fetch, text, render, ocr, index: all workers */
 } run_summary;
 
 typedef enum {

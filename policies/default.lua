@@ -6,10 +6,16 @@ local P = {
   -- Worker threads when the config (or MAX_WORKERS, --workers) does not say;
   -- 0 = one per CPU core.
   workers = 0,
-  -- OCR language set (Tesseract traineddata names joined by "+").
-  languages = "jpn+eng",
-  -- Render resolution for OCR of PDF pages. Images are OCR'd at their own.
-  dpi = 300,
+  -- (languages: the hook below; its default set is "jpn+eng".)
+  -- Render resolution for OCR of PDF pages (the seed's 200; bench/ shows
+  -- the speed/accuracy curve). Images are OCR'd at their own.
+  dpi = 200,
+  -- ...but never above the resolution of a scanned page's image.
+  dpi_cap_native = true,
+  -- After a document's first OCR'd page, its other pages are rendered so
+  -- their text lines are about this many pixels tall: large print at a
+  -- lower DPI, small print at a higher one (150..300; 0 = off).
+  dpi_target_line_px = 32,
   -- Files above this size fail permanently (0 = no limit).
   max_file_mb = 200,
   -- PDFs above this size fail permanently (0 = only max_file_mb applies).
@@ -63,10 +69,11 @@ local P = {
   -- (0 = no lane; it needs at least one other worker).
   fast_lane_workers = 0,
   fast_lane_max_mb = 1,
-  -- A PDF of at least this many pages is shared out: page 1 first, then
-  -- ranges of page_parallel_chunk pages to every idle worker (0 = never).
-  page_parallel_min_pages = 8,
-  page_parallel_chunk = 4,
+  -- A document with at least this many pages to OCR shares them: its first
+  -- OCR page here, the others in runs of page_parallel_chunk pages that
+  -- idle workers take (0 = never).
+  page_parallel_min_pages = 2,
+  page_parallel_chunk = 1,
   -- A running job is invisible to other takers this long (renewed while it runs).
   lease_seconds = 600,
   -- S3 objects above this size download in parallel ranged parts.
@@ -85,6 +92,18 @@ local P = {
 -- route(job) -> "extract" | "skip". job = {id, source, op, size, mtime_ms, attempts}
 function P.route(job)
   return "extract"
+end
+
+-- languages(doc) -> a language set, or nil for the `languages` setting
+-- (jpn+eng, or OCR_LANGUAGE). Asked once per document and again after its
+-- first OCR'd page: a scan whose first page holds plenty of Latin text and
+-- no Japanese at all goes on in English alone — one model instead of two.
+function P.languages(doc)
+  local first = doc.first_page
+  if first and first.cjk == 0 and first.latin >= 200 and first.languages:find("eng", 1, true) then
+    return "eng"
+  end
+  return nil
 end
 
 -- needs_ocr(page) -> boolean: OCR this PDF page instead of its text layer?

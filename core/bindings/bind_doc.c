@@ -3,7 +3,7 @@
  *   doc:mime(), doc:encoding(), doc:page_count(), doc:warnings()
  *   doc:page_text(n) -> text (NFKC), info | nil, err, permanent
  *       info = {chars, replacement, control, cjk, letters, bad_ratio,
- *               image_coverage, width_pt, height_pt}
+ *               image_coverage, image_dpi, width_pt, height_pt}
  *   doc:render(n, dpi, max_pixels) -> Image | nil, err, permanent
  *   doc:close()
  *   image:width(), image:height(), image:dpi(), image:free()
@@ -105,6 +105,8 @@ static void push_info(lua_State *L, const text_stats *st, const page_info *pi)
     lua_setfield(L, -2, "bad_ratio");
     lua_pushnumber(L, pi->image_coverage);
     lua_setfield(L, -2, "image_coverage");
+    lua_pushinteger(L, pi->image_dpi);
+    lua_setfield(L, -2, "image_dpi");
     lua_pushinteger(L, pi->width_pt);
     lua_setfield(L, -2, "width_pt");
     lua_pushinteger(L, pi->height_pt);

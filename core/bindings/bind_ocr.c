@@ -38,9 +38,13 @@ static int l_ocr(lua_State *L)
     sbuf_free(&raw);
     lua_pushlstring(L, norm.data, norm.len);
     sbuf_free(&norm);
-    lua_createtable(L, 0, 2);
+    lua_createtable(L, 0, 4);
     lua_pushinteger(L, res.mean_confidence);
     lua_setfield(L, -2, "confidence");
+    lua_pushinteger(L, res.lines);
+    lua_setfield(L, -2, "lines");
+    lua_pushinteger(L, res.line_height_px);
+    lua_setfield(L, -2, "line_height_px");
     lua_pushnumber(L, (lua_Number)res.elapsed_ms);
     lua_setfield(L, -2, "ms");
     return 2;

@@ -81,6 +81,11 @@ static int l_run(lua_State *L)
     SETN("elapsed_ms", sum.elapsed_ms);
     SETN("files_per_hour", sum.files_per_hour);
     SETN("peak_rss", sum.peak_rss_bytes);
+    lua_createtable(L, 0, 5);
+    for (int k = 0; k < 5; k++) {
+        SETN(runtime_stage_names[k], sum.stage_seconds[k]);
+    }
+    lua_setfield(L, -2, "stage_seconds");
 #undef SETN
     return 1;
 }

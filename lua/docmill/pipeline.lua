@@ -24,8 +24,13 @@ local function lap(stages, name, t0)
   return now
 end
 
-local function ocr_page(d, i, info, langs, opts, s, stages)
-  local dpi = opts.dpi or core.policy_dpi(info)
+local function ocr_page(d, i, info, langs, opts, s, stages, adapted)
+  local dpi = opts.dpi or adapted or core.policy_dpi(info)
+  -- Never above the scan's own resolution: more pixels, no more detail.
+  if not opts.dpi and s.dpi_cap_native and (info.image_dpi or 0) >= 72 and dpi > info.image_dpi
+      and (info.image_coverage or 0) > 0.5 then
+    dpi = info.image_dpi
+  end
   local t0 = core.mono_ms()
   local img, err, permanent = d:render(i, dpi, s.max_page_megapixels * 1e6)
   t0 = lap(stages, "render", t0)
@@ -35,47 +40,70 @@ local function ocr_page(d, i, info, langs, opts, s, stages)
   lap(stages, "ocr", t0)
   img:free()
   if not text then return nil, res end
-  return text, used_dpi
+  return text, used_dpi, res
 end
 
--- Extracts pages first..last of an open document into out = {pages,
--- errors, pages_ocr, stages}: the text layer, or a render + OCR when the
--- policy says so. ctx = {languages = fn() -> set, on_ocr = fn(text) | nil,
--- opts = {dpi}, s = settings}.
+-- The DPI for a document's other pages from what its first OCR'd page
+-- showed: its text lines rendered about dpi_target_line_px tall (Tesseract
+-- scales every line to a fixed height anyway; more pixels cost time, fewer
+-- lose detail). nil when off or when the page gave too little to judge.
+local function adapted_dpi(s, dpi, stats)
+  local target = s.dpi_target_line_px
+  if target <= 0 or not stats or stats.lines < 3 or stats.line_height_px < 8 then return nil end
+  local want = dpi * target / stats.line_height_px
+  want = math.floor(want / 25 + 0.5) * 25
+  return math.max(150, math.min(300, want))
+end
+
+-- A page's text layer and the facts the policy decides on.
+local function read_page(d, kind, i, stages)
+  if kind == "image" then
+    return nil, { page = i, kind = kind, chars = 0, bad_ratio = 0, image_coverage = 1 }
+  end
+  local tt = core.mono_ms()
+  local text, info = d:page_text(i)
+  lap(stages, "text", tt)
+  if not text then
+    info = { chars = 0, bad_ratio = 1, image_coverage = 0, error = info }
+  end
+  info.page, info.kind = i, kind
+  return text, info
+end
+
+local function needs_ocr(kind, info)
+  return kind == "image" or (kind ~= "text" and core.policy_needs_ocr(info))
+end
+
+-- Adds page i to out = {pages, errors, pages_ocr, stages}: its text layer,
+-- or its OCR when need_ocr. ctx = {languages = fn() -> set, on_ocr =
+-- fn(text) | nil, opts = {dpi}, s = settings}.
+local function add_page(d, i, text, info, need_ocr, out, ctx)
+  if need_ocr then
+    local otext, dpi_or_err, stats = ocr_page(d, i, info, ctx.languages(), ctx.opts, ctx.s,
+      out.stages, ctx.dpi)
+    if otext then
+      if ctx.on_ocr then ctx.on_ocr(otext, dpi_or_err, stats) end
+      out.pages[#out.pages + 1] = { page = i, method = "ocr", dpi = dpi_or_err, text = otext }
+      out.pages_ocr = out.pages_ocr + 1
+    elseif text and info.chars > 0 then
+      -- OCR failed but there is a text layer: keep what we have.
+      out.pages[#out.pages + 1] = { page = i, method = "text", text = text }
+      out.errors[#out.errors + 1] = string.format("page %d: OCR failed: %s", i, dpi_or_err)
+    else
+      out.errors[#out.errors + 1] = string.format("page %d: %s", i, dpi_or_err)
+    end
+  elseif text then
+    out.pages[#out.pages + 1] = { page = i, method = "text", text = text }
+  else
+    out.errors[#out.errors + 1] = string.format("page %d: %s", i, info.error)
+  end
+end
+
+-- Pages first..last, in order, deciding each page as it comes.
 local function extract_range(d, kind, first, last, out, ctx)
   for i = first, last do
-    local text, info
-    if kind == "image" then
-      info = { page = i, kind = kind, chars = 0, bad_ratio = 0, image_coverage = 1 }
-    else
-      local tt = core.mono_ms()
-      text, info = d:page_text(i)
-      lap(out.stages, "text", tt)
-      if not text then
-        info = { page = i, kind = kind, chars = 0, bad_ratio = 1, image_coverage = 0,
-                 error = info }
-      end
-      info.page, info.kind = i, kind
-    end
-    local need_ocr = kind == "image" or (kind ~= "text" and core.policy_needs_ocr(info))
-    if need_ocr then
-      local otext, dpi_or_err = ocr_page(d, i, info, ctx.languages(), ctx.opts, ctx.s, out.stages)
-      if otext then
-        if ctx.on_ocr then ctx.on_ocr(otext) end
-        out.pages[#out.pages + 1] = { page = i, method = "ocr", dpi = dpi_or_err, text = otext }
-        out.pages_ocr = out.pages_ocr + 1
-      elseif text and info.chars > 0 then
-        -- OCR failed but there is a text layer: keep what we have.
-        out.pages[#out.pages + 1] = { page = i, method = "text", text = text }
-        out.errors[#out.errors + 1] = string.format("page %d: OCR failed: %s", i, dpi_or_err)
-      else
-        out.errors[#out.errors + 1] = string.format("page %d: %s", i, dpi_or_err)
-      end
-    elseif text then
-      out.pages[#out.pages + 1] = { page = i, method = "text", text = text }
-    else
-      out.errors[#out.errors + 1] = string.format("page %d: %s", i, info.error)
-    end
+    local text, info = read_page(d, kind, i, out.stages)
+    add_page(d, i, text, info, needs_ocr(kind, info), out, ctx)
   end
 end
 
@@ -83,64 +111,106 @@ local function new_range_result()
   return { pages = {}, errors = {}, pages_ocr = 0, stages = { text = 0, render = 0, ocr = 0 } }
 end
 
--- A large PDF: page 1 here (it may settle the languages), the rest in
--- ranges of page_parallel_chunk pages that idle workers take while this
--- one takes them too; then everything is merged in page order. Alone in
--- the pool (or in `docmill extract`) it is simply sequential.
-local function extract_parallel(d, path, limit, doc, ctx)
-  extract_range(d, "pdf", 1, 1, doc, ctx)
-  if limit < 2 then return end
-  local chunk, ranges = ctx.s.page_parallel_chunk, {}
-  for first = 2, limit, chunk do
-    ranges[#ranges + 1] = { first, math.min(first + chunk - 1, limit) }
-  end
-  local batch = core.pages_post(path, ranges, { languages = ctx.languages(), dpi = ctx.opts.dpi })
-  if not batch then
-    extract_range(d, "pdf", 2, limit, doc, ctx)
-    return
-  end
-  local own = { languages = ctx.languages, opts = ctx.opts, s = ctx.s }
-  while true do
-    local task = core.pages_take(batch)
-    if not task then break end
-    local out = new_range_result()
-    local ok, err = pcall(extract_range, d, "pdf", task.first, task.last, out, own)
-    if not ok then
-      out.errors[#out.errors + 1] = string.format("pages %d-%d: %s", task.first, task.last,
-        tostring(err))
-    end
-    core.pages_done(task, out)
-  end
-  local merged = core.pages_wait(batch)
-  for _, p in ipairs(merged.pages) do doc.pages[#doc.pages + 1] = p end
-  for _, e in ipairs(merged.errors) do doc.errors[#doc.errors + 1] = e end
-  doc.pages_ocr = doc.pages_ocr + merged.pages_ocr
-  for k, v in pairs(merged.stages) do doc.stages[k] = doc.stages[k] + v end
+local function page_of(entry)
+  return type(entry) == "table" and entry.page or tonumber(entry:match("^pages? (%d+)")) or 0
 end
 
--- Another worker's range (C calls this between jobs): opens the file in
--- this worker's own MuPDF context and returns the range's result.
+-- A paged document (PDF, XPS, scanned images): a first pass takes every
+-- text layer and decides which pages need OCR. The first of those is OCR'd
+-- here (it may settle the languages); when at least
+-- page_parallel_min_pages need it, the others are shared out as runs of
+-- page_parallel_chunk pages that idle workers take while this worker takes
+-- them too, else they are OCR'd here. Everything ends in page order.
+local function extract_paged(d, kind, path, limit, doc, ctx)
+  local pending, by_page = {}, {}
+  for i = 1, limit do
+    local text, info = read_page(d, kind, i, doc.stages)
+    if needs_ocr(kind, info) then
+      pending[#pending + 1] = i
+      by_page[i] = { text = text, info = info }
+    else
+      add_page(d, i, text, info, false, doc, ctx)
+    end
+  end
+  local function ocr_here(i, out, c)
+    add_page(d, i, by_page[i].text, by_page[i].info, true, out, c)
+  end
+  if #pending > 0 then ocr_here(pending[1], doc, ctx) end
+  local s, batch = ctx.s, nil
+  if #pending > 1 and s.page_parallel_min_pages > 0 and #pending >= s.page_parallel_min_pages then
+    local runs = {}
+    for k = 2, #pending do
+      local run = runs[#runs]
+      if run and pending[k] == run[2] + 1 and run[2] - run[1] + 1 < s.page_parallel_chunk then
+        run[2] = pending[k]
+      else
+        runs[#runs + 1] = { pending[k], pending[k] }
+      end
+    end
+    batch = core.pages_post(path, runs, { languages = ctx.languages(), dpi = ctx.dpi })
+  end
+  if not batch then
+    for k = 2, #pending do ocr_here(pending[k], doc, ctx) end
+  else
+    local own = { languages = ctx.languages, opts = ctx.opts, s = s, dpi = ctx.dpi }
+    while true do
+      local task = core.pages_take(batch)
+      if not task then break end
+      local out = new_range_result()
+      local ok, err = pcall(function()
+        for i = task.first, task.last do ocr_here(i, out, own) end
+      end)
+      if not ok then
+        out.errors[#out.errors + 1] = string.format("pages %d-%d: %s", task.first, task.last,
+          tostring(err))
+      end
+      core.pages_done(task, out)
+    end
+    local merged = core.pages_wait(batch)
+    for _, p in ipairs(merged.pages) do doc.pages[#doc.pages + 1] = p end
+    for _, e in ipairs(merged.errors) do doc.errors[#doc.errors + 1] = e end
+    doc.pages_ocr = doc.pages_ocr + merged.pages_ocr
+    for k, v in pairs(merged.stages) do doc.stages[k] = doc.stages[k] + v end
+  end
+  table.sort(doc.pages, function(a, b) return a.page < b.page end)
+  table.sort(doc.errors, function(a, b) return page_of(a) < page_of(b) end)
+end
+
+-- The document a worker keeps open across ranges of one batch.
+local helper_doc = { batch = nil, d = nil }
+
+local function close_helper_doc()
+  if helper_doc.d then helper_doc.d:close() end
+  helper_doc.batch, helper_doc.d = nil, nil
+end
+
+-- Another worker's pages (C calls this between jobs): the file is opened in
+-- this worker's own MuPDF context, once per batch; returns the result.
 function M.page_task(task)
   local out = new_range_result()
-  local t0 = core.mono_ms()
-  local d, err = core.open(task.path)
-  if not d then
-    out.errors[1] = string.format("pages %d-%d: %s", task.first, task.last, err)
-    return out
+  if helper_doc.batch ~= task.batch then
+    close_helper_doc()
+    local t0 = core.mono_ms()
+    local d, err = core.open(task.path)
+    lap(out.stages, "text", t0)
+    if not d then
+      out.errors[1] = string.format("pages %d-%d: %s", task.first, task.last, err)
+      return out
+    end
+    helper_doc.batch, helper_doc.d = task.batch, d
   end
-  lap(out.stages, "text", t0)
   local s = settings()
   local langs = task.languages or s.languages
-  extract_range(d, d:kind(), task.first, task.last, out, {
-    languages = function() return langs end, opts = { dpi = task.dpi }, s = s,
+  extract_range(helper_doc.d, helper_doc.d:kind(), task.first, task.last, out, {
+    languages = function() return langs end, opts = {}, s = s, dpi = task.dpi,
   })
-  d:close()
   return out
 end
 
 -- The policy was reloaded (SIGHUP): read the settings again.
 function M.reset()
   S = nil
+  close_helper_doc()
 end
 
 -- Extracts every page of a local file. Returns a document table
@@ -190,11 +260,17 @@ function M.extract_file(path, opts)
       first_page = { languages = langs, chars = #text, cjk = cjk, latin = latin },
     })
   end
-  local ctx = { languages = languages, on_ocr = refine_languages, opts = opts, s = s }
-  if kind == "pdf" and s.page_parallel_min_pages > 0 and limit >= s.page_parallel_min_pages then
-    extract_parallel(d, path, limit, doc, ctx)
-  else
+  local ctx = { languages = languages, opts = opts, s = s }
+  -- The first OCR'd page settles the languages and the DPI of the rest.
+  ctx.on_ocr = function(text, dpi, stats)
+    ctx.on_ocr = nil
+    refine_languages(text)
+    if not opts.dpi and kind ~= "image" then ctx.dpi = adapted_dpi(s, dpi, stats) end
+  end
+  if kind == "text" then
     extract_range(d, kind, 1, limit, doc, ctx)
+  else
+    extract_paged(d, kind, path, limit, doc, ctx)
   end
   local warnings = d:warnings()
   d:close()
@@ -234,6 +310,7 @@ end
 -- Handles one job. Every path ends in exactly one complete(), or hands the
 -- job over with its document to index_submit.
 function M.process(job)
+  close_helper_doc()
   local s = settings()
   local t0 = core.mono_ms()
   local id = core.doc_id(job.source)

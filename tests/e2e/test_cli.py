@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_util as U  # noqa: E402
 
 SUMMARY_KEYS = {"indexed", "unchanged", "failed", "deleted", "skipped", "retried", "pages",
-                "pages_ocr", "files_per_hour", "elapsed_ms", "peak_rss"}
+                "pages_ocr", "files_per_hour", "elapsed_ms", "peak_rss", "stage_seconds"}
 MIME = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg",
         ".tif": "image/tiff", ".bmp": "image/bmp", ".gif": "image/gif", ".txt": "text/plain"}
 MAX_CER = 0.05
@@ -61,8 +61,12 @@ class FirstRun(unittest.TestCase):
         self.assertEqual(r.rc, 3, r)
         s = r.json()
         self.assertEqual(set(s), SUMMARY_KEYS, s)
-        for k in SUMMARY_KEYS:
+        for k in SUMMARY_KEYS - {"stage_seconds"}:
             self.assertTrue(is_num(s[k]), (k, s))
+        stages = s["stage_seconds"]
+        self.assertEqual(set(stages), {"fetch", "text", "render", "ocr", "index"})
+        self.assertTrue(all(is_num(v) and v >= 0 for v in stages.values()), stages)
+        self.assertGreater(stages["ocr"], 0, stages)  # the corpus has scans
         good, bad = U.good_files(), U.bad_files()
         self.assertEqual(sorted(bad), ["corrupt.pdf", "empty.pdf", "truncated.pdf",
                                        "unsupported.xyz"])
@@ -288,7 +292,7 @@ class Extract(unittest.TestCase):
                     self.assertFalse(isinstance(p["dpi"], bool), where)
                     self.assertGreater(p["dpi"], 0, where)
                     if name.endswith(".pdf"):      # rendered at the policy DPI
-                        self.assertEqual(p["dpi"], 300, where)
+                        self.assertEqual(p["dpi"], 200, where)
                 self.assertTrue(p["text"].strip(), where)
 
     def test_extract_text_pages_match_truth(self):

@@ -125,7 +125,7 @@ class Repl(unittest.TestCase):
                 self.assertTrue(all(x["state"] == "idle" and x["lua_heap_kb"] > 0 for x in ws), ws)
                 self.assertEqual(sum(x["jobs_done"] for x in ws), 3)
                 self.assertEqual(w.value("jobs()"), {})  # cjson: an empty table is {}
-                self.assertEqual(w.value("policy().dpi"), 300)
+                self.assertEqual(w.value("policy().dpi"), 200)
                 self.assertGreater(w.value("mem_stats().rss_mb"), 10)
 
                 # Errors come back (exit 1) and harm nothing.
@@ -489,12 +489,19 @@ class PageParallel(unittest.TestCase):
                 self.assertEqual((s["pages"], s["pages_ocr"]), (14, 14), s)
             finally:
                 w.stop()
-            rows = U.db_query(w.db, "SELECT p.page, p.method, t.text FROM pages p "
+            rows = U.db_query(w.db, "SELECT p.page, p.method, p.dpi, t.text FROM pages p "
                                     "JOIN pages_fts t ON t.rowid = p.rowid ORDER BY p.rowid")
             self.assertEqual([r[0] for r in rows], list(range(1, 15)))
-            for page, method, text in rows:
+            for page, method, dpi, text in rows:
                 self.assertEqual(method, "ocr")
-                self.assertIn("Page %d line 0" % page, text)
+                self.assertIn("Page %d line" % page, text)
+                # Page 1 at the policy's 200 DPI (the scan's own); its large
+                # print (lines taller than dpi_target_line_px) sends the rest lower.
+                if page == 1:
+                    self.assertEqual(dpi, 200)
+                else:
+                    self.assertTrue(150 <= dpi < 200, (page, dpi))
+            self.assertEqual(len({r[2] for r in rows[1:]}), 1, rows)
             self.assertEqual(len(U.search(w.db, "Page 13 line 5")), 1)
 
 
