@@ -32,25 +32,12 @@
 #define SYSTEM_PYTHON "/usr/bin/python3"
 #endif
 
-static char base[64];        /* http://127.0.0.1:PORT */
 static http_client *ctl;     /* the test's own client for control calls */
 
 /* --- the fake server ------------------------------------------------------ */
 
-static fake_server server;
+static fake_server server;   /* the stand-in on 127.0.0.1 */
 
-static int start_server(void)
-{
-    if (fake_server_start(&server, FAKE_OPENSEARCH) != 0)
-        return -1;
-    snprintf(base, sizeof base, "%s", server.base);
-    return 0;
-}
-
-static void stop_server(void)
-{
-    fake_server_stop(&server);
-}
 
 /* A control or plain call to the fake; returns the parsed JSON body (or
  * NULL) and the status. */
@@ -58,7 +45,7 @@ static cJSON *call(const char *method, const char *path, const char *ctype, cons
                    size_t len, long *status)
 {
     char url[4096];
-    snprintf(url, sizeof url, "%s%s", base, path);
+    snprintf(url, sizeof url, "%s%s", server.base, path);
     char header[128];
     const char *headers[] = {header, NULL};
     snprintf(header, sizeof header, "Content-Type: %s", ctype ? ctype : "application/json");
@@ -147,7 +134,7 @@ static void clear_auth_env(void)
 static index_sink *open_index(const char *name)
 {
     char uri[128];
-    snprintf(uri, sizeof uri, "%s/%s", base, name);
+    snprintf(uri, sizeof uri, "%s/%s", server.base, name);
     dm_err err;
     index_sink *s = index_open(uri, &err);
     if (!s)
@@ -671,7 +658,7 @@ static void test_auth_from_the_environment(void)
     setenv("OPENSEARCH_PASSWORD", "wrong-pass-123", 1);
     dm_err err;
     char uri[128];
-    snprintf(uri, sizeof uri, "%s/auth", base);
+    snprintf(uri, sizeof uri, "%s/auth", server.base);
     CHECK(index_open(uri, &err) == NULL);
     CHECK(err.permanent);
     CHECK_CONTAINS(err.msg, "401");
@@ -682,13 +669,13 @@ static void test_auth_from_the_environment(void)
 
     /* Never credentials in the URL, and never echoed. */
     clear_auth_env();
-    snprintf(uri, sizeof uri, "http://user:hunter2@%s/auth", base + 7);
+    snprintf(uri, sizeof uri, "http://user:hunter2@%s/auth", server.base + 7);
     CHECK(index_open(uri, &err) == NULL);
     CHECK(err.permanent);
     CHECK_CONTAINS(err.msg, "OPENSEARCH_USERNAME");
     CHECK(!strstr(err.msg, "hunter2"));
     /* Without credentials the cluster says 401: a configuration error. */
-    snprintf(uri, sizeof uri, "%s/auth", base);
+    snprintf(uri, sizeof uri, "%s/auth", server.base);
     CHECK(index_open(uri, &err) == NULL);
     CHECK_CONTAINS(err.msg, "401");
     setenv("OPENSEARCH_AUTH", "kerberos", 1);
@@ -698,15 +685,15 @@ static void test_auth_from_the_environment(void)
     fake("/_fake/auth?user=");
 
     /* Bad URIs. */
-    snprintf(uri, sizeof uri, "%s/Bad_Name", base);
+    snprintf(uri, sizeof uri, "%s/Bad_Name", server.base);
     CHECK(index_open(uri, &err) == NULL);
     CHECK_CONTAINS(err.msg, "invalid OpenSearch index name");
-    snprintf(uri, sizeof uri, "%s/a/b", base);
+    snprintf(uri, sizeof uri, "%s/a/b", server.base);
     CHECK(index_open(uri, &err) == NULL);
-    snprintf(uri, sizeof uri, "%s/x?refresh=true", base);
+    snprintf(uri, sizeof uri, "%s/x?refresh=true", server.base);
     CHECK(index_open(uri, &err) == NULL);
     /* No index in the URI: "docmill". */
-    s = index_open(base, &err);
+    s = index_open(server.base, &err);
     CHECK(s != NULL);
     index_close(s);
     st = fake_state(false);
@@ -761,7 +748,7 @@ static void test_sigv4_signing(void)
     setenv("OPENSEARCH_SIGV4_SERVICE", "lambda", 1);
     dm_err err;
     char uri[128];
-    snprintf(uri, sizeof uri, "%s/signed", base);
+    snprintf(uri, sizeof uri, "%s/signed", server.base);
     CHECK(index_open(uri, &err) == NULL);
     CHECK_CONTAINS(err.msg, "OPENSEARCH_SIGV4_SERVICE");
     clear_auth_env();
@@ -798,7 +785,7 @@ static void test_bulk_buffer_completes_each_job_by_its_result(void)
              "/_fake/item_error?id=%s&status=503&type=unavailable_shards_exception", idc);
     fake(ctl_path);
     char uri[128];
-    snprintf(uri, sizeof uri, "%s/pipe", base);
+    snprintf(uri, sizeof uri, "%s/pipe", server.base);
     recorder rec = {.n = 0};
     pthread_mutex_init(&rec.mu, NULL);
     /* A long age: only the nudge below flushes. */
@@ -854,9 +841,9 @@ int main(void)
     setenv("DOCMILL_OPENSEARCH_RETRY_BASE_MS", "5", 1);
     log_set_level(LOG_ERROR);  /* the warnings these tests provoke are expected */
     ctl = http_client_new();
-    if (start_server() != 0) {
+    if (fake_server_start(&server, FAKE_OPENSEARCH) != 0) {
         fprintf(stderr, "cannot start %s\n", FAKE_OPENSEARCH);
-        stop_server();
+        fake_server_stop(&server);
         return 1;
     }
     static const check_case cases[] = {
@@ -874,7 +861,7 @@ int main(void)
         {"the indexing buffer completes each job by its own document's result", test_bulk_buffer_completes_each_job_by_its_result},
         {NULL, NULL}};
     int rc = check_run(cases);
-    stop_server();
+    fake_server_stop(&server);
     http_client_free(ctl);
     return rc;
 }

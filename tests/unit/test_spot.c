@@ -25,28 +25,15 @@
 #define SYSTEM_PYTHON "/usr/bin/python3"
 #endif
 
-static char base[64];        /* http://127.0.0.1:PORT */
 static http_client *ctl;     /* the test's own client for control calls */
 
-static fake_server server;
+static fake_server server;   /* the stand-in on 127.0.0.1 */
 
-static int start_server(void)
-{
-    if (fake_server_start(&server, FAKE_IMDS) != 0)
-        return -1;
-    snprintf(base, sizeof base, "%s", server.base);
-    return 0;
-}
-
-static void stop_server(void)
-{
-    fake_server_stop(&server);
-}
 
 static void fake(const char *control)
 {
     char url[512];
-    snprintf(url, sizeof url, "%s%s", base, control);
+    snprintf(url, sizeof url, "%s%s", server.base, control);
     http_request req = {.method = "POST", .url = url};
     http_response resp;
     dm_err err;
@@ -61,7 +48,7 @@ static void fake(const char *control)
 static int counter(const char *name)
 {
     char url[128];
-    snprintf(url, sizeof url, "%s/_fake/state", base);
+    snprintf(url, sizeof url, "%s/_fake/state", server.base);
     http_request req = {.method = "GET", .url = url};
     http_response resp;
     dm_err err;
@@ -80,7 +67,7 @@ static int counter(const char *name)
 /* Each test starts from a fresh fake and no cached token. */
 static void fresh(void)
 {
-    setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", base, 1);
+    setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", server.base, 1);
     unsetenv("AWS_EC2_METADATA_DISABLED");
     imds_token_reset();
     fake("/_fake/reset");
@@ -222,9 +209,9 @@ int main(void)
 {
     http_global_init();
     ctl = http_client_new();
-    if (start_server() != 0) {
+    if (fake_server_start(&server, FAKE_IMDS) != 0) {
         fprintf(stderr, "cannot start %s\n", FAKE_IMDS);
-        stop_server();
+        fake_server_stop(&server);
         return 1;
     }
     static const check_case cases[] = {
@@ -238,7 +225,7 @@ int main(void)
         {"AWS_EC2_METADATA_DISABLED=true is SPOT_UNAVAILABLE with no request", test_disabled_makes_no_request},
         {NULL, NULL}};
     int rc = check_run(cases);
-    stop_server();
+    fake_server_stop(&server);
     http_client_free(ctl);
     return rc;
 }
