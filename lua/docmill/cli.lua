@@ -370,46 +370,45 @@ end
 
 --- operations: repl, reload, health ---------------------------------------------
 
-local function cmd_repl(opts, pos)
-  if #pos > 0 then return usage_error("repl", "unexpected argument '" .. pos[1] .. "'") end
+-- The running worker's control socket and pid file, found as `run` chose
+-- them (flags, then the config, then the run directory). Returns
+-- {socket, pid_file, err}, or nil and the exit status of a usage error.
+local function worker_paths(cmd, opts, pos)
+  if #pos > 0 then return nil, usage_error(cmd, "unexpected argument '" .. pos[1] .. "'") end
   local cfg, cerr = load_config(opts)
-  if not cfg then return usage_error("repl", cerr) end
-  local socket, _, err = M.control_paths(cfg, opts, false)
-  if not socket then
-    util.eprintf("docmill repl: %s\n", err or "no control socket")
-    return EXIT_FAIL
-  end
-  return require("docmill.repl").client({ socket = socket, eval = opts.eval })
+  if not cfg then return nil, usage_error(cmd, cerr) end
+  local socket, pid_file, err = M.control_paths(cfg, opts, false)
+  return { socket = socket, pid_file = pid_file, err = err }
+end
+
+local function fail(cmd, msg)
+  util.eprintf("docmill %s: %s\n", cmd, msg)
+  return EXIT_FAIL
+end
+
+local function cmd_repl(opts, pos)
+  local w, status = worker_paths("repl", opts, pos)
+  if not w then return status end
+  if not w.socket then return fail("repl", w.err or "no control socket") end
+  return require("docmill.repl").client({ socket = w.socket, eval = opts.eval })
 end
 
 local function cmd_reload(opts, pos)
-  if #pos > 0 then return usage_error("reload", "unexpected argument '" .. pos[1] .. "'") end
-  local cfg, cerr = load_config(opts)
-  if not cfg then return usage_error("reload", cerr) end
-  local _, pid_file, err = M.control_paths(cfg, opts, false)
-  if not pid_file then
-    util.eprintf("docmill reload: %s\n", err or "no pid file")
-    return EXIT_FAIL
-  end
-  local pid, perr = core.pidfile_read(pid_file)
-  if not pid then
-    util.eprintf("docmill reload: %s\n", perr)
-    return EXIT_FAIL
-  end
+  local w, status = worker_paths("reload", opts, pos)
+  if not w then return status end
+  if not w.pid_file then return fail("reload", w.err or "no pid file") end
+  local pid, perr = core.pidfile_read(w.pid_file)
+  if not pid then return fail("reload", perr) end
   local ok, kerr = core.kill(pid, "HUP")
-  if not ok then
-    util.eprintf("docmill reload: %s\n", kerr)
-    return EXIT_FAIL
-  end
+  if not ok then return fail("reload", kerr) end
   util.printf("sent SIGHUP to docmill (pid %d); the outcome is in its log\n", pid)
   return EXIT_OK
 end
 
 local function cmd_health(opts, pos)
-  if #pos > 0 then return usage_error("health", "unexpected argument '" .. pos[1] .. "'") end
-  local cfg, cerr = load_config(opts)
-  if not cfg then return usage_error("health", cerr) end
-  local socket, _, err = M.control_paths(cfg, opts, false)
+  local w, usage = worker_paths("health", opts, pos)
+  if not w then return usage end
+  local socket, err = w.socket, w.err
   local report
   if socket then
     local conn

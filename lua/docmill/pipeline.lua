@@ -237,7 +237,7 @@ function M.extract_file(path, opts)
     stages = { text = core.mono_ms() - t0, render = 0, ocr = 0 },
   }
   local limit = math.min(count, s.max_pages)
-  local langs, refined
+  local langs
   local function languages()
     if not langs then
       langs = opts.lang or core.policy_languages({
@@ -250,9 +250,7 @@ function M.extract_file(path, opts)
   -- that page holds, so a policy can drop a model the document does not
   -- need (one model costs far less than two).
   local function refine_languages(text)
-    if refined or opts.lang then return end
-    refined = true
-    if count < 2 then return end
+    if opts.lang or count < 2 then return end
     local cjk = select(2, text:gsub("[\227-\233][\128-\191][\128-\191]", ""))
     local latin = select(2, text:gsub("%a", ""))
     langs = core.policy_languages({
