@@ -17,6 +17,16 @@ struct doc_ctx {
     atomic_size_t allocated;
     atomic_size_t peak;
     int warnings;
+    /* The per-worker cap (0 = none) and whether an allocation hit it since
+     * the current operation began: MuPDF swallows some failed allocations
+     * (a broken image becomes a warning), so the flag, not the exception,
+     * says the page hit the cap. */
+    size_t limit;
+    atomic_bool limit_hit;
+    /* The current page's deadline (monotonic ms, 0 = none), read by the
+     * loop thread's watchdog; MuPDF polls cookie.abort between operators. */
+    atomic_llong deadline_ms;
+    fz_cookie cookie;
 };
 
 struct doc {
@@ -37,9 +47,26 @@ struct doc {
  * enforces. 16 bytes keeps the payload aligned for any type. */
 #define ALLOC_HDR 16
 
+/* False when size more bytes would pass the cap. Also where a passed
+ * deadline turns into an abort: MuPDF allocates all the time, so the
+ * worker notices its own deadline without a timer thread. */
+static bool within_budget(doc_ctx *dc, size_t size)
+{
+    int64_t deadline = atomic_load(&dc->deadline_ms);
+    if (deadline > 0 && dm_mono_ms() > deadline)
+        dc->cookie.abort = 1;
+    if (dc->limit > 0 && atomic_load(&dc->allocated) + size > dc->limit) {
+        atomic_store(&dc->limit_hit, true);
+        return false;
+    }
+    return true;
+}
+
 static void *counting_malloc(void *opaque, size_t size)
 {
     doc_ctx *dc = opaque;
+    if (!within_budget(dc, size))
+        return NULL;
     unsigned char *p = malloc(size + ALLOC_HDR);
     if (!p)
         return NULL;
@@ -75,6 +102,8 @@ static void *counting_realloc(void *opaque, void *old, size_t size)
     unsigned char *p = (unsigned char *)old - ALLOC_HDR;
     size_t old_size;
     memcpy(&old_size, p, sizeof old_size);
+    if (size > old_size && !within_budget(dc, size - old_size))
+        return NULL;
     unsigned char *q = realloc(p, size + ALLOC_HDR);
     if (!q)
         return NULL;
@@ -158,6 +187,61 @@ void doc_ctx_free(doc_ctx *dc)
 size_t doc_ctx_allocated(const doc_ctx *dc) { return atomic_load(&dc->allocated); }
 size_t doc_ctx_peak(const doc_ctx *dc) { return atomic_load(&dc->peak); }
 void doc_ctx_shrink_store(doc_ctx *dc) { fz_empty_store(dc->ctx); }
+void doc_ctx_set_limit(doc_ctx *dc, size_t bytes) { dc->limit = bytes; }
+int64_t doc_ctx_deadline(const doc_ctx *dc) { return atomic_load(&dc->deadline_ms); }
+
+void doc_ctx_set_deadline(doc_ctx *dc, int64_t deadline_ms)
+{
+    atomic_store(&dc->deadline_ms, deadline_ms);
+    dc->cookie.abort = 0;
+}
+
+void doc_ctx_abort_if_late(doc_ctx *dc, int64_t now_ms)
+{
+    int64_t deadline = atomic_load(&dc->deadline_ms);
+    if (deadline > 0 && now_ms > deadline)
+        dc->cookie.abort = 1;
+}
+
+/* Starts one bounded operation: a clean cookie and cap flag, and the abort
+ * already raised when the deadline has passed. */
+static void op_begin(doc_ctx *dc)
+{
+    memset(&dc->cookie, 0, sizeof dc->cookie);
+    atomic_store(&dc->limit_hit, false);
+    doc_ctx_abort_if_late(dc, dm_mono_ms());
+}
+
+/* Why an operation failed or was cut short: the memory cap or the deadline
+ * when either was hit (MuPDF's own message is then a mere consequence, or
+ * there is none, because it swallowed the failure), else NULL. */
+static const char *op_limit_reason(doc_ctx *dc, char *buf, size_t cap)
+{
+    if (atomic_load(&dc->limit_hit)) {
+        snprintf(buf, cap, "memory limit: MuPDF needed more than %zu MB (max_mupdf_mb)",
+                 dc->limit >> 20);
+        return buf;
+    }
+    if (dc->cookie.abort)
+        return "timed out (page_timeout_seconds)";
+    return NULL;
+}
+
+/* Inside fz_try, after an operation MuPDF may have cut short. */
+static void op_check(doc_ctx *dc)
+{
+    char buf[128];
+    const char *why = op_limit_reason(dc, buf, sizeof buf);
+    if (why)
+        fz_throw(dc->ctx, FZ_ERROR_GENERIC, "%s", why);
+}
+
+/* Inside fz_catch: the message to record. */
+static const char *op_failure(doc_ctx *dc, char *buf, size_t cap)
+{
+    const char *why = op_limit_reason(dc, buf, cap);
+    return why ? why : fz_caught_message(dc->ctx);
+}
 
 static bool ends_with_ci(const char *s, const char *suffix)
 {
@@ -265,7 +349,8 @@ static int open_image(doc *d, const char *path, dm_err *err)
     }
     fz_catch(ctx)
     {
-        dm_err_set(err, true, "cannot read image: %s", fz_caught_message(ctx));
+        char why[128];
+        dm_err_set(err, true, "cannot read image: %s", op_failure(d->dc, why, sizeof why));
         return -1;
     }
     if (d->image_pages < 1) {
@@ -293,7 +378,8 @@ static int open_mupdf(doc *d, const char *path, dm_err *err)
     fz_always(ctx) fz_drop_stream(ctx, stm);
     fz_catch(ctx)
     {
-        dm_err_set(err, true, "cannot open document: %s", fz_caught_message(ctx));
+        char why[128];
+        dm_err_set(err, true, "cannot open document: %s", op_failure(d->dc, why, sizeof why));
         return -1;
     }
     d->fzdoc = fzdoc;
@@ -306,7 +392,8 @@ static int open_mupdf(doc *d, const char *path, dm_err *err)
     }
     fz_catch(ctx)
     {
-        dm_err_set(err, true, "cannot read document structure: %s", fz_caught_message(ctx));
+        char why[128];
+        dm_err_set(err, true, "cannot read document structure: %s", op_failure(d->dc, why, sizeof why));
         return -1;
     }
     if (locked) {
@@ -335,6 +422,7 @@ doc *doc_open(doc_ctx *dc, const char *path, dm_err *err)
     d->dc = dc;
     sbuf_init(&d->text);
     d->warnings_at_open = dc->warnings;
+    op_begin(dc);
     doc_kind kind;
     d->mime = sniff(head, n, path, &kind);
     int rc;
@@ -401,9 +489,12 @@ int doc_page_text(doc *d, int page, sbuf *out, page_info *info, dm_err *err)
     fz_context *ctx = d->dc->ctx;
     fz_page *volatile pg = NULL;
     fz_stext_page *volatile st = NULL;
+    fz_device *volatile dev = NULL;
     fz_var(pg);
     fz_var(st);
+    fz_var(dev);
     int rc = 0;
+    op_begin(d->dc);
     fz_try(ctx)
     {
         pg = fz_load_page(ctx, d->fzdoc, page - 1);
@@ -412,7 +503,11 @@ int doc_page_text(doc *d, int page, sbuf *out, page_info *info, dm_err *err)
         info->width_pt = (int)(bounds.x1 - bounds.x0);
         info->height_pt = (int)(bounds.y1 - bounds.y0);
         fz_stext_options opts = {.flags = FZ_STEXT_PRESERVE_IMAGES};
-        st = fz_new_stext_page_from_page(ctx, pg, &opts);
+        st = fz_new_stext_page(ctx, bounds);
+        dev = fz_new_stext_device(ctx, st, &opts);
+        fz_run_page(ctx, pg, dev, fz_identity, &d->dc->cookie);
+        fz_close_device(ctx, dev);
+        op_check(d->dc);
         double image_area = 0, largest = 0;
         for (fz_stext_block *b = st->first_block; b; b = b->next) {
             if (b->type == FZ_STEXT_BLOCK_IMAGE) {
@@ -442,12 +537,15 @@ int doc_page_text(doc *d, int page, sbuf *out, page_info *info, dm_err *err)
     }
     fz_always(ctx)
     {
+        fz_drop_device(ctx, dev);
         fz_drop_stext_page(ctx, st);
         fz_drop_page(ctx, pg);
     }
     fz_catch(ctx)
     {
-        dm_err_set(err, true, "cannot extract text of page %d: %s", page, fz_caught_message(ctx));
+        char why[128];
+        dm_err_set(err, true, "cannot extract text of page %d: %s", page,
+                   op_failure(d->dc, why, sizeof why));
         rc = -1;
     }
     return rc;
@@ -506,6 +604,7 @@ static int render_image_page(doc *d, int page, int64_t max_pixels, gray_image *i
     fz_var(gray);
     fz_var(image);
     int rc = 0;
+    op_begin(d->dc);
     fz_try(ctx)
     {
         if (strcmp(d->mime, "image/tiff") == 0) {
@@ -524,6 +623,7 @@ static int render_image_page(doc *d, int page, int64_t max_pixels, gray_image *i
             fz_throw(ctx, FZ_ERROR_GENERIC, "image of %dx%d pixels exceeds the limit of %lld",
                      pix->w, pix->h, (long long)max_pixels);
         gray = to_gray_on_white(ctx, pix);
+        op_check(d->dc);
     }
     fz_always(ctx)
     {
@@ -532,7 +632,11 @@ static int render_image_page(doc *d, int page, int64_t max_pixels, gray_image *i
     }
     fz_catch(ctx)
     {
-        dm_err_set(err, true, "cannot decode image page %d: %s", page, fz_caught_message(ctx));
+        fz_drop_pixmap(ctx, gray);
+        gray = NULL;
+        char why[128];
+        dm_err_set(err, true, "cannot decode image page %d: %s", page,
+                   op_failure(d->dc, why, sizeof why));
         rc = -1;
     }
     if (rc != 0)
@@ -560,10 +664,13 @@ int doc_render_gray(doc *d, int page, int dpi, int64_t max_pixels, gray_image *i
     fz_context *ctx = d->dc->ctx;
     fz_page *volatile pg = NULL;
     fz_pixmap *volatile pix = NULL;
+    fz_device *volatile dev = NULL;
     fz_var(pg);
     fz_var(pix);
+    fz_var(dev);
     int rc = 0;
     volatile double used_dpi = dpi;
+    op_begin(d->dc);
     fz_try(ctx)
     {
         pg = fz_load_page(ctx, d->fzdoc, page - 1);
@@ -576,12 +683,27 @@ int doc_render_gray(doc *d, int page, int dpi, int64_t max_pixels, gray_image *i
                 fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is too large to render", page);
         }
         fz_matrix m = fz_scale((float)(used_dpi / 72.0), (float)(used_dpi / 72.0));
-        pix = fz_new_pixmap_from_page(ctx, pg, m, fz_device_gray(ctx), 0);
+        /* fz_new_pixmap_from_page, with the cookie it does not take. */
+        fz_irect box = fz_round_rect(fz_transform_rect(b, m));
+        pix = fz_new_pixmap_with_bbox(ctx, fz_device_gray(ctx), box, NULL, 0);
+        fz_clear_pixmap_with_value(ctx, pix, 255);
+        dev = fz_new_draw_device(ctx, m, pix);
+        fz_run_page(ctx, pg, dev, fz_identity, &d->dc->cookie);
+        fz_close_device(ctx, dev);
+        op_check(d->dc);
     }
-    fz_always(ctx) fz_drop_page(ctx, pg);
+    fz_always(ctx)
+    {
+        fz_drop_device(ctx, dev);
+        fz_drop_page(ctx, pg);
+    }
     fz_catch(ctx)
     {
-        dm_err_set(err, true, "cannot render page %d: %s", page, fz_caught_message(ctx));
+        fz_drop_pixmap(ctx, pix);
+        pix = NULL;
+        char why[128];
+        dm_err_set(err, true, "cannot render page %d: %s", page,
+                   op_failure(d->dc, why, sizeof why));
         rc = -1;
     }
     if (rc != 0)

@@ -39,6 +39,15 @@ size_t doc_ctx_allocated(const doc_ctx *dc);
 size_t doc_ctx_peak(const doc_ctx *dc);
 /* Drops everything MuPDF's store caches (decoded images, fonts). */
 void doc_ctx_shrink_store(doc_ctx *dc);
+/* Caps what MuPDF may hold in this context (0 = no cap). An operation that
+ * needs more fails with "memory limit: ..." (the store is emptied first). */
+void doc_ctx_set_limit(doc_ctx *dc, size_t bytes);
+/* The deadline (monotonic ms, 0 = none) of what the worker does next: text
+ * extraction and rendering past it stop and fail with "timed out ...".
+ * Any thread may call doc_ctx_abort_if_late; MuPDF only reads the flag. */
+void doc_ctx_set_deadline(doc_ctx *dc, int64_t deadline_ms);
+int64_t doc_ctx_deadline(const doc_ctx *dc);
+void doc_ctx_abort_if_late(doc_ctx *dc, int64_t now_ms);
 
 /* Sniffs the content, not the name (the name only breaks ties for ZIP-based
  * formats). Unsupported content is a permanent error whose message starts

@@ -2,6 +2,7 @@
 
 #include "log.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,12 +189,31 @@ int ocr_recognize(ocr_engine *eng, const char *langs, const gray_image *img,
         slot->skip_inverted = skip_inv;
     }
     int64_t t0 = dm_mono_ms();
+    int64_t deadline = opt ? opt->deadline_ms : 0;
+    if (deadline > 0 && t0 >= deadline) {
+        dm_err_set(err, true, "timed out (page_timeout_seconds) before OCR");
+        return -1;
+    }
     TessBaseAPISetImage(api, img->samples, img->width, img->height, 1, img->stride);
     /* Must follow SetImage, which resets the resolution. */
     TessBaseAPISetSourceResolution(api, img->dpi > 0 ? img->dpi : 300);
-    if (TessBaseAPIRecognize(api, NULL) != 0) {
+    /* Tesseract checks the monitor's deadline between words. */
+    ETEXT_DESC *monitor = NULL;
+    if (deadline > 0) {
+        monitor = TessMonitorCreate();
+        int64_t left = deadline - t0;
+        TessMonitorSetDeadlineMSecs(monitor, left > INT32_MAX ? INT32_MAX : (int)left);
+    }
+    int rc = TessBaseAPIRecognize(api, monitor);
+    if (monitor)
+        TessMonitorDelete(monitor);
+    if (rc != 0 || (deadline > 0 && dm_mono_ms() > deadline)) {
         TessBaseAPIClear(api);
-        dm_err_set(err, true, "Tesseract could not recognise the page");
+        if (deadline > 0 && dm_mono_ms() > deadline)
+            dm_err_set(err, true, "timed out (page_timeout_seconds) after %lld ms of OCR",
+                       (long long)(dm_mono_ms() - t0));
+        else
+            dm_err_set(err, true, "Tesseract could not recognise the page");
         return -1;
     }
     char *text = TessBaseAPIGetUTF8Text(api);

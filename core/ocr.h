@@ -13,6 +13,7 @@ typedef struct ocr_engine ocr_engine;
 typedef struct ocr_options {
     int psm;              /* page segmentation mode; 3 = automatic */
     bool skip_inverted;   /* skip the inverted-text pass (tessedit_do_invert=0) */
+    int64_t deadline_ms;  /* monotonic; recognition past it fails "timed out" (0 = none) */
 } ocr_options;
 
 typedef struct ocr_result {

@@ -9,6 +9,7 @@ typedef enum { RANGE_OPEN, RANGE_TAKEN, RANGE_DONE } range_state;
 typedef struct batch {
     int64_t id;
     int owner;
+    int64_t job_id;
     char path[4096];
     char languages[64];
     int dpi;
@@ -74,10 +75,11 @@ void page_board_free(page_board *b)
 }
 
 int64_t page_board_post(page_board *b, int owner, const char *path, const int *ranges, int n,
-                        const char *languages, int dpi)
+                        const char *languages, int dpi, int64_t job_id)
 {
     batch *t = dm_xcalloc(1, sizeof *t);
     t->owner = owner;
+    t->job_id = job_id;
     snprintf(t->path, sizeof t->path, "%s", path);
     snprintf(t->languages, sizeof t->languages, "%s", languages ? languages : "");
     t->dpi = dpi;
@@ -108,6 +110,7 @@ bool page_board_take(page_board *b, int64_t want, int me, page_task *out)
                 continue;
             t->state[i] = RANGE_TAKEN;
             out->batch = t->id;
+            out->job_id = t->job_id;
             out->index = i;
             snprintf(out->path, sizeof out->path, "%s", t->path);
             snprintf(out->languages, sizeof out->languages, "%s", t->languages);

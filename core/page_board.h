@@ -15,6 +15,7 @@ typedef struct page_board page_board;
 
 typedef struct page_task {
     int64_t batch;
+    int64_t job_id;          /* the owner's job (for the crash journal) */
     int index;               /* the range's position in its batch */
     char path[4096];         /* a local file (downloaded once by the owner) */
     int first, last;         /* 1-based, inclusive */
@@ -43,7 +44,7 @@ void page_board_free(page_board *b);
 
 /* Owner: posts n ranges (ranges[2*i], ranges[2*i+1]); returns the batch id. */
 int64_t page_board_post(page_board *b, int owner, const char *path, const int *ranges, int n,
-                        const char *languages, int dpi);
+                        const char *languages, int dpi, int64_t job_id);
 /* Takes an unclaimed range: of `batch`, or (batch < 0) of any batch not
  * owned by `me`. Never blocks. */
 bool page_board_take(page_board *b, int64_t batch, int me, page_task *out);

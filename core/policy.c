@@ -41,6 +41,12 @@ const setting_spec policy_setting_specs[] = {
     {"gc_every_jobs", SETTING_INT, 0, 1000000, S(gc_every_jobs),
      "full Lua GC and MuPDF store flush every N jobs (0 = never)"},
     {"mupdf_store_mb", SETTING_INT, 0, 4096, S(mupdf_store_mb), "MuPDF cache per worker"},
+    {"max_mupdf_mb", SETTING_INT, 0, 65536, S(max_mupdf_mb),
+     "cap on what MuPDF holds per worker; a page that needs more fails (0 = no cap)"},
+    {"page_timeout_seconds", SETTING_NUM, 0, 86400, S(page_timeout_seconds),
+     "a page's text, render and OCR stop after this long; the page is recorded as timed out"},
+    {"job_timeout_seconds", SETTING_NUM, 0, 604800, S(job_timeout_seconds),
+     "pages not started by then are skipped and noted; the rest is indexed (0 = none)"},
     {"max_crashes", SETTING_INT, 1, 100, S(max_crashes),
      "a job whose worker died or stalled while holding it this many times is quarantined"},
     {"retry_base_ms", SETTING_INT, 0, 86400000, S(retry_base_ms),
@@ -130,6 +136,9 @@ void policy_defaults(policy_settings *s)
     s->dpi_cap_native = true;
     s->dpi_target_line_px = 32;
     s->page_parallel_chunk = 1;
+    s->max_mupdf_mb = 512;
+    s->page_timeout_seconds = 180;
+    s->job_timeout_seconds = 1800;
 }
 
 static const setting_spec *find_setting(const char *name)

@@ -50,6 +50,9 @@ typedef struct policy_settings {
     int dpi_target_line_px;
     int page_parallel_min_pages;
     int page_parallel_chunk;
+    int max_mupdf_mb;
+    double page_timeout_seconds;
+    double job_timeout_seconds;
 } policy_settings;
 
 typedef enum {

@@ -25,6 +25,16 @@ typedef struct queue_counts {
     int64_t pending, leased, done, failed;
 } queue_counts;
 
+/* What recovery knows about the process that died: the jobs its crash
+ * journal names (only they count a crash; none named = every job it held
+ * counts one), and, out, how many jobs reached max_crashes. */
+typedef struct queue_recovery {
+    int max_crashes;
+    const int64_t *culprits;
+    int nculprits;
+    int quarantined;         /* out */
+} queue_recovery;
+
 /* One implementation per kind of queue: SQLite today (queue_sqlite.c), SQS
  * next. A job id is the implementation's own handle for a leased job. */
 typedef struct queue_ops {
@@ -34,7 +44,7 @@ typedef struct queue_ops {
     int (*retry)(queue *q, int64_t id, const char *reason, int64_t delay_ms, dm_err *err);
     int (*release)(queue *q, int64_t id, dm_err *err);
     int (*extend)(queue *q, const int64_t *ids, int n, int64_t lease_ms, dm_err *err);
-    int (*recover)(queue *q, int max_crashes, dm_err *err);
+    int (*recover)(queue *q, queue_recovery *r, dm_err *err);
     int (*counts)(queue *q, queue_counts *c, dm_err *err);
     /* The job broke the pipeline (a bug, a bad policy): not the file's
      * fault, so a shared queue keeps it for its dead-letter queue; NULL
@@ -88,9 +98,10 @@ static inline int queue_extend(queue *q, const int64_t *ids, int n, int64_t leas
  * lease anywhere) become pending again — or failed (quarantined) once the
  * job has been held by a dying worker max_crashes times. Returns how many
  * were reclaimed. */
-static inline int queue_recover(queue *q, int max_crashes, dm_err *err)
+static inline int queue_recover(queue *q, queue_recovery *r, dm_err *err)
 {
-    return q->ops->recover(q, max_crashes, err);
+    r->quarantined = 0;
+    return q->ops->recover(q, r, err);
 }
 static inline int queue_get_counts(queue *q, queue_counts *c, dm_err *err)
 {

@@ -239,8 +239,29 @@ static int sq_extend(queue *q, const int64_t *ids, int n, int64_t lease_ms, dm_e
     "while processing it ' || (crashes + 1) || ' times' ELSE error END"                     \
     " WHERE state='leased' AND "
 
-static int sq_recover(queue *q, int max_crashes, dm_err *err)
+/* A zombie is dead for our purpose: a killed worker whose parent (its
+ * supervisor) was killed too waits for an init that may never reap it. */
+static bool process_alive(pid_t pid)
 {
+    if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM))
+        return false;
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return true;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    /* "pid (comm) S ...": comm may hold spaces and parentheses. */
+    const char *close = strrchr(buf, ')');
+    return !(close && close[1] == ' ' && (close[2] == 'Z' || close[2] == 'X'));
+}
+
+static int sq_recover(queue *q, queue_recovery *r, dm_err *err)
+{
+    int64_t max_crashes = r->max_crashes;
+    int64_t now = dm_now_ms();
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(SQ(q)->db,
                            "SELECT DISTINCT lease_owner FROM jobs WHERE state='leased'", -1, &st,
@@ -260,30 +281,55 @@ static int sq_recover(queue *q, int max_crashes, dm_err *err)
             strlen(SQ(q)->host) != (size_t)(colon - owner))
             continue;
         pid_t pid = (pid_t)atoi(colon + 1);
-        if (strcmp(owner, SQ(q)->owner) == 0 || (pid > 0 && kill(pid, 0) == 0) ||
-            (pid > 0 && errno == EPERM))
+        if (strcmp(owner, SQ(q)->owner) == 0 || process_alive(pid))
             continue;
         dead = dm_xrealloc(dead, (size_t)(ndead + 1) * sizeof *dead);
         dead[ndead++] = dm_xstrdup(owner);
     }
     sqlite3_finalize(st);
     int rc = 0;
-    for (int i = 0; i < ndead; i++) {
-        int n = run(q, RECLAIM "lease_owner=?1", "tii", err, dead[i], (int64_t)max_crashes,
-                    dm_now_ms());
+    for (int i = 0; i < ndead && rc == 0; i++) {
+        /* The jobs the dead process's crash journal names count the crash;
+         * its other jobs go back uncharged. None named: all count it. */
+        int n = 0;
+        if (r->nculprits == 0) {
+            n = run(q, RECLAIM "lease_owner=?1", "tii", err, dead[i], max_crashes, now);
+        } else {
+            for (int k = 0; k < r->nculprits && n >= 0; k++) {
+                int m = run(q, RECLAIM "lease_owner=?1 AND id=?4", "tiii", err, dead[i],
+                            max_crashes, now, r->culprits[k]);
+                n = m < 0 ? -1 : n + m;
+            }
+            int m = n < 0 ? -1
+                          : run(q,
+                                "UPDATE jobs SET lease_until=NULL, lease_owner=NULL, updated_at=?2,"
+                                " state='pending' WHERE state='leased' AND lease_owner=?1",
+                                "ti", err, dead[i], now);
+            n = m < 0 ? -1 : n + m;
+        }
         if (n < 0)
             rc = -1;
         else
             total += n;
-        free(dead[i]);
     }
+    for (int i = 0; i < ndead; i++)
+        free(dead[i]);
     free(dead);
     if (rc != 0)
         return -1;
-    int64_t now = dm_now_ms();
-    int n = run(q, RECLAIM "lease_until < ?3", "tii", err, "", (int64_t)max_crashes, now);
+    int n = run(q, RECLAIM "lease_until < ?3", "tii", err, "", max_crashes, now);
     if (n < 0)
         return -1;
+    sqlite3_stmt *st2 = NULL;
+    if (sqlite3_prepare_v2(SQ(q)->db,
+                           "SELECT count(*) FROM jobs WHERE state='failed' AND updated_at=?1"
+                           " AND error LIKE 'quarantined:%'",
+                           -1, &st2, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st2, 1, now);
+        if (sqlite3_step(st2) == SQLITE_ROW)
+            r->quarantined = sqlite3_column_int(st2, 0);
+    }
+    sqlite3_finalize(st2);
     return total + n;
 }
 

@@ -289,12 +289,12 @@ static int q_extend(queue *q, const int64_t *ids, int n, int64_t lease_ms, dm_er
     return rc;
 }
 
-static int q_recover(queue *q, int max_crashes, dm_err *err)
+static int q_recover(queue *q, queue_recovery *r, dm_err *err)
 {
     /* SQS returns a message whose visibility ran out by itself, and its
      * redrive policy bounds the attempts. */
     (void)q;
-    (void)max_crashes;
+    (void)r;
     (void)err;
     return 0;
 }

@@ -1,5 +1,6 @@
 #include "runtime_internal.h"
 
+#include "crash_journal.h"
 #include "fetch.h"
 #include "index.h"
 #include "index_opensearch.h"
@@ -440,6 +441,27 @@ static void fill_channel(runtime *rt)
     dispatch(rt, jobs, n);
 }
 
+/* A page past its deadline by this much is in code that never looks at the
+ * abort flag (a decoder's inner loop): the thread cannot be stopped, so
+ * the process exits and the supervisor starts a fresh one; the job counts a
+ * crash and is quarantined at max_crashes. */
+#define STUCK_GRACE_MS 60000
+
+static void watchdog(runtime *rt, int64_t now)
+{
+    for (int i = 0; i < rt->nworkers; i++) {
+        if (!worker_is_stuck(&rt->workers[i], now, STUCK_GRACE_MS))
+            continue;
+        worker_status st;
+        worker_get_status(&rt->workers[i], &st);
+        log_error("worker %d is stuck on job %lld (%s) %lld s past its page deadline: exiting "
+                  "so the supervisor restarts the process",
+                  i, (long long)st.job_id, st.source, (long long)(STUCK_GRACE_MS / 1000));
+        crash_journal_note(st.job_id);
+        _exit(DOCMILL_EXIT_STUCK);
+    }
+}
+
 static void heartbeat(runtime *rt)
 {
     int64_t now = dm_mono_ms();
@@ -450,9 +472,11 @@ static void heartbeat(runtime *rt)
     dm_err err;
     /* Another process on this host may have died since we started, or a
      * lease held elsewhere may have run out: take those jobs back. */
-    int recovered = queue_recover(rt->q, rt->settings.max_crashes, &err);
+    queue_recovery rec = {.max_crashes = rt->settings.max_crashes};
+    int recovered = queue_recover(rt->q, &rec, &err);
     if (recovered > 0)
         log_info("reclaimed %d jobs from workers that are gone", recovered);
+    rt->sum.failed += rec.quarantined;
     if (rt->nflight == 0)
         return;
     int64_t *ids = dm_xmalloc((size_t)rt->nflight * sizeof *ids);
@@ -569,6 +593,7 @@ static void on_tick(uv_timer_t *t)
         return;
     }
     int64_t now = dm_mono_ms();
+    watchdog(rt, now);
     if (rt->source_root && !rt->cfg->once && rt->scanned_once && !rt->scanning &&
         now - rt->last_scan_ms >= (int64_t)rt->cfg->rescan_seconds * 1000)
         start_scan(rt);
@@ -789,11 +814,28 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
             (rt->nexclude == 0 || strcmp(real, rt->exclude[0]) != 0))
             rt->exclude[rt->nexclude++] = dm_xstrdup(real);
     }
-    int recovered = queue_recover(rt->q, rt->settings.max_crashes, err);
+    /* The crash journal of the process that held these leases, if it
+     * died: it names the jobs to blame (the queue's own folder keeps it). */
+    int64_t culprits[CRASH_JOURNAL_MAX];
+    int nculprits = 0;
+    if (cfg->queue_path && !cfg->queue_url) {
+        rt->crash_journal = dm_xmalloc(strlen(cfg->queue_path) + 16);
+        sprintf(rt->crash_journal, "%s-crashes", cfg->queue_path);
+        nculprits = crash_journal_take(rt->crash_journal, culprits, CRASH_JOURNAL_MAX);
+    }
+    queue_recovery rec = {rt->settings.max_crashes, culprits, nculprits, 0};
+    int recovered = queue_recover(rt->q, &rec, err);
     if (recovered < 0)
         goto out;
     if (recovered > 0)
-        log_info("resuming %d jobs left in flight by an earlier run", recovered);
+        log_info("resuming %d jobs left in flight by an earlier run%s", recovered,
+                 nculprits ? " (the crash is blamed on the job its journal names)" : "");
+    if (rec.quarantined > 0)
+        log_error("quarantined %d jobs: their worker process died on them max_crashes (%d) times",
+                  rec.quarantined, rt->settings.max_crashes);
+    rt->sum.failed += rec.quarantined;
+    if (crash_journal_open(rt->crash_journal, err) != 0)
+        goto out;
     queue_counts c;
     if (queue_get_counts(rt->q, &c, err) != 0)
         goto out;
@@ -946,6 +988,8 @@ out:
     for (int i = 0; i < rt->nexclude; i++)
         free(rt->exclude[i]);
     free(rt->source_root);
+    crash_journal_close();
+    free(rt->crash_journal);
     queue_close(rt->q);
     page_board_free(rt->pages);
     free(rt);

@@ -64,6 +64,11 @@ typedef struct job_result {
 
 int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err);
 
+/* The exit status of a process whose watchdog found a worker stuck past
+ * its page deadline: the supervisor restarts such a process as it does a
+ * crashed one (EX_SOFTWARE). */
+#define DOCMILL_EXIT_STUCK 70
+
 /* --- introspection and control, for the REPL (loop thread only) ------- */
 
 #define RUNTIME_MAX_REASONS 16

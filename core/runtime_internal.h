@@ -83,6 +83,7 @@ struct runtime {
     uv_work_t lease_work;     /* blocking leases (SQS long polls) run here */
     queue *q;
     char *source_root;
+    char *crash_journal;     /* NULL for SQS (no local queue) */
     char *exclude[2];
     int nexclude;
 

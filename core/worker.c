@@ -2,6 +2,7 @@
 
 #include "bindings/bindings.h"
 #include "bulk_buffer.h"
+#include "crash_journal.h"
 #include "log.h"
 #include "mem_stats.h"
 #include "page_board.h"
@@ -189,6 +190,18 @@ static void run_page_task(worker *w, lua_State *L, page_board *board, const page
     pthread_mutex_unlock(&w->mu);
 }
 
+/* Fault injection for the tests: DOCMILL_FAULT_ABORT_ON=TEXT makes the
+ * worker abort() on a job whose source contains TEXT, on its own thread, as
+ * a bug in a decoder would. */
+static void inject_fault(const char *source)
+{
+    const char *want = getenv("DOCMILL_FAULT_ABORT_ON");
+    if (want && *want && strstr(source, want)) {
+        log_error("worker: DOCMILL_FAULT_ABORT_ON matches %s: aborting", source);
+        abort();
+    }
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -203,6 +216,7 @@ static void *worker_main(void *arg)
     env.rt = w->rt;
     pthread_mutex_lock(&w->mu);
     w->lua_heap_kb = lua_gc(L, LUA_GCCOUNT, 0);
+    w->docs = env.docs;
     pthread_mutex_unlock(&w->mu);
     int generation = runtime_policy_generation(w->rt);
     int cleanup = runtime_cleanup_generation(w->rt);
@@ -215,7 +229,11 @@ static void *worker_main(void *arg)
         page_board *board = runtime_page_board(w->rt);
         if (board && runtime_helps_with_pages(w->rt, w->id) &&
             page_board_take(board, -1, w->id, &task)) {
+            /* A crash on another worker's pages is that document's. */
+            crash_journal_set_job(task.job_id);
             run_page_task(w, L, board, &task);
+            crash_journal_set_job(0);
+            doc_ctx_set_deadline(env.docs, 0);
             continue;
         }
         queue_job job;
@@ -249,6 +267,8 @@ static void *worker_main(void *arg)
             swap_policy(w, L, &env);
         }
         status_job_begin(w, &job);
+        crash_journal_set_job(job.id);
+        inject_fault(job.source);
         lstate_env_open_job(&env, job.id);
         push_job(L, &job);
         dm_err err;
@@ -262,13 +282,33 @@ static void *worker_main(void *arg)
             snprintf(res.error, sizeof res.error, "internal error: the pipeline dropped the job");
             runtime_complete(w->rt, &res);
         }
+        doc_ctx_set_deadline(env.docs, 0);
+        crash_journal_set_job(0);
         status_job_end(w, L, &env);
         free(job.source);
         free(job.op);
     }
+    pthread_mutex_lock(&w->mu);
+    w->docs = NULL;
+    pthread_mutex_unlock(&w->mu);
     lstate_close_env(L, &env);
     atomic_store(&w->exited, true);
     return NULL;
+}
+
+bool worker_is_stuck(worker *w, int64_t now_ms, int64_t grace_ms)
+{
+    bool stuck = false;
+    pthread_mutex_lock(&w->mu);
+    if (w->docs) {
+        int64_t deadline = doc_ctx_deadline(w->docs);
+        /* MuPDF polls the abort flag between operators; this sets it even
+         * when the page allocates nothing that would notice. */
+        doc_ctx_abort_if_late(w->docs, now_ms);
+        stuck = deadline > 0 && now_ms > deadline + grace_ms;
+    }
+    pthread_mutex_unlock(&w->mu);
+    return stuck;
 }
 
 int worker_start(worker *w, runtime *rt, int id, const runtime_config *cfg, dm_err *err)

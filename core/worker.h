@@ -30,7 +30,15 @@ typedef struct worker {
     int64_t ranges_done;     /* page ranges of other workers' documents */
     int64_t lua_heap_kb;
     int64_t mupdf_kb;
+    /* The worker's MuPDF context, for the watchdog to read its deadline
+     * (NULL before init and after exit). */
+    doc_ctx *docs;
 } worker;
+
+/* Loop thread: aborts the worker's current page when its deadline has
+ * passed; true when the worker is still on it long after (stuck in code
+ * that never checks), which only a process restart can end. */
+bool worker_is_stuck(worker *w, int64_t now_ms, int64_t grace_ms);
 
 typedef struct worker_status {
     int id;

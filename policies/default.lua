@@ -44,6 +44,16 @@ local P = {
   gc_every_jobs = 50,
   -- MuPDF cache per worker; bigger does not make OCR faster.
   mupdf_store_mb = 16,
+  -- Everything MuPDF may hold per worker (cache included): a page that
+  -- needs more (a decompression or pixel bomb) fails with "memory limit",
+  -- and the document's other pages go on (0 = no cap).
+  max_mupdf_mb = 512,
+  -- A page's text extraction, render and OCR stop after this long (as
+  -- OCRmyPDF's 180 s per page); it is noted as timed out, the rest of the
+  -- document is indexed. Pages not started within job_timeout_seconds are
+  -- skipped and noted. 0 = no limit.
+  page_timeout_seconds = 180,
+  job_timeout_seconds = 1800,
   -- Transient failures (index down or busy, S3 5xx...) are retried until they
   -- succeed: the first after retry_base_ms, doubling up to retry_max_ms.
   retry_base_ms = 2000,

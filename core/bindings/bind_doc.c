@@ -7,10 +7,14 @@
  *   doc:render(n, dpi, max_pixels) -> Image | nil, err, permanent
  *   doc:close()
  *   image:width(), image:height(), image:dpi(), image:free()
- * normalize(text) -> NFKC text, CJK spacing fixed */
+ * normalize(text) -> NFKC text, CJK spacing fixed
+ * set_deadline(seconds) sets the deadline of what this state's worker does
+ *   next (text, render, OCR) to now + seconds; 0 clears it. Returns the
+ *   deadline in monotonic ms (0 = none). */
 #include "bindings.h"
 #include "doc.h"
 #include "lstate.h"
+#include "policy.h"
 #include "textnorm.h"
 
 #include <string.h>
@@ -35,6 +39,20 @@ static ldoc *check_doc(lua_State *L)
     return ld;
 }
 
+static int l_set_deadline(lua_State *L)
+{
+    double secs = luaL_checknumber(L, 1);
+    if (secs < 0)
+        return luaL_error(L, "set_deadline: seconds must be >= 0");
+    lstate_env *env = lstate_get_env(L);
+    if (!env->docs)
+        return luaL_error(L, "set_deadline: this Lua state has no document context");
+    int64_t deadline = secs > 0 ? dm_mono_ms() + (int64_t)(secs * 1000) : 0;
+    doc_ctx_set_deadline(env->docs, deadline);
+    lua_pushnumber(L, (lua_Number)deadline);
+    return 1;
+}
+
 static int l_open(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
@@ -46,6 +64,9 @@ static int l_open(lua_State *L)
     ld->d = NULL;
     luaL_getmetatable(L, DOC_MT);
     lua_setmetatable(L, -2);
+    /* The cap of the policy in force now (it may have been reloaded). */
+    if (env->policy)
+        doc_ctx_set_limit(env->docs, (size_t)env->policy->s.max_mupdf_mb << 20);
     dm_err err;
     ld->d = doc_open(env->docs, path, &err);
     if (!ld->d)
@@ -245,6 +266,7 @@ void bind_doc_register(lua_State *L, int module)
                                              {NULL, NULL}};
     new_metatable(L, DOC_MT, doc_methods, l_doc_close);
     new_metatable(L, IMAGE_MT, image_methods, l_image_free);
-    static const luaL_Reg fns[] = {{"open", l_open}, {"normalize", l_normalize}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {
+        {"open", l_open}, {"normalize", l_normalize}, {"set_deadline", l_set_deadline}, {NULL, NULL}};
     bind_set_funcs(L, module, fns);
 }

@@ -25,6 +25,8 @@ static int l_ocr(lua_State *L)
     lstate_env *env = lstate_get_env(L);
     if (!env->ocr)
         return luaL_error(L, "ocr: this Lua state has no OCR engine");
+    if (env->docs)
+        opt.deadline_ms = doc_ctx_deadline(env->docs);
     sbuf raw, norm;
     sbuf_init(&raw);
     sbuf_init(&norm);

@@ -8,6 +8,7 @@
  * pages_wait(batch) -> the results of every range, merged in page order:
  *     {pages = {...}, errors = {...}, pages_ocr = N, stages = {...}} */
 #include "bindings.h"
+#include "crash_journal.h"
 #include "lstate.h"
 #include "page_board.h"
 #include "runtime.h"
@@ -55,7 +56,8 @@ static int l_pages_post(lua_State *L)
         lua_getfield(L, 3, "dpi");
         dpi = (int)lua_tointeger(L, -1);
     }
-    int64_t id = page_board_post(b, lstate_get_env(L)->worker_id, path, ranges, n, langs, dpi);
+    int64_t id = page_board_post(b, lstate_get_env(L)->worker_id, path, ranges, n, langs, dpi,
+                                 crash_journal_job());
     free(ranges);
     lua_pushnumber(L, (lua_Number)id);
     return 1;

@@ -8,13 +8,16 @@
  * realpath(path) -> absolute path | nil, err, worker_id()
  * The REPL state only (raise elsewhere): rt_stats(), rt_workers(), rt_jobs(),
  * rt_policy(), rt_reload() -> true | nil, err, rt_pause(bool), rt_drain(),
- * rt_cleanup(). */
+ * rt_cleanup().
+ * supervise() -> "child" | exit status: forks (see supervisor.h); the parent
+ *   returns only once the worker process has ended for good. */
 #include "bindings.h"
 #include "log.h"
 #include "lstate.h"
 #include "health.h"
 #include "policy.h"
 #include "runtime.h"
+#include "supervisor.h"
 #include "worker.h"
 
 #include <errno.h>
@@ -402,6 +405,21 @@ static int l_rt_cleanup(lua_State *L)
     return 0;
 }
 
+static int l_supervise(lua_State *L)
+{
+    dm_err err;
+    dm_err_clear(&err);
+    int status = supervise(NULL, NULL, &err);
+    if (status < 0) {
+        lua_pushliteral(L, "child");
+        return 1;
+    }
+    if (status == 1 && err.msg[0])
+        log_error("%s", err.msg);
+    lua_pushinteger(L, status);
+    return 1;
+}
+
 void bind_runtime_register(lua_State *L, int module)
 {
     static const luaL_Reg fns[] = {
@@ -412,6 +430,7 @@ void bind_runtime_register(lua_State *L, int module)
         {"rt_stats", l_rt_stats}, {"rt_workers", l_rt_workers}, {"rt_jobs", l_rt_jobs},
         {"rt_policy", l_rt_policy}, {"rt_reload", l_rt_reload}, {"rt_pause", l_rt_pause},
         {"rt_drain", l_rt_drain}, {"rt_cleanup", l_rt_cleanup}, {"rt_health", l_rt_health},
+        {"supervise", l_supervise},
         {NULL, NULL}};
     bind_set_funcs(L, module, fns);
 }

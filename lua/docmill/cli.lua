@@ -33,6 +33,7 @@ usage: docmill run [--config FILE] [--source DIR|SQS_QUEUE_URL]
                    [--socket PATH|off] [--pid-file PATH|off]
                    [--metrics HOST:PORT] [--emf FILE|-]
                    [--log-level debug|info|warn|error] [--log-format json|text]
+                   [--no-supervisor]
 
 Processes every supported file under DIR (recursively), or every job of an
 SQS queue (S3 event notifications, SNS-wrapped events, {"bucket","key"}),
@@ -53,6 +54,12 @@ Operations: the worker listens for `docmill repl` on a Unix socket (mode
 reloads the policy, SIGUSR1 runs a memory cleanup. --metrics serves
 Prometheus text at http://HOST:PORT/metrics; --emf appends CloudWatch
 embedded-metric-format lines to FILE (- = stdout) every metrics_interval_seconds.
+
+The workers run in a child process under a small supervisor that forwards
+signals to it and restarts it when it crashes (a signal such as SIGSEGV or
+the OOM killer's SIGKILL) or is stuck past a page deadline; each job it had
+in flight counts a crash and is quarantined at the policy's max_crashes.
+--no-supervisor runs the workers in this process.
 ]=],
   repl = [[
 usage: docmill repl [--socket PATH] [-e CODE]
@@ -85,7 +92,8 @@ usage: docmill extract FILE [--json] [--dpi N] [--lang L] [--policy FILE]
 Prints the text of one file: PDF (text layer, or OCR of pages without
 one), images (PNG, JPEG, TIFF, BMP, GIF: OCR), plain text (UTF-8,
 Shift_JIS, EUC-JP), XPS/EPUB/CBZ. --dpi and --lang override the policy.
---json prints {"source","mime","pages":[{"page","method","dpi","text"}],"error"}.
+--json prints {"source","mime","pages":[{"page","method","dpi","text"}],"note","error"}
+(note: what was left out and why: pages over max_pages, timed out, failed).
 Exit status 1 (with a one-line error on stderr) when the file cannot be read.
 ]],
   search = [[
@@ -130,7 +138,8 @@ local COMMON = { config = "string", help = "bool", ["log-level"] = "string" }
 local FLAGS = {
   run = { source = "string", index = "string", workers = "number", once = "bool",
           policy = "string", json = "bool", socket = "string", ["pid-file"] = "string",
-          metrics = "string", emf = "string", ["log-format"] = "string" },
+          metrics = "string", emf = "string", ["log-format"] = "string",
+          ["no-supervisor"] = "bool" },
   repl = { socket = "string", eval = "string" },
   reload = { ["pid-file"] = "string" },
   health = { socket = "string", json = "bool" },
@@ -253,6 +262,7 @@ local function cmd_extract(opts, pos)
       source = source,
       mime = doc and doc.mime or util.null,
       pages = pages,
+      note = doc and doc.note or util.null,
       error = doc and util.null or err,
     }))
   elseif doc then
@@ -339,6 +349,11 @@ local function cmd_run(opts, pos)
         "control socket or pid file (give it --socket and --pid-file)", other, socket, pid_file))
       socket, pid_file = nil, nil
     end
+  end
+  if not opts["no-supervisor"] then
+    -- The parent returns here only when the worker process is done for good.
+    local r = core.supervise()
+    if r ~= "child" then return r end
   end
   local summary, rerr = core.run({
     socket = socket, pid_file = pid_file,

@@ -55,11 +55,33 @@ local function adapted_dpi(s, dpi, stats)
   return math.max(150, math.min(300, want))
 end
 
+-- Arms the deadline of the next page operation (its text, or its render
+-- and OCR): page_timeout_seconds, never past the job's own deadline.
+local function arm_deadline(ctx)
+  local secs = ctx.s.page_timeout_seconds
+  if ctx.job_deadline then
+    local left = (ctx.job_deadline - core.mono_ms()) / 1000
+    if secs == 0 or left < secs then secs = math.max(left, 0.001) end
+  end
+  core.set_deadline(secs)
+end
+
+-- True once the job's deadline has passed; notes the pages it leaves out.
+local function time_up(ctx, out, first, last)
+  if not ctx.job_deadline or core.mono_ms() < ctx.job_deadline then return false end
+  out.errors[#out.errors + 1] = string.format(
+    "%s: not extracted, job_timeout_seconds (%g s) reached",
+    first == last and ("page " .. first) or string.format("pages %d-%d", first, last),
+    ctx.s.job_timeout_seconds)
+  return true
+end
+
 -- A page's text layer and the facts the policy decides on.
-local function read_page(d, kind, i, stages)
+local function read_page(d, kind, i, stages, ctx)
   if kind == "image" then
     return nil, { page = i, kind = kind, chars = 0, bad_ratio = 0, image_coverage = 1 }
   end
+  arm_deadline(ctx)
   local tt = core.mono_ms()
   local text, info = d:page_text(i)
   lap(stages, "text", tt)
@@ -79,6 +101,7 @@ end
 -- fn(text) | nil, opts = {dpi}, s = settings}.
 local function add_page(d, i, text, info, need_ocr, out, ctx)
   if need_ocr then
+    arm_deadline(ctx)
     local otext, dpi_or_err, stats = ocr_page(d, i, info, ctx.languages(), ctx.opts, ctx.s,
       out.stages, ctx.dpi)
     if otext then
@@ -102,7 +125,8 @@ end
 -- Pages first..last, in order, deciding each page as it comes.
 local function extract_range(d, kind, first, last, out, ctx)
   for i = first, last do
-    local text, info = read_page(d, kind, i, out.stages)
+    if time_up(ctx, out, i, last) then break end
+    local text, info = read_page(d, kind, i, out.stages, ctx)
     add_page(d, i, text, info, needs_ocr(kind, info), out, ctx)
   end
 end
@@ -124,7 +148,8 @@ end
 local function extract_paged(d, kind, path, limit, doc, ctx)
   local pending, by_page = {}, {}
   for i = 1, limit do
-    local text, info = read_page(d, kind, i, doc.stages)
+    if time_up(ctx, doc, i, limit) then break end
+    local text, info = read_page(d, kind, i, doc.stages, ctx)
     if needs_ocr(kind, info) then
       pending[#pending + 1] = i
       by_page[i] = { text = text, info = info }
@@ -150,15 +175,22 @@ local function extract_paged(d, kind, path, limit, doc, ctx)
     batch = core.pages_post(path, runs, { languages = ctx.languages(), dpi = ctx.dpi })
   end
   if not batch then
-    for k = 2, #pending do ocr_here(pending[k], doc, ctx) end
+    for k = 2, #pending do
+      if time_up(ctx, doc, pending[k], pending[#pending]) then break end
+      ocr_here(pending[k], doc, ctx)
+    end
   else
-    local own = { languages = ctx.languages, opts = ctx.opts, s = s, dpi = ctx.dpi }
+    local own = { languages = ctx.languages, opts = ctx.opts, s = s, dpi = ctx.dpi,
+      job_deadline = ctx.job_deadline }
     while true do
       local task = core.pages_take(batch)
       if not task then break end
       local out = new_range_result()
       local ok, err = pcall(function()
-        for i = task.first, task.last do ocr_here(i, out, own) end
+        for i = task.first, task.last do
+          if time_up(own, out, i, task.last) then break end
+          ocr_here(i, out, own)
+        end
       end)
       if not ok then
         out.errors[#out.errors + 1] = string.format("pages %d-%d: %s", task.first, task.last,
@@ -222,11 +254,17 @@ function M.extract_file(path, opts)
   opts = opts or {}
   local s = settings()
   local t0 = core.mono_ms()
+  -- Opening reads the page tree, which a hostile file can make slow.
+  core.set_deadline(s.page_timeout_seconds)
   local d, err, permanent = core.open(path)
-  if not d then return nil, err, permanent end
+  if not d then
+    core.set_deadline(0)
+    return nil, err, permanent
+  end
   local kind, count = d:kind(), d:page_count()
   if kind == "pdf" and s.max_pdf_mb > 0 and opts.size and opts.size > s.max_pdf_mb * 1048576 then
     d:close()
+    core.set_deadline(0)
     return nil, string.format("file too large: a %d-byte PDF exceeds max_pdf_mb (%g MB)",
       opts.size, s.max_pdf_mb), true
   end
@@ -258,7 +296,8 @@ function M.extract_file(path, opts)
       first_page = { languages = langs, chars = #text, cjk = cjk, latin = latin },
     })
   end
-  local ctx = { languages = languages, opts = opts, s = s }
+  local ctx = { languages = languages, opts = opts, s = s,
+    job_deadline = s.job_timeout_seconds > 0 and t0 + s.job_timeout_seconds * 1000 or nil }
   -- The first OCR'd page settles the languages and the DPI of the rest.
   ctx.on_ocr = function(text, dpi, stats)
     ctx.on_ocr = nil
@@ -272,6 +311,7 @@ function M.extract_file(path, opts)
   end
   local warnings = d:warnings()
   d:close()
+  core.set_deadline(0)
   local notes = {}
   if count > limit then
     notes[#notes + 1] = string.format("only the first %d of %d pages were extracted (max_pages)",

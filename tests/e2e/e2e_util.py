@@ -89,13 +89,13 @@ def dm(*args, cwd=None, timeout=TIMEOUT, env=None):
     return Result(cp, argv, time.monotonic() - t0)
 
 
-def dm_start(*args, cwd=None, stdout_path=None, stderr_path=None):
+def dm_start(*args, cwd=None, stdout_path=None, stderr_path=None, env=None):
     """Starts docmill in the background; output goes to files."""
     argv = [BIN] + [str(a) for a in args]
     out = open(stdout_path or os.devnull, "wb")
     err = open(stderr_path or os.devnull, "wb")
     try:
-        return subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=err)
+        return subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=err, env=env)
     finally:
         out.close()
         err.close()
@@ -158,6 +158,30 @@ def wait_for(pred, timeout, interval=0.2):
         if time.monotonic() >= deadline:
             return None
         time.sleep(interval)
+
+
+def scanned_pdf(path, pages):
+    """An image-only PDF (Pillow): 'Page N line L ...' drawn on each page at 200 DPI."""
+    from PIL import Image, ImageDraw, ImageFont
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 40)
+    images = []
+    for p in range(1, pages + 1):
+        im = Image.new("L", (1700, 2200), 255)
+        d = ImageDraw.Draw(im)
+        for line in range(6):
+            d.text((150, 200 + line * 120), "Page %d line %d of the scanned report" % (p, line),
+                   font=font, fill=0)
+        images.append(im.convert("RGB"))
+    images[0].save(path, save_all=True, append_images=images[1:], resolution=200)
+
+
+def parent_pid(pid):
+    """The parent of a process (0 when it is gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def stop(proc):

@@ -261,7 +261,7 @@ class Extract(unittest.TestCase):
 
     def check_shape(self, r, path):
         j = r.json()
-        self.assertEqual(set(j), {"source", "mime", "pages", "error"}, j)
+        self.assertEqual(set(j), {"source", "mime", "pages", "note", "error"}, j)
         self.assertEqual(j["source"], path, j)
         self.assertIsInstance(j["pages"], list, j)
         for p in j["pages"]:

@@ -186,6 +186,79 @@ static void test_mupdf_allocations_counted(void)
     CHECK(doc_ctx_peak(dc) >= doc_ctx_allocated(dc));
 }
 
+static void test_memory_cap(void)
+{
+    doc *d = open_doc("scan_en.pdf");
+    if (!d)
+        return;
+    gray_image img;
+    dm_err err;
+    /* A4 at 300 DPI is 8.7 MB of gray pixels: more than a 4 MB cap. */
+    doc_ctx_set_limit(dc, 4u << 20);
+    CHECK_INT(doc_render_gray(d, 1, 300, 0, &img, &err), -1);
+    CHECK_CONTAINS(err.msg, "memory limit");
+    CHECK(err.permanent);
+    CHECK(doc_ctx_allocated(dc) <= (4u << 20));
+    /* The same context works again within the cap (nothing left over). */
+    CHECK_INT(doc_render_gray(d, 1, 72, 0, &img, &err), 0);
+    gray_image_free(dc, &img);
+    doc_ctx_set_limit(dc, 0);
+    CHECK_INT(doc_render_gray(d, 1, 300, 0, &img, &err), 0);
+    gray_image_free(dc, &img);
+    doc_close(d);
+}
+
+static void test_deadlines(void)
+{
+    doc *d = open_doc("text_ja_en.pdf");
+    if (!d)
+        return;
+    sbuf text;
+    sbuf_init(&text);
+    page_info info;
+    dm_err err;
+    gray_image img;
+    doc_ctx_set_deadline(dc, dm_mono_ms() - 1);
+    CHECK_INT(doc_page_text(d, 1, &text, &info, &err), -1);
+    CHECK_CONTAINS(err.msg, "timed out");
+    CHECK_INT(doc_render_gray(d, 1, 150, 0, &img, &err), -1);
+    CHECK_CONTAINS(err.msg, "timed out");
+    /* A deadline in the future changes nothing; clearing it neither. */
+    doc_ctx_set_deadline(dc, dm_mono_ms() + 60000);
+    CHECK_INT(doc_page_text(d, 1, &text, &info, &err), 0);
+    doc_ctx_set_deadline(dc, 0);
+    CHECK_INT(doc_render_gray(d, 1, 150, 0, &img, &err), 0);
+    CHECK_INT(doc_ctx_deadline(dc), 0);
+    doc_close(d);
+    sbuf_free(&text);
+
+    /* Tesseract: a passed deadline refuses; a 1 ms one stops recognition
+     * (which takes far longer on a 300 DPI page). */
+    d = open_doc("scan_en.pdf");
+    gray_image_free(dc, &img);
+    if (!d)
+        return;
+    CHECK_INT(doc_render_gray(d, 1, 300, 0, &img, &err), 0);
+    ocr_engine *eng = ocr_engine_new(NULL);
+    sbuf out;
+    sbuf_init(&out);
+    ocr_result res;
+    ocr_options opt = {.psm = 3, .skip_inverted = true, .deadline_ms = dm_mono_ms() - 1};
+    CHECK_INT(ocr_recognize(eng, "eng", &img, &opt, &out, &res, &err), -1);
+    CHECK_CONTAINS(err.msg, "timed out");
+    opt.deadline_ms = dm_mono_ms() + 1;
+    CHECK_INT(ocr_recognize(eng, "eng", &img, &opt, &out, &res, &err), -1);
+    CHECK_CONTAINS(err.msg, "timed out");
+    opt.deadline_ms = 0;
+    sbuf_reset(&out);
+    CHECK_INT(ocr_recognize(eng, "eng", &img, &opt, &out, &res, &err), 0);
+    CHECK_CONTAINS(out.data, "invoice number 48213");
+    sbuf_free(&out);
+    ocr_engine_free(eng);
+    gray_image_free(dc, &img);
+    doc_close(d);
+}
+
 int main(void)
 {
     dm_err err;
@@ -198,6 +271,8 @@ int main(void)
         {"gray rendering at a DPI, pixel cap lowers DPI or refuses images", test_render_and_pixel_cap},
         {"Tesseract reads a rendered scan and reuses its instance", test_ocr},
         {"MuPDF allocations are counted per context", test_mupdf_allocations_counted},
+        {"the per-context memory cap fails a page with \"memory limit\"", test_memory_cap},
+        {"deadlines stop text, rendering and Tesseract with \"timed out\"", test_deadlines},
         {NULL, NULL}};
     int rc = check_run(cases);
     doc_ctx_free(dc);

@@ -58,7 +58,7 @@ static void test_shared_and_collected_in_order(void)
 {
     page_board *b = page_board_new(on_wake, NULL);
     int ranges[] = {2, 2, 3, 5, 7, 7, 8, 9, 10, 10, 11, 12};
-    int64_t batch = page_board_post(b, 0, "/tmp/x.pdf", ranges, 6, "jpn+eng", 0);
+    int64_t batch = page_board_post(b, 0, "/tmp/x.pdf", ranges, 6, "jpn+eng", 0, 7);
     CHECK(batch > 0);
     CHECK_INT(__atomic_load_n(&wakes, __ATOMIC_SEQ_CST), 1);
     /* The owner does not take its own batch as a helper... */
@@ -73,6 +73,7 @@ static void test_shared_and_collected_in_order(void)
     while (page_board_take(b, batch, 0, &t)) {
         CHECK_STR(t.path, "/tmp/x.pdf");
         CHECK_STR(t.languages, "jpn+eng");
+        CHECK_INT(t.job_id, 7);
         page_range_result r;
         result_for(&t, &r);
         page_board_done(b, &t, &r);
@@ -113,7 +114,7 @@ static void test_a_result_for_an_unknown_range_is_freed(void)
     CHECK(r.pages == NULL && r.errors == NULL);
     /* A board freed with a batch still posted frees it too. */
     int ranges[] = {1, 1};
-    int64_t id = page_board_post(b, 0, "/x", ranges, 1, NULL, 150);
+    int64_t id = page_board_post(b, 0, "/x", ranges, 1, NULL, 150, 0);
     page_task got;
     CHECK(page_board_take(b, id, 0, &got));
     CHECK_INT(got.dpi, 150);

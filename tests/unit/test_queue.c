@@ -110,7 +110,7 @@ static void test_recover_dead_owner_and_expired_lease(void)
     usleep(5000);
 
     queue *q = open_q(NULL);
-    CHECK_INT(queue_recover(q, 5, &err), 2);
+    CHECK_INT(queue_recover(q, &(queue_recovery){.max_crashes = 5}, &err), 2);
     /* Each recovery counts a crash: at the limit the job is quarantined. */
     queue_counts c;
     queue_get_counts(q, &c, &err);
@@ -134,7 +134,7 @@ static void test_exhausted_jobs_fail_and_lost_leases_are_respected(void)
     queue_jobs_free(jobs, n);
     queue_close(dead);
     queue *q = open_q(NULL);
-    CHECK_INT(queue_recover(q, 1, &err), 1);  /* one crash allowed: quarantined */
+    CHECK_INT(queue_recover(q, &(queue_recovery){.max_crashes = 1}, &err), 1);  /* one crash allowed: quarantined */
     queue_counts c;
     queue_get_counts(q, &c, &err);
     CHECK_INT(c.failed, 1);
@@ -156,7 +156,7 @@ static void test_exhausted_jobs_fail_and_lost_leases_are_respected(void)
     CHECK_INT(n, 1);
     usleep(5000);
     queue *b = open_q("elsewhere-b:1");
-    CHECK_INT(queue_recover(b, 5, &err), 1);
+    CHECK_INT(queue_recover(b, &(queue_recovery){.max_crashes = 5}, &err), 1);
     queue_job *jb;
     int m;
     queue_lease(b, 1, 60000, &jb, &m, &err);

@@ -1,0 +1,26 @@
+/* supervisor: crash isolation for `docmill run`. The process forks; the
+ * child runs the runtime (its worker threads, each with its own Lua state);
+ * the parent, which holds nothing but this loop, forwards signals to it and
+ * starts a fresh child when one dies of a signal (SIGSEGV, abort, the OOM
+ * killer's SIGKILL) or exits with DOCMILL_EXIT_STUCK. The new child's
+ * queue recovery reclaims the dead child's jobs and counts a crash against
+ * each, so a file that kills the process twice is quarantined (max_crashes)
+ * instead of crash-looping. Any other exit ends the supervisor with the
+ * same status. */
+#ifndef DOCMILL_SUPERVISOR_H
+#define DOCMILL_SUPERVISOR_H
+
+#include "common.h"
+
+typedef struct supervisor_opts {
+    int backoff_min_ms;  /* first restart delay; doubles per crash in a row */
+    int backoff_max_ms;
+    int healthy_ms;      /* a child that lived this long resets the backoff */
+} supervisor_opts;
+
+/* Returns -1 in the child (go on and run), or, in the parent, the exit
+ * status to end with once the child ended for good. restarts (may be NULL)
+ * counts the crashes survived. */
+int supervise(const supervisor_opts *opts, int *restarts, dm_err *err);
+
+#endif
