@@ -223,7 +223,7 @@ static const char *op_limit_reason(doc_ctx *dc, char *buf, size_t cap)
         return buf;
     }
     if (dc->cookie.abort)
-        return "timed out (page_timeout_seconds)";
+        return "timed out";
     return NULL;
 }
 

@@ -1,9 +1,11 @@
 #include "fetch.h"
 
 #include "aws/s3.h"
+#include "http.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +57,116 @@ static void temp_path_for(const char *uri, sbuf *path)
     sbuf_appendf(path, "%s/docmill-%.40s-%d.part", dir, hex, (int)getpid());
 }
 
+/* Whether word is one of the space-separated words of list. */
+static bool list_has(const char *list, const char *word, size_t len)
+{
+    for (const char *p = list; *p;) {
+        while (*p == ' ')
+            p++;
+        size_t n = strcspn(p, " ");
+        if (n == len && strncmp(p, word, len) == 0)
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+/* Whether url starts with one of the space-separated prefixes. A prefix must
+ * name a whole authority ("scheme://host[:port]/"): "https://a.com" must not
+ * let "https://a.com.evil.net/" through. */
+static bool url_allowed(const char *list, const char *url)
+{
+    for (const char *p = list; *p;) {
+        while (*p == ' ')
+            p++;
+        size_t n = strcspn(p, " ");
+        const char *auth = n > 3 ? strstr(p, "://") : NULL;
+        bool whole = auth && auth < p + n && memchr(auth + 3, '/', (size_t)(p + n - auth - 3));
+        if (whole && strncmp(url, p, n) == 0)
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+bool fetch_allowed(const fetch_options *opt, const char *uri, dm_err *err)
+{
+    if (dm_str_has_prefix(uri, "s3://")) {
+        if (!opt || !opt->allowed_buckets || strcmp(opt->allowed_buckets, "*") == 0)
+            return true;
+        const char *bucket = uri + 5;
+        size_t n = strcspn(bucket, "/");
+        if (list_has(opt->allowed_buckets, bucket, n))
+            return true;
+        dm_err_set(err, true, "refused: bucket '%.*s' is not in fetch_allowed_buckets", (int)n,
+                   bucket);
+        return false;
+    }
+    if (dm_str_has_prefix(uri, "http://") || dm_str_has_prefix(uri, "https://")) {
+        /* What curl would read differently from us never passes. */
+        for (const unsigned char *c = (const unsigned char *)uri; *c; c++) {
+            if (*c <= ' ' || *c == 0x7f || *c == '\\') {
+                dm_err_set(err, true, "refused: URL with a space, control character or backslash");
+                return false;
+            }
+        }
+        if (opt && opt->allowed_urls && url_allowed(opt->allowed_urls, uri))
+            return true;
+        dm_err_set(err, true, "refused: URL not under a prefix of fetch_allowed_urls: %.200s", uri);
+        return false;
+    }
+    return true;
+}
+
+/* A URL the policy allows, into a 0600 temp file. No redirects (http.c):
+ * a redirect could lead anywhere. 429 and 5xx are transient. */
+static int fetch_http(const fetch_options *opt, const char *uri, fetch_result *out, dm_err *err)
+{
+    sbuf path;
+    sbuf_init(&path);
+    temp_path_for(uri, &path);
+    unlink(path.data);
+    int fd = open(path.data, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        dm_err_set(err, false, "cannot create a temporary file: %s", strerror(errno));
+        sbuf_free(&path);
+        return -1;
+    }
+    FILE *f = fdopen(fd, "wb");
+    http_client *hc = http_client_new();
+    http_request get = {.method = "GET", .url = uri, .timeout_ms = 600000, .sink = f,
+                        .max_body = opt ? opt->max_bytes : 0};
+    http_response resp;
+    int rc = http_perform(hc, &get, &resp, err);
+    http_client_free(hc);
+    if (fclose(f) != 0 && rc == 0) {
+        dm_err_set(err, false, "cannot write the temporary file: %s", strerror(errno));
+        rc = -1;
+    }
+    if (rc == 0 && resp.status != 200) {
+        bool transient = resp.status == 429 || resp.status >= 500;
+        dm_err_set(err, !transient, "HTTP %ld from %.200s", resp.status, uri);
+        rc = -1;
+    }
+    struct stat st;
+    if (rc == 0 && (stat(path.data, &st) != 0 ||
+                    (resp.content_length >= 0 && st.st_size != resp.content_length))) {
+        dm_err_set(err, false, "truncated download from %.200s", uri);
+        rc = -1;
+    }
+    http_response_free(&resp);
+    if (rc != 0) {
+        unlink(path.data);
+        sbuf_free(&path);
+        return -1;
+    }
+    out->path = sbuf_take(&path);
+    out->size = st.st_size;
+    out->mtime_ms = dm_now_ms();
+    out->is_temp = true;
+    return 0;
+}
+
 static int fetch_s3(const fetch_options *opt, const char *uri, fetch_result *out, dm_err *err)
 {
     sbuf path;
@@ -80,8 +192,12 @@ static int fetch_s3(const fetch_options *opt, const char *uri, fetch_result *out
 int fetch_uri(const fetch_options *opt, const char *uri, fetch_result *out, dm_err *err)
 {
     memset(out, 0, sizeof *out);
+    if (!fetch_allowed(opt, uri, err))
+        return -1;
     if (dm_str_has_prefix(uri, "s3://"))
         return fetch_s3(opt, uri, out, err);
+    if (dm_str_has_prefix(uri, "http://") || dm_str_has_prefix(uri, "https://"))
+        return fetch_http(opt, uri, out, err);
     sbuf path;
     sbuf_init(&path);
     if (fetch_local_path(uri, &path, err) != 0) {

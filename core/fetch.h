@@ -1,6 +1,6 @@
 /* fetch: turn a job's URI into a local file the extractors can read.
- * Today it knows local paths and file:// URIs; http(s) and s3:// slot in
- * here as further schemes with the same contract. */
+ * It knows local paths, file:// URIs, s3:// (aws/s3.c) and http(s) URLs
+ * the policy allows; downloads become 0600 temp files in TEMP_DIR. */
 #ifndef DOCMILL_FETCH_H
 #define DOCMILL_FETCH_H
 
@@ -12,6 +12,11 @@ typedef struct fetch_options {
     int64_t multipart_threshold;
     int64_t part_size;
     int parallel;
+    /* Where a job may send us (NULL = anywhere: the CLI on a local file).
+     * Space-separated S3 bucket names ("*" = any), and URL prefixes
+     * "scheme://host[:port]/..." for http(s) URLs ("" = none). */
+    const char *allowed_buckets;
+    const char *allowed_urls;
 } fetch_options;
 
 typedef struct fetch_result {
@@ -21,6 +26,8 @@ typedef struct fetch_result {
     bool is_temp;        /* remove path on release (downloads) */
 } fetch_result;
 
+/* Whether uri may be fetched under opt's allow-lists; err says why not. */
+bool fetch_allowed(const fetch_options *opt, const char *uri, dm_err *err);
 /* Percent-decodes a file:// URI or passes a plain path through. */
 int fetch_local_path(const char *uri, sbuf *path, dm_err *err);
 int fetch_uri(const fetch_options *opt, const char *uri, fetch_result *out, dm_err *err);

@@ -191,7 +191,7 @@ int ocr_recognize(ocr_engine *eng, const char *langs, const gray_image *img,
     int64_t t0 = dm_mono_ms();
     int64_t deadline = opt ? opt->deadline_ms : 0;
     if (deadline > 0 && t0 >= deadline) {
-        dm_err_set(err, true, "timed out (page_timeout_seconds) before OCR");
+        dm_err_set(err, true, "timed out before OCR");
         return -1;
     }
     TessBaseAPISetImage(api, img->samples, img->width, img->height, 1, img->stride);
@@ -210,7 +210,7 @@ int ocr_recognize(ocr_engine *eng, const char *langs, const gray_image *img,
     if (rc != 0 || (deadline > 0 && dm_mono_ms() > deadline)) {
         TessBaseAPIClear(api);
         if (deadline > 0 && dm_mono_ms() > deadline)
-            dm_err_set(err, true, "timed out (page_timeout_seconds) after %lld ms of OCR",
+            dm_err_set(err, true, "timed out after %lld ms of OCR",
                        (long long)(dm_mono_ms() - t0));
         else
             dm_err_set(err, true, "Tesseract could not recognise the page");

@@ -45,6 +45,10 @@ const setting_spec policy_setting_specs[] = {
      "cap on what MuPDF holds per worker; a page that needs more fails (0 = no cap)"},
     {"page_timeout_seconds", SETTING_NUM, 0, 86400, S(page_timeout_seconds),
      "a page's text, render and OCR stop after this long; the page is recorded as timed out"},
+    {"fetch_allowed_buckets", SETTING_STR, 0, 511, S(fetch_allowed_buckets),
+     "S3 buckets jobs may name, space-separated (\"*\" = any the credentials can read)"},
+    {"fetch_allowed_urls", SETTING_STR, 0, 1023, S(fetch_allowed_urls),
+     "URL prefixes {\"url\"} jobs may fetch, space-separated (\"\" = none)"},
     {"job_timeout_seconds", SETTING_NUM, 0, 604800, S(job_timeout_seconds),
      "pages not started by then are skipped and noted; the rest is indexed (0 = none)"},
     {"max_crashes", SETTING_INT, 1, 100, S(max_crashes),
@@ -139,6 +143,7 @@ void policy_defaults(policy_settings *s)
     s->max_mupdf_mb = 512;
     s->page_timeout_seconds = 180;
     s->job_timeout_seconds = 1800;
+    snprintf(s->fetch_allowed_buckets, sizeof s->fetch_allowed_buckets, "*");
 }
 
 static const setting_spec *find_setting(const char *name)

@@ -53,6 +53,8 @@ typedef struct policy_settings {
     int max_mupdf_mb;
     double page_timeout_seconds;
     double job_timeout_seconds;
+    char fetch_allowed_buckets[512];
+    char fetch_allowed_urls[1024];
 } policy_settings;
 
 typedef enum {

@@ -54,6 +54,12 @@ local P = {
   -- skipped and noted. 0 = no limit.
   page_timeout_seconds = 180,
   job_timeout_seconds = 1800,
+  -- Where jobs may send the worker (a crafted message must not reach an
+  -- internal host): S3 buckets, space-separated ("*" = any bucket the
+  -- credentials can read), and URL prefixes for {"url": ...} jobs, each
+  -- "https://host[:port]/[path]" ("" = URL jobs are refused).
+  fetch_allowed_buckets = "*",
+  fetch_allowed_urls = "",
   -- Transient failures (index down or busy, S3 5xx...) are retried until they
   -- succeed: the first after retry_base_ms, doubling up to retry_max_ms.
   retry_base_ms = 2000,

@@ -133,9 +133,22 @@ static int parse_object(const cJSON *root, message_job **jobs, int *n, int depth
                      url + 5);
             return add_job(jobs, n, bucket, slash + 1, false, "index", NULL, err);
         }
-        /* Only s3:// — fetching arbitrary hosts named by a message would be
-         * an open door (SSRF); such a message is poison, left for the DLQ. */
-        dm_err_set(err, true, "malformed job: unsupported url scheme (only s3:// URLs)");
+        /* http(s): passed on as it is; the worker fetches it only under a
+         * prefix of the policy's fetch_allowed_urls (no SSRF by message). */
+        if (strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0) {
+            if (strlen(url) > 4096) {
+                dm_err_set(err, true, "malformed job: url longer than 4096 bytes");
+                return -1;
+            }
+            *jobs = dm_xrealloc(*jobs, (size_t)(*n + 1) * sizeof **jobs);
+            message_job *j = &(*jobs)[(*n)++];
+            memset(j, 0, sizeof *j);
+            j->source = dm_xstrdup(url);
+            snprintf(j->op, sizeof j->op, "index");
+            j->size = -1;
+            return 0;
+        }
+        dm_err_set(err, true, "malformed job: unsupported url scheme (s3://, https:// or http://)");
         return -1;
     }
     const char *bucket = str_field(root, "bucket");

@@ -1,7 +1,7 @@
 /* Job messages: what a queue message body means. Understands S3 event
  * notifications (Records[].s3, ObjectCreated:* to index, ObjectRemoved:* to
  * delete; the s3:TestEvent means nothing to do), the same wrapped in an SNS
- * envelope, and plain jobs {"bucket":…, "key":…} or {"url":"s3://…"}. Plain C, no
+ * envelope, and plain jobs {"bucket":…, "key":…} or {"url":"s3://…" | "https://…"}. Plain C, no
  * Lua, fuzzable. */
 #ifndef DOCMILL_AWS_JOB_MESSAGE_H
 #define DOCMILL_AWS_JOB_MESSAGE_H

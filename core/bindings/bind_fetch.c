@@ -1,9 +1,12 @@
 /* fetch(uri, {max_bytes=, multipart_threshold=, part_size=, parallel=})
+ *     (only what the policy's fetch_allowed_buckets / fetch_allowed_urls allow)
  *     -> {path=, size=, mtime_ms=, temp=} | nil, err, permanent [, code]
  * release(path, temp)          removes a downloaded temp file
  * sha256_file(path) -> hex      | nil, err, permanent */
 #include "bindings.h"
 #include "fetch.h"
+#include "lstate.h"
+#include "policy.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -23,6 +26,13 @@ static int l_fetch(lua_State *L)
         lua_getfield(L, 2, "parallel");
         opt.parallel = (int)luaL_optinteger(L, -1, 1);
         lua_pop(L, 4);
+    }
+    /* The allow-lists of the policy in force, whatever the caller passed:
+     * a job cannot talk its way past them. */
+    lstate_env *env = lstate_get_env(L);
+    if (env->policy) {
+        opt.allowed_buckets = env->policy->s.fetch_allowed_buckets;
+        opt.allowed_urls = env->policy->s.fetch_allowed_urls;
     }
     fetch_result res;
     dm_err err;

@@ -59,11 +59,23 @@ end
 -- and OCR): page_timeout_seconds, never past the job's own deadline.
 local function arm_deadline(ctx)
   local secs = ctx.s.page_timeout_seconds
+  ctx.deadline_by = "page_timeout_seconds"
   if ctx.job_deadline then
     local left = (ctx.job_deadline - core.mono_ms()) / 1000
-    if secs == 0 or left < secs then secs = math.max(left, 0.001) end
+    if secs == 0 or left < secs then
+      secs = math.max(left, 0.001)
+      ctx.deadline_by = "job_timeout_seconds"
+    end
   end
   core.set_deadline(secs)
+end
+
+-- An error as recorded: a timeout says which limit it was.
+local function reason(ctx, err)
+  if type(err) == "string" and err:find("timed out", 1, true) and ctx.deadline_by then
+    return string.format("%s (%s)", err, ctx.deadline_by)
+  end
+  return err
 end
 
 -- True once the job's deadline has passed; notes the pages it leaves out.
@@ -111,14 +123,15 @@ local function add_page(d, i, text, info, need_ocr, out, ctx)
     elseif text and info.chars > 0 then
       -- OCR failed but there is a text layer: keep what we have.
       out.pages[#out.pages + 1] = { page = i, method = "text", text = text }
-      out.errors[#out.errors + 1] = string.format("page %d: OCR failed: %s", i, dpi_or_err)
+      out.errors[#out.errors + 1] = string.format("page %d: OCR failed: %s", i,
+        reason(ctx, dpi_or_err))
     else
-      out.errors[#out.errors + 1] = string.format("page %d: %s", i, dpi_or_err)
+      out.errors[#out.errors + 1] = string.format("page %d: %s", i, reason(ctx, dpi_or_err))
     end
   elseif text then
     out.pages[#out.pages + 1] = { page = i, method = "text", text = text }
   else
-    out.errors[#out.errors + 1] = string.format("page %d: %s", i, info.error)
+    out.errors[#out.errors + 1] = string.format("page %d: %s", i, reason(ctx, info.error))
   end
 end
 

@@ -38,7 +38,7 @@ class Fauxqs:
         for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SHARED_CREDENTIALS_FILE"):
             env.pop(k, None)
         env.update(AWS_ENDPOINT_URL=self.endpoint, AWS_REGION="us-east-1",
-                   AWS_ACCESS_KEY_ID="AKIDTESTFAUXQS", AWS_SECRET_ACCESS_KEY="fauxqs-secret-key",
+                   AWS_ACCESS_KEY_ID="AKIDTESTFAUXQS", AWS_SECRET_ACCESS_KEY="fauxqs-secret-key",  # test_aws checks no log shows it
                    AWS_EC2_METADATA_DISABLED="true", SQS_WAIT_TIME="1")
         env.update({k: str(v) for k, v in extra.items()})
         return env

@@ -16,6 +16,21 @@ import e2e_util as U
 from aws_standins import Fauxqs, FakeIMDS, s3_event
 
 BUCKET = "docmill-test"
+SECRETS = ("fauxqs-secret-key", "fauxqs-session-token")
+
+# Every docmill invocation of this module is recorded, so the last test can
+# check that no secret ever reached a log line or an output.
+_seen = []
+_dm = U.dm
+
+
+def _recording_dm(*args, **kw):
+    r = _dm(*args, **kw)
+    _seen.append(r)
+    return r
+
+
+U.dm = _recording_dm
 
 
 class AwsMode(unittest.TestCase):
@@ -241,6 +256,21 @@ class AwsMode(unittest.TestCase):
                 self.assertNotIn(secret, r.err)
         finally:
             imds.stop()
+
+    def test_zz_no_secret_in_any_log(self):
+        # Runs last (unittest sorts by name): a debug-level run with a
+        # session token, then every output of every test of this module.
+        q, _ = self.queues("secrets")
+        self.fq.sqs("SendMessage", QueueUrl=q, MessageBody=json.dumps(
+            {"bucket": BUCKET, "key": "missing/secret-test.pdf"}))
+        with tempfile.TemporaryDirectory() as tmp:
+            r = self.run_queue(q, os.path.join(tmp, "i.db"), "--log-level", "debug",
+                               env_extra={"AWS_SESSION_TOKEN": SECRETS[1]})
+            self.assertIn(r.rc, (0, 3), r)
+        self.assertGreater(len(_seen), 10)
+        for res in _seen:
+            for secret in SECRETS:
+                self.assertNotIn(secret, res.out + res.err, res.argv)
 
     def test_no_credentials_is_a_clear_error(self):
         q, _ = self.queues("nocreds")

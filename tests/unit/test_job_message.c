@@ -61,6 +61,13 @@ static void test_sns_and_plain_jobs(void)
     if (n == 1)
         CHECK_STR(j[0].source, "s3://default-bucket/only-key.pdf");
     message_jobs_free(j, n);
+    /* An http(s) URL is a job; whether it may be fetched is the policy's
+     * fetch_allowed_urls, checked by fetch (test_fetch). */
+    n = parse("{\"url\":\"https://169.254.169.254/latest/meta-data/\"}", &j, &err);
+    CHECK_INT(n, 1);
+    if (n == 1)
+        CHECK_STR(j[0].source, "https://169.254.169.254/latest/meta-data/");
+    message_jobs_free(j, n);
     n = parse("{\"url\":\"s3://bkt/dir/file.pdf\"}", &j, &err);
     CHECK_INT(n, 1);
     if (n == 1)
@@ -77,7 +84,6 @@ static void test_malformed(void)
         "{\"Records\":[{\"s3\":{}}]}",
         "{\"Records\":[{\"eventName\":\"ObjectCreated:Put\",\"s3\":{\"bucket\":{\"name\":\"Bad_Bucket\"},"
         "\"object\":{\"key\":\"k\"}}}]}",
-        "{\"url\":\"https://169.254.169.254/latest/meta-data/\"}",
         "{\"Records\":[{\"eventName\":\"ObjectCreated:Put\",\"s3\":{\"bucket\":{\"name\":\"bkt\"},"
         "\"object\":{\"key\":\"a%00b\"}}}]}",
         "{\"Type\":\"Notification\",\"Message\":\"not json\"}",
