@@ -50,6 +50,11 @@ static void sleep_ms(int ms)
 static int become_child(pid_t parent, const sigset_t *old)
 {
     set_handlers(SIG_DFL);
+    /* Until the runtime handles them, reloads and cleanups are ignored
+     * rather than fatal (main did the same for the first process). */
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGUSR1, SIG_IGN);
+    signal(SIGUSR2, SIG_IGN);
     sigprocmask(SIG_SETMASK, old, NULL);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
         _exit(1);

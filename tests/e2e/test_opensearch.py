@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -85,15 +86,20 @@ class OpenSearchIndex(unittest.TestCase):
     def docs(self):
         return self.dump()["indices"].get(INDEX, {}).get("docs", {})
 
-    def run_docmill(self, *extra):
+    def run_env(self):
         env = dict(os.environ)
         for k in ("OPENSEARCH_AUTH", "OPENSEARCH_USERNAME", "OPENSEARCH_PASSWORD",
                   "OPENSEARCH_ENDPOINT", "SQS_QUEUE_URL", "MAX_WORKERS"):
             env.pop(k, None)
         env.update(DOCMILL_OPENSEARCH_RETRY_BASE_MS="10", DOCMILL_OPENSEARCH_RETRIES=str(TRIES))
-        return U.dm("run", "--once", "--source", self.src, "--index",
-                    "%s/%s" % (self.base, INDEX), "--workers", U.WORKERS, "--json",
-                    *extra, cwd=self.wd, env=env)
+        return env
+
+    def run_argv(self, *extra):
+        return ("run", "--once", "--source", self.src, "--index", "%s/%s" % (self.base, INDEX),
+                "--workers", U.WORKERS, "--json") + extra
+
+    def run_docmill(self, *extra):
+        return U.dm(*self.run_argv(*extra), cwd=self.wd, env=self.run_env())
 
     def path(self, name):
         return os.path.join(self.src, name)
@@ -227,6 +233,45 @@ class OpenSearchIndex(unittest.TestCase):
         r = self.run_docmill("--policy", policy)
         self.assertEqual(r.rc, 0, r)
         self.assertEqual(r.json()["indexed"], 0, r)
+
+    def test_garbage_answers_during_a_sighup_storm_lose_nothing(self):
+        # A proxy answering 200 with an HTML page instead of the bulk
+        # response, while the policy is reloaded every 50 ms: no document
+        # may be taken as indexed, none lost, none written twice.
+        policy = os.path.join(self.tmp, "short_retries.lua")
+        with open(policy, "w") as f:
+            f.write("return { retry_base_ms = 50, retry_max_ms = 200 }\n")
+        self.ctl("down", seconds=2, mode="garbage")
+        out = os.path.join(self.tmp, "storm.out")
+        pid_file = os.path.join(self.tmp, "storm.pid")
+        p = U.dm_start(*self.run_argv("--policy", policy, "--socket", "off", "--pid-file", pid_file),
+                       cwd=self.wd, env=self.run_env(), stdout_path=out,
+                       stderr_path=os.path.join(self.tmp, "storm.err"))
+        hups = 0
+        # From the moment the worker is up (before, the dynamic loader is
+        # still at work and a SIGHUP has its default action).
+        U.wait_for(lambda: os.path.exists(pid_file) or p.poll() is not None, 30, 0.005)
+        try:
+            while p.poll() is None and hups < 400:
+                p.send_signal(signal.SIGHUP)
+                hups += 1
+                time.sleep(0.05)
+            p.wait(timeout=120)
+        finally:
+            U.stop(p)
+        with open(out) as f:
+            text = f.read()
+        with open(os.path.join(self.tmp, "storm.err"), errors="replace") as f:
+            log = f.read()
+        self.assertGreater(hups, 10, (p.returncode, log[-2000:]))
+        self.assertEqual(p.returncode, 3, log[-2000:])
+        s = json.loads(text)
+        self.assertGreater(s["retried"], 0, s)
+        self.assertEqual((s["indexed"], s["failed"]), (len(self.good), len(self.bad)), s)
+        self.assert_indexed(self.good)
+        self.assert_no_violations()
+        self.assertGreater(self.dump()["counters"]["rejected"], 0)
+        self.assert_bad_files_failed(self.assert_jobs(self.good, self.bad))
 
     def test_mapping_error_fails_only_its_document(self):
         victim = "text_ja_en.pdf"

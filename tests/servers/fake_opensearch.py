@@ -33,9 +33,9 @@ Control endpoints for tests (never authenticated, never failed):
     POST /_fake/item_error?id=X&status=400&type=mapper_parsing_exception
          [&reason=R][&count=N]       every write of document X fails so
                                      (N times, or until reset)
-    POST /_fake/down?seconds=S[&mode=503|close]
+    POST /_fake/down?seconds=S[&mode=503|close|garbage]
          for S seconds every request gets 503 (or its connection closed
-         with no answer)
+         with no answer, or a 200 whose body is an HTML proxy page)
     POST /_fake/plugins?kuromoji=1|0
     POST /_fake/head_404?count=N      HEAD /INDEX says 404 N times although
                                      the index exists (another worker's race)
@@ -202,6 +202,9 @@ class Handler(BaseHTTPRequestHandler):
                 if STATE.down_mode == "close":
                     self.close_connection = True
                     return None
+                if STATE.down_mode == "garbage":
+                    return self.send(200, raw=b"<html><body>502 proxy error</body></html>",
+                                     ctype="text/html")
                 return self.send(503, error_body(503, "cluster_block_exception",
                                                  "blocked by: [SERVICE_UNAVAILABLE/1/state not recovered]"))
             if STATE.auth and auth != STATE.auth:
