@@ -837,8 +837,14 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
     if (crash_journal_open(rt->crash_journal, err) != 0)
         goto out;
     queue_counts c;
-    if (queue_get_counts(rt->q, &c, err) != 0)
-        goto out;
+    if (queue_get_counts(rt->q, &c, err) != 0) {
+        /* A queue that answers "no such queue" is a setup error; one that
+         * is briefly unwell (SQS 5xx, throttling) must not stop the start. */
+        if (err->permanent)
+            goto out;
+        log_warn("queue counts not available yet (%s): going on", err->msg);
+        memset(&c, 0, sizeof c);
+    }
     if (rt->source_root)
         rt->total_known = c.pending;
 

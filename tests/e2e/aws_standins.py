@@ -97,6 +97,104 @@ class Fauxqs:
             return r.headers.get("ETag")
 
 
+class FaultProxy:
+    """Sits between docmill and fauxqs on 127.0.0.1 and passes every request
+    on, except the faults it is told to inject, each a number of times:
+    sqs_500 (an SQS call answered 500), s3_503 (an S3 GET answered 503
+    SlowDown), s3_cut (an S3 GET whose body stops halfway, connection
+    closed). `injected` counts what was done."""
+
+    def __init__(self, upstream, **faults):
+        self.upstream = urllib.parse.urlsplit(upstream)
+        self.queue_urls = {}
+        self.faults = {"sqs_500": 0, "s3_503": 0, "s3_cut": 0}
+        self.faults.update(faults)
+        self.injected = {k: 0 for k in self.faults}
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def take(self, fault):
+                with proxy.lock:
+                    if proxy.faults[fault] > 0:
+                        proxy.faults[fault] -= 1
+                        proxy.injected[fault] += 1
+                        return True
+                return False
+
+            def reply(self, status, body, ctype):
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def forward(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else None
+                sqs = "AmazonSQS" in (self.headers.get("X-Amz-Target") or "")
+                if sqs and self.take("sqs_500"):
+                    return self.reply(500, b'{"__type":"InternalFailure","message":"injected"}',
+                                      "application/x-amz-json-1.0")
+                s3_get = self.command == "GET" and not sqs
+                if s3_get and self.take("s3_503"):
+                    return self.reply(503, b"<Error><Code>SlowDown</Code>"
+                                      b"<Message>injected</Message></Error>", "application/xml")
+                if body and sqs:
+                    # fauxqs finds a queue by its URL: name it as fauxqs does.
+                    for ours, theirs in proxy.queue_urls.items():
+                        body = body.replace(ours.encode(), theirs.encode())
+                import http.client
+                c = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port,
+                                               timeout=60)
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("connection", "content-length", "host")}
+                headers["Host"] = proxy.upstream.netloc
+                try:
+                    c.request(self.command, self.path, body=body, headers=headers)
+                    r = c.getresponse()
+                    data = r.read()
+                except OSError:   # fauxqs dropped the connection: a 502, as a proxy says
+                    c.close()
+                    return self.reply(502, b"bad gateway", "text/plain")
+                cut = s3_get and r.status == 200 and len(data) > 1 and self.take("s3_cut")
+                self.send_response(r.status)
+                for k, v in r.getheaders():
+                    if k.lower() not in ("connection", "transfer-encoding", "content-length"):
+                        self.send_header(k, v)
+                # A HEAD says the object's length without a body.
+                self.send_header("Content-Length", r.getheader("Content-Length", "0")
+                                 if self.command == "HEAD" else str(len(data)))
+                if cut:
+                    self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(data[:len(data) // 2] if cut else data)
+                if cut:
+                    self.close_connection = True
+                c.close()
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = "http://127.0.0.1:%d" % self.server.server_port
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, upstream_url):
+        """The same URL (a queue URL), through this proxy."""
+        u = urllib.parse.urlsplit(upstream_url)
+        ours = self.endpoint + u.path + ("?" + u.query if u.query else "")
+        self.queue_urls[ours] = upstream_url
+        return ours
+
+    def stop(self):
+        self.server.shutdown()
+
+
 def s3_event(bucket, key, size, event="ObjectCreated:Put"):
     """An S3 event notification as S3 sends it: the key URL-encoded, '+' for
     spaces."""

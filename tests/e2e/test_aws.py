@@ -13,7 +13,7 @@ import unittest
 import urllib.request
 
 import e2e_util as U
-from aws_standins import Fauxqs, FakeIMDS, s3_event
+from aws_standins import Fauxqs, FakeIMDS, FaultProxy, s3_event
 
 BUCKET = "docmill-test"
 SECRETS = ("fauxqs-secret-key", "fauxqs-session-token")
@@ -84,6 +84,37 @@ class AwsMode(unittest.TestCase):
                                   (phrase, hits))
             self.assertEqual(self.fq.counts(q), (0, 0), "every message deleted")
             self.assertEqual(self.fq.counts(dlq), (0, 0))
+
+    def test_queue_and_s3_faults_lose_nothing(self):
+        # SQS calls answered 500, S3 GETs answered 503 or cut halfway: every
+        # file still ends indexed exactly once, and the queue ends empty.
+        dlq = self.fq.create_queue("faults-dlq")
+        q = self.fq.create_queue("faults", dlq_url=dlq, max_receive=10, visibility=5)
+        names = ["text_ja_en.pdf", "scan_en.pdf", "notes_utf8.txt", "image_en.png"]
+        for name in names:
+            self.fq.send(q, s3_event(BUCKET, "faults/" + name, self.upload(name, "faults/" + name)))
+        proxy = FaultProxy(self.fq.endpoint, sqs_500=4, s3_503=3, s3_cut=2)
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                pol = os.path.join(tmp, "policy.lua")
+                with open(pol, "w") as f:
+                    f.write("return { retry_base_ms = 50, retry_max_ms = 500 }\n")
+                db = os.path.join(tmp, "index.db")
+                r = U.dm("run", "--source", proxy.url(q), "--index", "sqlite:" + db,
+                         "--workers", U.WORKERS, "--once", "--json", "--policy", pol,
+                         env=self.fq.env(AWS_ENDPOINT_URL=proxy.endpoint), timeout=300)
+                self.assertEqual(r.rc, 0, r)
+                self.assertEqual(proxy.injected, {"sqs_500": 4, "s3_503": 3, "s3_cut": 2}, r)
+                by_source = U.docs_by_source(db)
+                self.assertEqual(by_source, {"s3://%s/faults/%s" % (BUCKET, n): 1 for n in names})
+                for name in names:
+                    for phrase in self.truth[name]["phrases"][:1]:
+                        self.assertIn("s3://%s/faults/%s" % (BUCKET, name),
+                                      [h["source"] for h in U.search(db, phrase)])
+        finally:
+            proxy.stop()
+        self.assertEqual(self.fq.counts(q), (0, 0))
+        self.assertEqual(self.fq.counts(dlq), (0, 0))
 
     def test_sns_plain_jobs_and_removal(self):
         q, _ = self.queues("shapes")
