@@ -116,6 +116,43 @@ class AwsMode(unittest.TestCase):
         self.assertEqual(self.fq.counts(q), (0, 0))
         self.assertEqual(self.fq.counts(dlq), (0, 0))
 
+    def test_unwritable_temp_dir_delays_but_loses_nothing(self):
+        # TEMP_DIR missing (as unusable as a full one): downloads fail as
+        # transient, the jobs wait; once it is back, everything is indexed.
+        # (Each retry is a receive: the redrive policy must allow several.)
+        dlq = self.fq.create_queue("tempdir-dlq")
+        q = self.fq.create_queue("tempdir", dlq_url=dlq, max_receive=10)
+        names = ["notes_utf8.txt", "text_ja_en.pdf"]
+        for name in names:
+            self.fq.send(q, s3_event(BUCKET, "tmpdir/" + name, self.upload(name, "tmpdir/" + name)))
+        with tempfile.TemporaryDirectory() as tmp:
+            temp = os.path.join(tmp, "not-yet")
+            pol = os.path.join(tmp, "policy.lua")
+            with open(pol, "w") as f:
+                f.write("return { retry_base_ms = 1000, retry_max_ms = 2000 }\n")
+            err_path = os.path.join(tmp, "run.err")
+            p = U.dm_start("run", "--source", q, "--index", "sqlite:" + os.path.join(tmp, "i.db"),
+                           "--once", "--json", "--policy", pol, "--socket", "off",
+                           "--pid-file", "off", stdout_path=os.path.join(tmp, "run.out"),
+                           stderr_path=err_path, env=self.fq.env(TEMP_DIR=temp))
+            try:
+                def log():
+                    with open(err_path, errors="replace") as f:
+                        return f.read()
+                self.assertTrue(U.wait_for(lambda: "cannot create a temporary file" in log()
+                                           or p.poll() is not None,
+                                           60), log())
+                self.assertIsNone(p.poll(), log())
+                os.makedirs(temp)
+                p.wait(timeout=120)
+            finally:
+                U.stop(p)
+            self.assertEqual(p.returncode, 0, log())
+            self.assertEqual(set(U.docs_by_source(os.path.join(tmp, "i.db"))),
+                             {"s3://%s/tmpdir/%s" % (BUCKET, n) for n in names})
+        self.assertEqual(self.fq.counts(q), (0, 0))
+        self.assertEqual(self.fq.counts(dlq), (0, 0))
+
     def test_sns_plain_jobs_and_removal(self):
         q, _ = self.queues("shapes")
         size = self.upload("scan_en.pdf", "sns/scan en.pdf")
