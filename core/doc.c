@@ -683,8 +683,19 @@ int doc_render_gray(doc *d, int page, int dpi, int64_t max_pixels, gray_image *i
                 fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is too large to render", page);
         }
         fz_matrix m = fz_scale((float)(used_dpi / 72.0), (float)(used_dpi / 72.0));
-        /* fz_new_pixmap_from_page, with the cookie it does not take. */
         fz_irect box = fz_round_rect(fz_transform_rect(b, m));
+        /* The box is rounded up: a page one point wide still gets a pixel
+         * column, so the area above can undercount. Lower the DPI until
+         * the pixels themselves fit. */
+        while (max_pixels > 0 &&
+               (int64_t)(box.x1 - box.x0) * (int64_t)(box.y1 - box.y0) > max_pixels) {
+            used_dpi = (double)(int)(used_dpi * 0.7);
+            if (used_dpi < 1)
+                fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is too large to render", page);
+            m = fz_scale((float)(used_dpi / 72.0), (float)(used_dpi / 72.0));
+            box = fz_round_rect(fz_transform_rect(b, m));
+        }
+        /* fz_new_pixmap_from_page, with the cookie it does not take. */
         pix = fz_new_pixmap_with_bbox(ctx, fz_device_gray(ctx), box, NULL, 0);
         fz_clear_pixmap_with_value(ctx, pix, 255);
         dev = fz_new_draw_device(ctx, m, pix);

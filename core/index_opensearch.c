@@ -1,5 +1,6 @@
 #include "index_opensearch.h"
 
+#include "bulk_response.h"
 #include "http.h"
 #include "log.h"
 
@@ -133,27 +134,14 @@ static void json_cstr(sbuf *out, const char *s)
         LIT(out, "null");
 }
 
-/* "STATUS type: reason" from an OpenSearch error body (or its first bytes
- * when it is not JSON). Response bodies never hold our credentials. */
-static void describe_json_error(long status, const cJSON *error, char *out, size_t cap)
-{
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(error, "type");
-    const cJSON *reason = cJSON_GetObjectItemCaseSensitive(error, "reason");
-    if (cJSON_IsString(error))
-        snprintf(out, cap, "%ld %s", status, error->valuestring);
-    else if (cJSON_IsString(type))
-        snprintf(out, cap, "%ld %s: %s", status, type->valuestring,
-                 cJSON_IsString(reason) ? reason->valuestring : "");
-    else
-        snprintf(out, cap, "%ld", status);
-}
-
+/* "STATUS type: reason" from an OpenSearch error response, or its first
+ * bytes when it is not JSON. */
 static void describe_response(const http_response *r, char *out, size_t cap)
 {
     cJSON *j = r->body.len ? cJSON_ParseWithLength(r->body.data, r->body.len) : NULL;
     const cJSON *error = cJSON_GetObjectItemCaseSensitive(j, "error");
     if (error) {
-        describe_json_error(r->status, error, out, cap);
+        bulk_error_describe(r->status, error, out, cap);
     } else {
         size_t n = r->body.len < 160 ? r->body.len : 160;
         char text[161];
@@ -411,6 +399,8 @@ typedef struct bulk_job {
     bool *pending;               /* still to be sent */
     bool *solo;                  /* goes alone: its request was rejected as a whole */
     int *chunk;                  /* the items of the request being built */
+    const char **chunk_ids;      /* their ids, for checking the response */
+    bulk_item *answers;          /* the response's word on each of them */
     int64_t now_ms;
 } bulk_job;
 
@@ -489,67 +479,35 @@ static void item_retry(os_sink *s, bulk_job *j, int i, const char *error)
 
 typedef enum { SENT, SENT_RETRY, WHOLE_RETRY, WHOLE_STOP } chunk_outcome;
 
-static bool item_error_is(const cJSON *item, const char *type)
-{
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(item, "error"),
-                                                      "type");
-    return cJSON_IsString(t) && strcmp(t->valuestring, type) == 0;
-}
-
 /* Applies a 200 _bulk response to the k items of the chunk. */
 static chunk_outcome apply_items(os_sink *s, bulk_job *j, int k, const http_response *resp,
                                  char *why, size_t cap)
 {
-    cJSON *root = cJSON_ParseWithLength(resp->body.data ? resp->body.data : "", resp->body.len);
-    const cJSON *items = cJSON_GetObjectItemCaseSensitive(root, "items");
-    if (!cJSON_IsArray(items) || cJSON_GetArraySize(items) != k) {
-        snprintf(why, cap, "malformed _bulk response (%d items for %d actions)",
-                 cJSON_IsArray(items) ? cJSON_GetArraySize(items) : -1, k);
-        cJSON_Delete(root);
+    if (bulk_response_parse(resp->body.data, resp->body.len, j->chunk_ids, k, !j->docs,
+                            j->answers, why, cap) != 0)
         return WHOLE_RETRY;
-    }
-    /* Items answer in request order; check the ids all the same before
-     * acting on any of them. */
-    int m = 0;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, items) {
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(it->child, "_id");
-        if (!it->child || (cJSON_IsString(id) && strcmp(id->valuestring, item_id(j, j->chunk[m])))) {
-            snprintf(why, cap, "malformed _bulk response (item %d answers another id)", m);
-            cJSON_Delete(root);
-            return WHOLE_RETRY;
-        }
-        m++;
-    }
     chunk_outcome out = SENT;
-    m = 0;
-    cJSON_ArrayForEach(it, items) {
-        int i = j->chunk[m++];
-        const cJSON *st = cJSON_GetObjectItemCaseSensitive(it->child, "status");
-        long status = cJSON_IsNumber(st) ? (long)st->valuedouble : 0;
-        char err[256];
-        if (status >= 200 && status < 300) {
+    for (int m = 0; m < k; m++) {
+        int i = j->chunk[m];
+        const bulk_item *a = &j->answers[m];
+        switch (a->outcome) {
+        case BULK_ITEM_OK:
             item_final(j, i, true, false, NULL);
-        } else if (!j->docs && status == 404) {
-            item_final(j, i, true, false, NULL);  /* deleting what is not there */
-        } else if (status == 404 && item_error_is(it->child, "index_not_found_exception")) {
-            /* The index was deleted under us (and the cluster does not
-             * auto-create): recreate it with the mapping, then retry. */
-            s->ready = false;
-            item_retry(s, j, i, "404 index_not_found_exception");
+            break;
+        case BULK_ITEM_NO_INDEX:
+            s->ready = false;  /* recreate it with the mapping before the retry */
+            item_retry(s, j, i, a->error);
             out = SENT_RETRY;
-        } else {
-            describe_json_error(status, cJSON_GetObjectItemCaseSensitive(it->child, "error"), err,
-                                sizeof err);
-            if (status == 0 || retryable_status(status)) {
-                item_retry(s, j, i, err);
-                out = SENT_RETRY;
-            } else {
-                item_final(j, i, false, true, err);
-            }
+            break;
+        case BULK_ITEM_RETRY:
+            item_retry(s, j, i, a->error);
+            out = SENT_RETRY;
+            break;
+        case BULK_ITEM_PERMANENT:
+            item_final(j, i, false, true, a->error);
+            break;
         }
     }
-    cJSON_Delete(root);
     return out;
 }
 
@@ -605,6 +563,8 @@ static int run_bulk(os_sink *s, bulk_job *j, dm_err *err)
     j->pending = dm_xcalloc((size_t)n, sizeof *j->pending);
     j->solo = dm_xcalloc((size_t)n, sizeof *j->solo);
     j->chunk = dm_xcalloc((size_t)n, sizeof *j->chunk);
+    j->chunk_ids = dm_xcalloc((size_t)n, sizeof *j->chunk_ids);
+    j->answers = dm_xcalloc((size_t)n, sizeof *j->answers);
     for (int i = 0; i < n; i++) {
         j->pending[i] = true;
         j->res[i] = (index_item_result){.ok = false};
@@ -643,6 +603,7 @@ static int run_bulk(os_sink *s, bulk_job *j, dm_err *err)
                     item_final(j, i, false, true, e);
                     continue;
                 }
+                j->chunk_ids[k] = item_id(j, i);
                 j->chunk[k++] = i;
                 if (j->solo[i]) {
                     i++;
@@ -678,6 +639,8 @@ static int run_bulk(os_sink *s, bulk_job *j, dm_err *err)
     free(j->pending);
     free(j->solo);
     free(j->chunk);
+    free(j->chunk_ids);
+    free(j->answers);
     int definite = 0;
     for (int i = 0; i < n; i++)
         definite += j->res[i].ok || j->res[i].permanent;

@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 #include <lauxlib.h>
+#include <luajit.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -273,11 +274,15 @@ void policy_push_settings(lua_State *L, const policy_settings *s)
     }
 }
 
-/* The locked environment policy code runs in. */
+/* The locked environment policy code runs in. The libraries are copies:
+ * policy code shares its state with the pipeline's own Lua, so writing
+ * string.format or math.floor must not change them for everyone (nor
+ * outlive a load that failed, which leaves the state as it was). */
 static const char *SANDBOX =
+    "local function copy(t) local c = {} for k, v in pairs(t) do c[k] = v end return c end\n"
     "local allowed = {assert=assert, error=error, ipairs=ipairs, next=next, pairs=pairs,"
     "  pcall=pcall, select=select, tonumber=tonumber, tostring=tostring, type=type,"
-    "  unpack=unpack, math=math, string=string, table=table,"
+    "  unpack=unpack, math=copy(math), string=copy(string), table=copy(table),"
     "  os={time=os.time, clock=os.clock, date=os.date, getenv=os.getenv}}\n"
     "local log = ...\n"
     "allowed.log = log\n"
@@ -412,7 +417,41 @@ static int load_chunk(lua_State *L, const char *path, dm_err *err)
     return 0;
 }
 
+/* A policy file runs when it is loaded — on the loop thread for a SIGHUP
+ * check — so `while true do end` must not hang the worker: past the budget
+ * every instruction raises (a pcall around the loop cannot keep it going).
+ * Hooks called later, per page or job, are not bounded here: a worker stuck
+ * in one past its page deadline is the watchdog's (runtime.c).
+ * Count hooks do not fire in JIT-compiled code, hence the JIT is off while
+ * the chunk runs. Per thread: workers and the loop load at the same time. */
+#define POLICY_LOAD_BUDGET_MS 2000
+static __thread int64_t load_deadline_ms;
+
+static void load_budget_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    if (dm_mono_ms() <= load_deadline_ms)
+        return;
+    lua_sethook(L, load_budget_hook, LUA_MASKCOUNT, 1);
+    luaL_error(L, "the policy file ran longer than %d ms while loading (an endless loop?)",
+               POLICY_LOAD_BUDGET_MS);
+}
+
+static int load_unbounded(lua_State *L, const char *path, policy *out, dm_err *err);
+
+/* The whole load is bounded: the file's own code and its self_test hook. */
 int policy_load(lua_State *L, const char *path, policy *out, dm_err *err)
+{
+    luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
+    load_deadline_ms = dm_mono_ms() + POLICY_LOAD_BUDGET_MS;
+    lua_sethook(L, load_budget_hook, LUA_MASKCOUNT, 1000);
+    int rc = load_unbounded(L, path, out, err);
+    lua_sethook(L, NULL, 0, 0);
+    luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_ON);
+    return rc;
+}
+
+static int load_unbounded(lua_State *L, const char *path, policy *out, dm_err *err)
 {
     int top = lua_gettop(L);
     policy p;

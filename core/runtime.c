@@ -1,6 +1,7 @@
 #include "runtime_internal.h"
 
 #include "crash_journal.h"
+#include "sd_notify.h"
 #include "fetch.h"
 #include "index.h"
 #include "index_opensearch.h"
@@ -12,6 +13,7 @@
 #include "queue_sqs.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,6 +202,7 @@ static void begin_stop(runtime *rt)
         return;
     }
     rt->stopping = true;
+    sd_notify_send("STOPPING=1\nSTATUS=draining");
     /* Jobs nobody started go back to the queue untouched. */
     queue_job *left = rt->chan;
     int nleft = rt->chan_len;
@@ -754,6 +757,7 @@ int runtime_reload(runtime *rt, dm_err *err)
     int gen = atomic_fetch_add(&rt->policy_generation, 1) + 1;
     log_info("policy reloaded from %s (generation %d); workers switch at their next job", path,
              gen);
+    sd_notify_send("READY=1\nSTATUS=processing jobs (policy reloaded)");
     return 0;
 }
 
@@ -905,6 +909,8 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
              cfg->policy_path ? cfg->policy_path : "builtin:default");
 
     rt->started_ms = dm_mono_ms();
+    /* systemd (Type=notify): the workers are up. */
+    sd_notify_send("READY=1\nSTATUS=processing jobs");
     uv_async_init(&rt->loop, &rt->wake, on_wake);
     rt->wake.data = rt;
     uv_timer_init(&rt->loop, &rt->tick);
@@ -957,9 +963,21 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
         dm_err e2;
         queue_release(rt->q, rt->flight[i].id, &e2);
     }
+    /* libuv puts SIG_DFL back as it closes its signal handles: a reload
+     * or cleanup signal in the last moments must not kill the process (its
+     * supervisor would take that for a crash). Held back on this thread
+     * while the handles close, then ignored (which drops a pending one). */
+    sigset_t quiet, old_mask;
+    sigemptyset(&quiet);
+    sigaddset(&quiet, SIGHUP);
+    sigaddset(&quiet, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &quiet, &old_mask);
     uv_walk(&rt->loop, close_handle, NULL);
     uv_run(&rt->loop, UV_RUN_DEFAULT);
     uv_loop_close(&rt->loop);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGUSR1, SIG_IGN);
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     repl_free(rt->repl);
     rt->repl = NULL;
     if (cfg->progress_tty) {

@@ -53,7 +53,10 @@ static int add_job(message_job **jobs, int *n, const char *bucket, const char *k
     j->size = -1;
     if (object) {
         const cJSON *size = cJSON_GetObjectItemCaseSensitive(object, "size");
-        if (cJSON_IsNumber(size) && size->valuedouble >= 0)
+        /* Range-checked before the cast: "size":1e999 parses as infinity,
+         * and converting a double outside int64_t is undefined. */
+        if (cJSON_IsNumber(size) && size->valuedouble >= 0 &&
+            size->valuedouble < 9223372036854775808.0)
             j->size = (int64_t)size->valuedouble;
         const char *etag = str_field(object, "eTag");
         if (etag)

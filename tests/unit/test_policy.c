@@ -97,6 +97,25 @@ static void test_errors_are_precise(void)
     CHECK_INT(lua_gettop(L), 0);  /* failures leave the stack as it was */
 }
 
+static void test_endless_policy_is_stopped(void)
+{
+    policy p;
+    dm_err err;
+    int64_t t0 = dm_mono_ms();
+    CHECK_INT(load("while true do end", &p, &err), -1);
+    CHECK_CONTAINS(err.msg, "ran longer than");
+    /* A pcall around the loop cannot keep it going. */
+    CHECK_INT(load("while true do pcall(function() while true do end end) end", &p, &err), -1);
+    CHECK_CONTAINS(err.msg, "ran longer than");
+    CHECK_INT(load("return { self_test = function() while true do end end }", &p, &err), -1);
+    CHECK_CONTAINS(err.msg, "ran longer than");
+    CHECK(dm_mono_ms() - t0 < 12000);
+    /* The state is usable (and JIT-enabled) after. */
+    CHECK_INT(load("return { dpi = 150 }", &p, &err), 0);
+    CHECK_INT(p.s.dpi, 150);
+    policy_unload(L, &p);
+}
+
 static void test_hooks_are_validated(void)
 {
     policy p;
@@ -179,6 +198,7 @@ int main(void)
         {"needs_ocr default from text_min_chars and max_bad_char_ratio", test_needs_ocr_default_without_hook},
         {"typos, bad types, ranges, syntax and globals fail with precise messages", test_errors_are_precise},
         {"hook results are validated: clamped, or the default with a count", test_hooks_are_validated},
+        {"an endless policy file is stopped at load, even inside pcall", test_endless_policy_is_stopped},
         {NULL, NULL}};
     int rc = check_run(cases);
     lstate_close(L);

@@ -1,0 +1,1 @@
+return { dpii = 200, batch_size = "ten" }

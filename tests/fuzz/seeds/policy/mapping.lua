@@ -1,0 +1,1 @@
+return { opensearch_mapping_file = "mapping.json" }
