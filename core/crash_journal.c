@@ -17,14 +17,20 @@ static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 void crash_journal_set_job(int64_t job_id) { current_job = job_id; }
 int64_t crash_journal_job(void) { return current_job; }
 
-void crash_journal_note(int64_t job_id)
+void crash_journal_note(int64_t job_id, int sig)
 {
     if (journal_fd < 0 || job_id <= 0)
         return;
-    /* No stdio here: this runs inside a signal handler. */
-    char buf[24];
+    /* No stdio here: this runs inside a signal handler. "ID SIG\n". */
+    char buf[40];
     int n = sizeof buf;
     buf[--n] = '\n';
+    unsigned s = sig > 0 ? (unsigned)sig : 0;
+    do {
+        buf[--n] = (char)('0' + s % 10);
+        s /= 10;
+    } while (s && n > 0);
+    buf[--n] = ' ';
     uint64_t v = (uint64_t)job_id;
     do {
         buf[--n] = (char)('0' + v % 10);
@@ -36,7 +42,7 @@ void crash_journal_note(int64_t job_id)
 
 static void on_fatal(int sig)
 {
-    crash_journal_note(current_job);
+    crash_journal_note(current_job, sig);
     /* SA_RESETHAND put the default action back: die of the same signal,
      * so the supervisor sees what happened. */
     raise(sig);
@@ -69,16 +75,21 @@ void crash_journal_close(void)
     journal_fd = -1;
 }
 
-int crash_journal_take(const char *path, int64_t *ids, int max)
+int crash_journal_take(const char *path, int64_t *ids, int max, int *sig)
 {
+    *sig = -1;
     FILE *f = fopen(path, "r");
     if (!f)
         return 0;
     int n = 0;
     long long v;
-    while (n < max && fscanf(f, "%lld", &v) == 1)
-        if (v > 0)
+    int s;
+    while (n < max && fscanf(f, "%lld %d", &v, &s) == 2) {
+        if (v > 0) {
             ids[n++] = (int64_t)v;
+            *sig = s;
+        }
+    }
     fclose(f);
     unlink(path);
     return n;

@@ -19,10 +19,12 @@ void crash_journal_close(void);
 /* The calling thread's current job (0 = none). */
 void crash_journal_set_job(int64_t job_id);
 int64_t crash_journal_job(void);
-/* Records a job as the culprit now (async-signal-safe). */
-void crash_journal_note(int64_t job_id);
-/* Reads and removes the journal: the culprits' ids (at most max). */
-int crash_journal_take(const char *path, int64_t *ids, int max);
+/* Records a job as the culprit now, with the fatal signal (0 = stuck);
+ * async-signal-safe. */
+void crash_journal_note(int64_t job_id, int sig);
+/* Reads and removes the journal: the culprits' ids (at most max), and in
+ * *sig the last one's signal (0 = stuck, -1 = nothing recorded). */
+int crash_journal_take(const char *path, int64_t *ids, int max, int *sig);
 /* (No alternate signal stack: a real stack overflow dies unrecorded, and
  * then every job in flight counts the crash.) */
 

@@ -38,6 +38,7 @@ typedef struct os_sink {
     bool ready;              /* the index is known to exist */
     int tries;               /* per request or item, the first included */
     int retry_base_ms;
+    long bulk_timeout_ms;
     size_t target_body;      /* a _bulk body is cut before it passes this */
     unsigned seed;           /* backoff jitter */
 } os_sink;
@@ -516,7 +517,7 @@ static chunk_outcome send_chunk(os_sink *s, bulk_job *j, int k, const sbuf *body
                                 size_t cap)
 {
     os_req r = {.method = "POST", .path = "/_bulk", .content_type = "application/x-ndjson",
-                .body = body->data, .body_len = body->len, .timeout_ms = BULK_TIMEOUT_MS};
+                .body = body->data, .body_len = body->len, .timeout_ms = s->bulk_timeout_ms};
     http_response resp;
     dm_err err;
     chunk_outcome out;
@@ -943,6 +944,8 @@ index_sink *index_opensearch_open(const char *uri, dm_err *err)
     }
     s->tries = (int)env_long("DOCMILL_OPENSEARCH_RETRIES", 4, 1, 20);
     s->retry_base_ms = (int)env_long("DOCMILL_OPENSEARCH_RETRY_BASE_MS", 200, 0, 60000);
+    /* A bulk request that gets no answer in time is a transient failure. */
+    s->bulk_timeout_ms = env_long("DOCMILL_OPENSEARCH_BULK_TIMEOUT_MS", BULK_TIMEOUT_MS, 100, 3600000);
     s->target_body = (size_t)env_long("DOCMILL_OPENSEARCH_BULK_MB", 5, 1, 10) << 20;
     s->seed = (unsigned)dm_now_ms() ^ (unsigned)(uintptr_t)s;
     s->http = http_client_new();

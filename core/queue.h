@@ -32,6 +32,9 @@ typedef struct queue_recovery {
     int max_crashes;
     const int64_t *culprits;
     int nculprits;
+    /* How the owner died, for the quarantine reason ("died of signal 11
+     * (Segmentation fault)"); NULL = "died or stalled". */
+    const char *cause;
     int quarantined;         /* out */
 } queue_recovery;
 

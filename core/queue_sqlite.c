@@ -230,17 +230,15 @@ static int sq_extend(queue *q, const int64_t *ids, int n, int64_t lease_ms, dm_e
 /* A reclaimed job goes back to pending — unless its workers have died or
  * stalled on it max_crashes times: a file that crashes or hangs the process
  * every time must end as a recorded failure (quarantine), not loop forever.
- * ?1 owner, ?2 max crashes, ?3 now. */
+ * ?1 owner, ?2 max crashes, ?3 now, ?4 how the owner died. */
 #define RECLAIM                                                                              \
     "UPDATE jobs SET lease_until=NULL, lease_owner=NULL, updated_at=?3, crashes=crashes+1,"  \
     " state = CASE WHEN crashes + 1 >= ?2 THEN 'failed' ELSE 'pending' END,"                \
     " outcome = CASE WHEN crashes + 1 >= ?2 THEN 'failed' ELSE outcome END,"                \
-    " error = CASE WHEN crashes + 1 >= ?2 THEN 'quarantined: its worker died or stalled "   \
-    "while processing it ' || (crashes + 1) || ' times' ELSE error END"                     \
+    " error = CASE WHEN crashes + 1 >= ?2 THEN 'quarantined: its worker ' || ?4 ||"         \
+    " ' while processing it (' || (crashes + 1) || ' times)' ELSE error END"                \
     " WHERE state='leased' AND "
 
-/* A zombie is dead for our purpose: a killed worker whose parent (its
- * supervisor) was killed too waits for an init that may never reap it. */
 static bool process_alive(pid_t pid)
 {
     if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM))
@@ -262,6 +260,7 @@ static int sq_recover(queue *q, queue_recovery *r, dm_err *err)
 {
     int64_t max_crashes = r->max_crashes;
     int64_t now = dm_now_ms();
+    const char *cause = r->cause ? r->cause : "died or stalled";
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(SQ(q)->db,
                            "SELECT DISTINCT lease_owner FROM jobs WHERE state='leased'", -1, &st,
@@ -293,11 +292,11 @@ static int sq_recover(queue *q, queue_recovery *r, dm_err *err)
          * its other jobs go back uncharged. None named: all count it. */
         int n = 0;
         if (r->nculprits == 0) {
-            n = run(q, RECLAIM "lease_owner=?1", "tii", err, dead[i], max_crashes, now);
+            n = run(q, RECLAIM "lease_owner=?1", "tiit", err, dead[i], max_crashes, now, cause);
         } else {
             for (int k = 0; k < r->nculprits && n >= 0; k++) {
-                int m = run(q, RECLAIM "lease_owner=?1 AND id=?4", "tiii", err, dead[i],
-                            max_crashes, now, r->culprits[k]);
+                int m = run(q, RECLAIM "lease_owner=?1 AND id=?5", "tiiti", err, dead[i],
+                            max_crashes, now, cause, r->culprits[k]);
                 n = m < 0 ? -1 : n + m;
             }
             int m = n < 0 ? -1
@@ -317,7 +316,8 @@ static int sq_recover(queue *q, queue_recovery *r, dm_err *err)
     free(dead);
     if (rc != 0)
         return -1;
-    int n = run(q, RECLAIM "lease_until < ?3", "tii", err, "", max_crashes, now);
+    int n = run(q, RECLAIM "lease_until < ?3", "tiit", err, "", max_crashes, now,
+                "stalled (its lease ran out)");
     if (n < 0)
         return -1;
     sqlite3_stmt *st2 = NULL;

@@ -460,7 +460,7 @@ static void watchdog(runtime *rt, int64_t now)
         log_error("worker %d is stuck on job %lld (%s) %lld s past its page deadline: exiting "
                   "so the supervisor restarts the process",
                   i, (long long)st.job_id, st.source, (long long)(STUCK_GRACE_MS / 1000));
-        crash_journal_note(st.job_id);
+        crash_journal_note(st.job_id, 0);
         _exit(DOCMILL_EXIT_STUCK);
     }
 }
@@ -821,13 +821,25 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
     /* The crash journal of the process that held these leases, if it
      * died: it names the jobs to blame (the queue's own folder keeps it). */
     int64_t culprits[CRASH_JOURNAL_MAX];
-    int nculprits = 0;
+    int nculprits = 0, sig = -1;
     if (cfg->queue_path && !cfg->queue_url) {
         rt->crash_journal = dm_xmalloc(strlen(cfg->queue_path) + 16);
         sprintf(rt->crash_journal, "%s-crashes", cfg->queue_path);
-        nculprits = crash_journal_take(rt->crash_journal, culprits, CRASH_JOURNAL_MAX);
+        nculprits = crash_journal_take(rt->crash_journal, culprits, CRASH_JOURNAL_MAX, &sig);
     }
-    queue_recovery rec = {rt->settings.max_crashes, culprits, nculprits, 0};
+    /* How the last worker process died, for the quarantine reason: its
+     * journal, else what the supervisor saw (SIGKILL leaves no journal). */
+    char cause[128];
+    const char *last = getenv("DOCMILL_LAST_CRASH");
+    if (sig > 0)
+        snprintf(cause, sizeof cause, "process died of signal %d (%s)", sig, strsignal(sig));
+    else if (sig == 0)
+        snprintf(cause, sizeof cause, "was stuck past its page deadline");
+    else if (last && *last)
+        snprintf(cause, sizeof cause, "process %s", last);
+    else
+        snprintf(cause, sizeof cause, "died or stalled");
+    queue_recovery rec = {rt->settings.max_crashes, culprits, nculprits, cause, 0};
     int recovered = queue_recover(rt->q, &rec, err);
     if (recovered < 0)
         goto out;

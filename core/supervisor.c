@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -121,6 +122,14 @@ int supervise(const supervisor_opts *opts, int *restarts, dm_err *err)
             log_error("the worker process %d exited stuck after %.1f s: restarting it in %.1f s; "
                       "its jobs in flight count a crash",
                       (int)pid, (double)lived / 1000, (double)backoff / 1000);
+        /* The next worker process says how this one died when it
+         * quarantines a job (a SIGKILL leaves no crash journal). */
+        char last[96];
+        if (sig)
+            snprintf(last, sizeof last, "died of signal %d (%s)", sig, strsignal(sig));
+        else
+            snprintf(last, sizeof last, "was stuck past its page deadline");
+        setenv("DOCMILL_LAST_CRASH", last, 1);
         sleep_ms(backoff);
         if (stopping) {
             set_handlers(SIG_DFL);

@@ -273,6 +273,29 @@ class OpenSearchIndex(unittest.TestCase):
         self.assertGreater(self.dump()["counters"]["rejected"], 0)
         self.assert_bad_files_failed(self.assert_jobs(self.good, self.bad))
 
+    def test_index_that_does_not_answer_loses_nothing(self):
+        # The first bulk requests get no answer for 3 s; docmill gives up
+        # on each after 1 s (a transient failure) and retries until the
+        # index answers.
+        policy = os.path.join(self.tmp, "short_retries.lua")
+        with open(policy, "w") as f:
+            f.write("return { retry_base_ms = 50, retry_max_ms = 200 }\n")
+        self.ctl("hang", count=6, seconds=3)
+        env = self.run_env()
+        env["DOCMILL_OPENSEARCH_BULK_TIMEOUT_MS"] = "1000"
+        r = U.dm(*self.run_argv("--policy", policy), cwd=self.wd, env=env)
+        self.assertEqual(r.rc, 3, r)
+        s = r.json()
+        self.assertGreater(s["retried"], 0, s)
+        self.assertRegex(r.err, r"(?i)timed? ?out", r)
+        # A request docmill gave up on may still have been applied: the job's
+        # retry then finds its document already there ("unchanged").
+        self.assertEqual((s["indexed"] + s["unchanged"], s["failed"]),
+                         (len(self.good), len(self.bad)), s)
+        self.assert_indexed(self.good)
+        self.assert_no_violations()
+        self.assert_bad_files_failed(self.assert_jobs(self.good, self.bad))
+
     def test_mapping_error_fails_only_its_document(self):
         victim = "text_ja_en.pdf"
         self.ctl("item_error", id=doc_id(self.path(victim)), status=400,

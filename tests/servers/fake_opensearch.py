@@ -36,6 +36,8 @@ Control endpoints for tests (never authenticated, never failed):
     POST /_fake/down?seconds=S[&mode=503|close|garbage]
          for S seconds every request gets 503 (or its connection closed
          with no answer, or a 200 whose body is an HTML proxy page)
+    POST /_fake/hang?count=N&seconds=S
+         the next N _bulk requests get no answer for S seconds (then 503)
     POST /_fake/plugins?kuromoji=1|0
     POST /_fake/head_404?count=N      HEAD /INDEX says 404 N times although
                                      the index exists (another worker's race)
@@ -86,6 +88,7 @@ class State:
         self.down_mode = "503"
         self.kuromoji = self.kuromoji_at_start
         self.head_404 = 0
+        self.hang = {"count": 0, "seconds": 0.0}
         self.auth = None        # expected "Basic ..." header value
 
 
@@ -239,6 +242,11 @@ class Handler(BaseHTTPRequestHandler):
         if parts[-1] == "_bulk" and len(parts) <= 2:
             if m not in ("POST", "PUT"):
                 return self.send(405, error_body(405, "method_not_allowed", "use POST"))
+            if STATE.hang["count"] > 0:
+                STATE.hang["count"] -= 1
+                STATE.counters["rejected"] += 1
+                time.sleep(STATE.hang["seconds"])
+                return self.send(503, error_body(503, "cluster_block_exception", "hung"))
             return self.bulk(parts[0] if len(parts) == 2 else None, body)
         name = parts[0]
         if name.startswith("_") or name != name.lower():
@@ -529,6 +537,8 @@ class Handler(BaseHTTPRequestHandler):
             STATE.kuromoji = q.get("kuromoji", "1") == "1"
         elif what == "head_404":
             STATE.head_404 = int(q.get("count", "1"))
+        elif what == "hang":
+            STATE.hang = {"count": int(q.get("count", "1")), "seconds": float(q.get("seconds", "2"))}
         elif what == "auth":
             user, pw = q.get("user", ""), q.get("password", "")
             STATE.auth = ("Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()

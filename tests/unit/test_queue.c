@@ -144,7 +144,7 @@ static void test_exhausted_jobs_fail_and_lost_leases_are_respected(void)
     queue_sqlite_failures(q, 10, &f, &nf, &err);
     CHECK_INT(nf, 1);
     if (nf == 1)
-        CHECK_CONTAINS(f[0].error, "quarantined: its worker died or stalled while processing it 1 times");
+        CHECK_CONTAINS(f[0].error, "quarantined: its worker died or stalled while processing it (1 times)");
     queue_failures_free(f, nf);
 
     /* A's lease runs out; B reclaims and takes the job; A's late ack must
