@@ -39,6 +39,17 @@ static void set_handlers(void (*fn)(int))
     }
 }
 
+/* The supervisor's dispositions once it is done: a late reload or cleanup
+ * signal (`systemctl reload` racing the exit) must not change its exit
+ * status, as it must not kill the worker process (main did the same). */
+static void settle(void)
+{
+    set_handlers(SIG_DFL);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGUSR1, SIG_IGN);
+    signal(SIGUSR2, SIG_IGN);
+}
+
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -87,7 +98,7 @@ int supervise(const supervisor_opts *opts, int *restarts, dm_err *err)
         pid_t pid = fork();
         if (pid < 0) {
             sigprocmask(SIG_SETMASK, &old, NULL);
-            set_handlers(SIG_DFL);
+            settle();
             dm_err_set(err, false, "cannot start the worker process: %s", strerror(errno));
             return 1;
         }
@@ -104,7 +115,7 @@ int supervise(const supervisor_opts *opts, int *restarts, dm_err *err)
         int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
         /* A child ended by the signal the operator sent is a clean stop. */
         if (!crashed || (stopping && (sig == SIGTERM || sig == SIGINT))) {
-            set_handlers(SIG_DFL);
+            settle();
             if (WIFEXITED(status))
                 return WEXITSTATUS(status);
             return 128 + sig;
@@ -132,7 +143,7 @@ int supervise(const supervisor_opts *opts, int *restarts, dm_err *err)
         setenv("DOCMILL_LAST_CRASH", last, 1);
         sleep_ms(backoff);
         if (stopping) {
-            set_handlers(SIG_DFL);
+            settle();
             return 0;
         }
         backoff = backoff * 2 > o.backoff_max_ms ? o.backoff_max_ms : backoff * 2;
