@@ -19,14 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define REQUIRE(cond)                                                       \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "%s:%d: broken: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                        \
-        }                                                                   \
-    } while (0)
+#include "fuzz_require.h"
 
 #define MUPDF_CAP ((size_t)256 << 20)
 #define MUPDF_STORE ((size_t)16 << 20)

@@ -24,14 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define REQUIRE(cond)                                                       \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "%s:%d: broken: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                        \
-        }                                                                   \
-    } while (0)
+#include "fuzz_require.h"
 
 #define HOOK_EVERY 1000          /* VM instructions between two budget checks */
 #define BUDGET_TICKS 2000        /* so 2 million instructions per load */
