@@ -2,6 +2,7 @@
 
 #include "crash_journal.h"
 #include "sd_notify.h"
+#include "supervisor.h"
 #include "fetch.h"
 #include "index.h"
 #include "index_opensearch.h"
@@ -987,8 +988,7 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
     uv_walk(&rt->loop, close_handle, NULL);
     uv_run(&rt->loop, UV_RUN_DEFAULT);
     uv_loop_close(&rt->loop);
-    signal(SIGHUP, SIG_IGN);
-    signal(SIGUSR1, SIG_IGN);
+    ignore_reload_signals();
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     repl_free(rt->repl);
     rt->repl = NULL;

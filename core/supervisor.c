@@ -28,6 +28,13 @@ static void forward(int sig)
 static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT};
 #define NFORWARDED ((int)(sizeof forwarded / sizeof forwarded[0]))
 
+void ignore_reload_signals(void)
+{
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGUSR1, SIG_IGN);
+    signal(SIGUSR2, SIG_IGN);
+}
+
 static void set_handlers(void (*fn)(int))
 {
     for (int i = 0; i < NFORWARDED; i++) {
@@ -39,15 +46,12 @@ static void set_handlers(void (*fn)(int))
     }
 }
 
-/* The supervisor's dispositions once it is done: a late reload or cleanup
- * signal (`systemctl reload` racing the exit) must not change its exit
- * status, as it must not kill the worker process (main did the same). */
+/* The supervisor's dispositions once it is done: a late reload (say
+ * `systemctl reload` racing the exit) must not change its exit status. */
 static void settle(void)
 {
     set_handlers(SIG_DFL);
-    signal(SIGHUP, SIG_IGN);
-    signal(SIGUSR1, SIG_IGN);
-    signal(SIGUSR2, SIG_IGN);
+    ignore_reload_signals();
 }
 
 static void sleep_ms(int ms)
@@ -62,11 +66,7 @@ static void sleep_ms(int ms)
 static int become_child(pid_t parent, const sigset_t *old)
 {
     set_handlers(SIG_DFL);
-    /* Until the runtime handles them, reloads and cleanups are ignored
-     * rather than fatal (main did the same for the first process). */
-    signal(SIGHUP, SIG_IGN);
-    signal(SIGUSR1, SIG_IGN);
-    signal(SIGUSR2, SIG_IGN);
+    ignore_reload_signals();
     sigprocmask(SIG_SETMASK, old, NULL);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
         _exit(1);

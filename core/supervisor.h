@@ -18,6 +18,13 @@ typedef struct supervisor_opts {
     int healthy_ms;      /* a child that lived this long resets the backoff */
 } supervisor_opts;
 
+/* `docmill run` is reloaded (SIGHUP) and cleaned (SIGUSR1, SIGUSR2) by
+ * signals that kill by default. Wherever the runtime is not handling them
+ * (before it starts, while libuv closes its handles, once it is done, in
+ * the supervisor after its child ended) they are ignored: a reload that
+ * comes at such a moment has nothing to do but must not kill. */
+void ignore_reload_signals(void);
+
 /* Returns -1 in the child (go on and run), or, in the parent, the exit
  * status to end with once the child ended for good. restarts (may be NULL)
  * counts the crashes survived. */

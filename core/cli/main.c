@@ -7,6 +7,7 @@
 #include "lstate.h"
 #include "ocr.h"
 #include "policy.h"
+#include "supervisor.h"
 
 #include <lauxlib.h>
 #include <signal.h>
@@ -31,14 +32,8 @@ static void ensure_single_threaded_openmp(char **argv)
 
 int main(int argc, char **argv)
 {
-    /* `docmill run` is reloaded (SIGHUP) and cleaned (SIGUSR1) by signals
-     * that would kill it by default: until the runtime takes them over, a
-     * reload that comes too early has nothing to do but must not kill. */
-    if (argc > 1 && strcmp(argv[1], "run") == 0) {
-        signal(SIGHUP, SIG_IGN);
-        signal(SIGUSR1, SIG_IGN);
-        signal(SIGUSR2, SIG_IGN);
-    }
+    if (argc > 1 && strcmp(argv[1], "run") == 0)
+        ignore_reload_signals();  /* until the runtime handles them */
     ensure_single_threaded_openmp(argv);
     http_global_init();
     log_format lf;
