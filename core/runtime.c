@@ -787,10 +787,16 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
     sbuf_init(&root);
     if (load_settings(rt, err) != 0)
         goto out;
+    bool control = cfg->socket_path != NULL;
     if (cfg->pid_file) {
         rt->pid_fd = pidfile_create(cfg->pid_file, err);
-        if (rt->pid_fd < 0)
+        if (rt->pid_fd < 0 && !cfg->control_optional)
             goto out;
+        if (rt->pid_fd < 0) {
+            /* The CLI checked too, but another run may have started since. */
+            log_warn("%s: this run has no control socket or pid file", err->msg);
+            control = false;
+        }
     }
     if (cfg->queue_url) {
         /* The queue is the source: nothing to scan. */
@@ -943,7 +949,7 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
     uv_signal_start(&rt->sigterm, on_signal, SIGTERM);
     if (rt->source_root)
         start_scan(rt);
-    if (cfg->socket_path)
+    if (control)
         runtime_start_control(rt);
     runtime_start_metrics(rt);
     /* Healthy before the first lease, or not taking any. */

@@ -26,6 +26,10 @@ typedef struct runtime_config {
     bool progress_tty;         /* draw a progress line instead of per-file logs */
     const char *socket_path;   /* the control socket (REPL); NULL = none */
     const char *pid_file;      /* NULL = none */
+    /* The socket and pid file are the run directory's defaults, shared by
+     * every run of this user: when another run holds them, go on without
+     * both rather than fail. */
+    bool control_optional;
     const char *metrics_listen; /* Prometheus text on HOST:PORT; NULL = off */
     const char *emf_path;      /* CloudWatch EMF lines ("-" = stdout); NULL = off */
 } runtime_config;

@@ -1,7 +1,7 @@
 /* run(cfg) -> summary | nil, err, permanent         (the CLI's `docmill run`)
  *   cfg = {source=, index=, queue=, queue_url=, sqs_wait_seconds=, sqs_max_messages=,
  *          policy=, workers=, once=, rescan_seconds=, progress=, socket=, pid_file=,
- *          metrics=, emf=}
+ *          metrics=, emf=, control_optional=}
  * complete(job_id, outcome, error, {pages=, pages_ocr=, elapsed_ms=})
  *   (workers) outcome: indexed | unchanged | deleted | skipped | failed | retry
  * log(level, message), version(), now_ms(), mono_ms(), isatty(fd),
@@ -58,7 +58,9 @@ static int l_run(lua_State *L)
     cfg.rescan_seconds = (int)luaL_optinteger(L, -1, 5);
     lua_getfield(L, 1, "progress");
     cfg.progress_tty = lua_toboolean(L, -1);
-    lua_pop(L, 4);
+    lua_getfield(L, 1, "control_optional");
+    cfg.control_optional = lua_toboolean(L, -1);
+    lua_pop(L, 5);
     cfg.socket_path = opt_field(L, 1, "socket");
     cfg.pid_file = opt_field(L, 1, "pid_file");
     cfg.metrics_listen = opt_field(L, 1, "metrics");

@@ -356,7 +356,7 @@ local function cmd_run(opts, pos)
     if r ~= "child" then return r end
   end
   local summary, rerr = core.run({
-    socket = socket, pid_file = pid_file,
+    socket = socket, pid_file = pid_file, control_optional = default_paths,
     metrics = opts.metrics or nonempty(cfg.metrics), emf = opts.emf or nonempty(cfg.emf),
     source = not queue_url and cfg.source or nil, queue_url = queue_url,
     sqs_wait_seconds = cfg.sqs_wait_seconds, sqs_max_messages = cfg.sqs_max_messages,

@@ -225,6 +225,26 @@ class Repl(unittest.TestCase):
 
 
 class ConfiguredPaths(unittest.TestCase):
+    def test_default_paths_taken_meanwhile_do_not_stop_the_run(self):
+        # Another run locks the default pid file between the CLI's check
+        # and the runtime's lock (here: locked, no pid written yet): this
+        # run goes on without the socket and pid file instead of failing.
+        import fcntl
+        with tempfile.TemporaryDirectory() as tmp:
+            run_dir = os.path.join(tmp, "run")
+            os.makedirs(run_dir, mode=0o700)
+            src = os.path.join(tmp, "docs")
+            text_files(src, 2, "theta")
+            with open(os.path.join(run_dir, "docmill.pid"), "w") as held:
+                fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                env = dict(os.environ, DOCMILL_RUN_DIR=run_dir)
+                r = U.dm("run", "--once", "--json", "--source", src, "--index",
+                         "sqlite:" + os.path.join(tmp, "i.db"), env=env)
+            self.assertEqual(r.rc, 0, r)
+            self.assertEqual(r.json()["indexed"], 2, r)
+            self.assertIn("this run has no control socket or pid file", r.err)
+            self.assertFalse(os.path.exists(os.path.join(run_dir, "docmill.sock")))
+
     def test_socket_and_pid_file_from_the_config_serve_repl_reload_and_health(self):
         with tempfile.TemporaryDirectory() as tmp:
             src = os.path.join(tmp, "docs")
