@@ -75,6 +75,14 @@ void crash_journal_close(void)
     journal_fd = -1;
 }
 
+void crash_describe(int sig, char *buf, size_t cap)
+{
+    if (sig > 0)
+        snprintf(buf, cap, "process died of signal %d (%s)", sig, strsignal(sig));
+    else
+        snprintf(buf, cap, "was stuck past its page deadline");
+}
+
 int crash_journal_take(const char *path, int64_t *ids, int max, int *sig)
 {
     *sig = -1;

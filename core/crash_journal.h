@@ -22,6 +22,9 @@ int64_t crash_journal_job(void);
 /* Records a job as the culprit now, with the fatal signal (0 = stuck);
  * async-signal-safe. */
 void crash_journal_note(int64_t job_id, int sig);
+/* How a worker process died, as a quarantine reason reads it after "its
+ * worker ": signal > 0, or 0 for stuck past its page deadline. */
+void crash_describe(int sig, char *buf, size_t cap);
 /* Reads and removes the journal: the culprits' ids (at most max), and in
  * *sig the last one's signal (0 = stuck, -1 = nothing recorded). */
 int crash_journal_take(const char *path, int64_t *ids, int max, int *sig);

@@ -52,9 +52,8 @@ struct doc {
  * worker notices its own deadline without a timer thread. */
 static bool within_budget(doc_ctx *dc, size_t size)
 {
-    int64_t deadline = atomic_load(&dc->deadline_ms);
-    if (deadline > 0 && dm_mono_ms() > deadline)
-        dc->cookie.abort = 1;
+    if (atomic_load(&dc->deadline_ms) > 0)
+        doc_ctx_abort_if_late(dc, dm_mono_ms());
     if (dc->limit > 0 && atomic_load(&dc->allocated) + size > dc->limit) {
         atomic_store(&dc->limit_hit, true);
         return false;

@@ -838,12 +838,10 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
      * journal, else what the supervisor saw (SIGKILL leaves no journal). */
     char cause[128];
     const char *last = getenv("DOCMILL_LAST_CRASH");
-    if (sig > 0)
-        snprintf(cause, sizeof cause, "process died of signal %d (%s)", sig, strsignal(sig));
-    else if (sig == 0)
-        snprintf(cause, sizeof cause, "was stuck past its page deadline");
+    if (sig >= 0)
+        crash_describe(sig, cause, sizeof cause);
     else if (last && *last)
-        snprintf(cause, sizeof cause, "process %s", last);
+        snprintf(cause, sizeof cause, "%s", last);
     else
         snprintf(cause, sizeof cause, "died or stalled");
     queue_recovery rec = {rt->settings.max_crashes, culprits, nculprits, cause, 0};

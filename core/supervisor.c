@@ -1,5 +1,6 @@
 #include "supervisor.h"
 
+#include "crash_journal.h"
 #include "log.h"
 #include "runtime.h"
 
@@ -135,11 +136,8 @@ int supervise(const supervisor_opts *opts, int *restarts, dm_err *err)
                       (int)pid, (double)lived / 1000, (double)backoff / 1000);
         /* The next worker process says how this one died when it
          * quarantines a job (a SIGKILL leaves no crash journal). */
-        char last[96];
-        if (sig)
-            snprintf(last, sizeof last, "died of signal %d (%s)", sig, strsignal(sig));
-        else
-            snprintf(last, sizeof last, "was stuck past its page deadline");
+        char last[128];
+        crash_describe(sig, last, sizeof last);
         setenv("DOCMILL_LAST_CRASH", last, 1);
         sleep_ms(backoff);
         if (stopping) {
