@@ -2,7 +2,7 @@
 -- left for the loop, the indexer thread and the OS), 200 MB files, 500
 -- pages, 200 DPI, jpn+eng, SQS batches of 10 with 20 s long polls, a full GC
 -- every 50 files. Everything not set here is the built-in default
--- (policies/default.lua).
+-- (policies/README.md).
 return {
   workers = 3,
   max_file_mb = 200,

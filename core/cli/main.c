@@ -1,13 +1,14 @@
 /* docmill's entry point: make sure the process environment is right for
  * Tesseract, build the CLI's Lua state, and hand argv to lua/docmill/cli.lua,
  * which parses commands and calls the C primitives. */
-#include "doc.h"
-#include "http.h"
-#include "log.h"
-#include "lstate.h"
-#include "ocr.h"
-#include "policy.h"
-#include "supervisor.h"
+#include "cli/bind_cli.h"
+#include "extract/doc.h"
+#include "net/http.h"
+#include "base/log.h"
+#include "luabridge/lstate.h"
+#include "extract/ocr.h"
+#include "luabridge/policy.h"
+#include "ops/supervisor.h"
 
 #include <lauxlib.h>
 #include <signal.h>
@@ -58,6 +59,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "docmill: %s\n", err.msg);
         return 2;
     }
+    bind_cli_register(L);
     int status = 2;
     if (lstate_require(L, "docmill.cli", &err) == 0) {
         lua_getfield(L, -1, "main");

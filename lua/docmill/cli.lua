@@ -1,6 +1,7 @@
 -- The command line: parses argv, loads configuration, calls the primitives
 -- and prints. Runs in the main thread's Lua state.
 local core = require "docmill.core"
+local cli = require "docmill.cli.core"
 local util = require "docmill.util"
 local config = require "docmill.config"
 
@@ -295,7 +296,7 @@ function M.control_paths(cfg, opts, create)
   local socket = opts.socket or nonempty(cfg.socket)
   local pid_file = opts["pid-file"] or nonempty(cfg.pid_file)
   if socket == nil or pid_file == nil then
-    local dir, err = core.run_dir(create)
+    local dir, err = cli.run_dir(create)
     if not dir then return nil, nil, err end
     socket = socket or (dir .. "/docmill.sock")
     pid_file = pid_file or (dir .. "/docmill.pid")
@@ -343,7 +344,7 @@ local function cmd_run(opts, pos)
   local default_paths = not (opts.socket or nonempty(cfg.socket) or opts["pid-file"]
     or nonempty(cfg.pid_file))
   if default_paths and pid_file then
-    local other = core.pidfile_read(pid_file)
+    local other = cli.pidfile_read(pid_file)
     if other then
       core.log("warn", string.format("another docmill (pid %d) uses %s and %s: this run has no " ..
         "control socket or pid file (give it --socket and --pid-file)", other, socket, pid_file))
@@ -352,10 +353,21 @@ local function cmd_run(opts, pos)
   end
   if not opts["no-supervisor"] then
     -- The parent returns here only when the worker process is done for good.
-    local r = core.supervise()
+    local r = cli.supervise()
     if r ~= "child" then return r end
   end
-  local summary, rerr = core.run({
+  -- What the command line sets, a changed config file does not override on
+  -- SIGHUP.
+  local pinned = {}
+  for flag, key in pairs({ source = "source", index = "index", workers = "workers",
+    policy = "policy", ["log-level"] = "log_level", ["log-format"] = "log_format",
+    socket = "socket", ["pid-file"] = "pid_file", metrics = "metrics", emf = "emf" }) do
+    if opts[flag] ~= nil then pinned[#pinned + 1] = key end
+  end
+  if os.getenv("DOCMILL_LOG_FORMAT") then pinned[#pinned + 1] = "log_format" end
+  table.sort(pinned)
+  local summary, rerr = cli.run({
+    config = opts.config, pinned = table.concat(pinned, ","),
     socket = socket, pid_file = pid_file, control_optional = default_paths,
     metrics = opts.metrics or nonempty(cfg.metrics), emf = opts.emf or nonempty(cfg.emf),
     source = not queue_url and cfg.source or nil, queue_url = queue_url,
@@ -412,9 +424,9 @@ local function cmd_reload(opts, pos)
   local w, status = worker_paths("reload", opts, pos)
   if not w then return status end
   if not w.pid_file then return fail("reload", w.err or "no pid file") end
-  local pid, perr = core.pidfile_read(w.pid_file)
+  local pid, perr = cli.pidfile_read(w.pid_file)
   if not pid then return fail("reload", perr) end
-  local ok, kerr = core.kill(pid, "HUP")
+  local ok, kerr = cli.kill(pid, "HUP")
   if not ok then return fail("reload", kerr) end
   util.printf("sent SIGHUP to docmill (pid %d); the outcome is in its log\n", pid)
   return EXIT_OK
@@ -427,7 +439,7 @@ local function cmd_health(opts, pos)
   local report
   if socket then
     local conn
-    conn, err = core.control_connect(socket)
+    conn, err = cli.control_connect(socket)
     if conn then
       local status, text = conn:request("print(json.encode(health()))")
       conn:close()

@@ -1,6 +1,8 @@
 -- Configuration: the embedded defaults (top-level config.lua), then a
 -- config file, then command-line flags. Every key is checked; a typo is an
 -- error that names the closest valid key.
+local core = require "docmill.core"
+local sandbox = require "docmill.sandbox"
 local util = require "docmill.util"
 
 local M = {}
@@ -30,39 +32,42 @@ local function keys()
   return out
 end
 
-local function check(tbl, where)
+-- Checks every key and value. `path`, when the table came from a file,
+-- lets an error name the line that sets the key ("config.lua:12: ...").
+local function check(tbl, where, path)
+  local function at(k)
+    local line = path and core.key_line(path, k) or 0
+    return line > 0 and (where .. ":" .. line) or where
+  end
   for k, v in pairs(tbl) do
     local want = SCHEMA[k]
     if not want then
       local near = util.closest(tostring(k), keys())
-      return nil, string.format("%s: unknown config key '%s'%s", where, tostring(k),
+      return nil, string.format("%s: unknown config key '%s'%s", at(tostring(k)), tostring(k),
         near and (" (did you mean '" .. near .. "'?)") or "")
     end
     if type(v) ~= want then
-      return nil, string.format("%s: '%s' must be a %s, got %s", where, k, want, type(v))
+      return nil, string.format("%s: '%s' must be a %s, got %s", at(k), k, want, type(v))
     end
   end
   if tbl.workers and (tbl.workers < 0 or tbl.workers > 256 or tbl.workers % 1 ~= 0) then
-    return nil, where .. ": 'workers' must be an integer 0..256"
+    return nil, at("workers") .. ": 'workers' must be an integer 0..256"
   end
   if tbl.rescan_seconds and tbl.rescan_seconds < 1 then
-    return nil, where .. ": 'rescan_seconds' must be at least 1"
+    return nil, at("rescan_seconds") .. ": 'rescan_seconds' must be at least 1"
   end
   if tbl.sqs_wait_seconds and (tbl.sqs_wait_seconds < 0 or tbl.sqs_wait_seconds > 20) then
-    return nil, where .. ": 'sqs_wait_seconds' must be 0..20"
+    return nil, at("sqs_wait_seconds") .. ": 'sqs_wait_seconds' must be 0..20"
   end
   if tbl.sqs_max_messages and (tbl.sqs_max_messages < 1 or tbl.sqs_max_messages > 10) then
-    return nil, where .. ": 'sqs_max_messages' must be 1..10"
+    return nil, at("sqs_max_messages") .. ": 'sqs_max_messages' must be 1..10"
   end
   return true
 end
 
--- Runs a config chunk with no access to globals; it must return a table.
+-- Runs a config chunk in the locked sandbox; it must return a table.
 local function run_chunk(chunk, where)
-  setfenv(chunk, setmetatable({}, {
-    __index = function(_, k) error("config reads undefined global '" .. tostring(k) .. "'", 2) end,
-    __newindex = function(_, k) error("config sets global '" .. tostring(k) .. "'", 2) end,
-  }))
+  setfenv(chunk, sandbox.locked("config"))
   local ok, tbl = pcall(chunk)
   if not ok then return nil, tbl end
   if type(tbl) ~= "table" then
@@ -90,7 +95,7 @@ function M.load(path)
     if not chunk then return nil, err end
     local tbl, rerr = run_chunk(chunk, path)
     if not tbl then return nil, rerr end
-    local ok, cerr = check(tbl, path)
+    local ok, cerr = check(tbl, path, path)
     if not ok then return nil, cerr end
     local base = dirname(path)
     for k, v in pairs(tbl) do
@@ -123,6 +128,22 @@ function M.apply_env(cfg, getenv)
     end
   end
   return check(cfg, "environment")
+end
+
+-- The config as `docmill run` compares it on SIGHUP (core/daemon/reload.c):
+-- the file over the defaults, then the environment, every key as a string
+-- ("" for nil).
+function M.snapshot(path)
+  local cfg, err = M.load(path)
+  if not cfg then return nil, err end
+  local ok, eerr = M.apply_env(cfg)
+  if not ok then return nil, eerr end
+  local out = {}
+  for k in pairs(SCHEMA) do
+    local v = cfg[k]
+    out[k] = v == nil and "" or tostring(v)
+  end
+  return out
 end
 
 M.check = check

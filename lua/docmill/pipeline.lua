@@ -10,7 +10,6 @@ local core = require "docmill.core"
 local M = {}
 
 local S            -- the validated settings of this state's policy
-local jobs_since_gc = 0
 
 local function settings()
   if not S then S = core.settings() end
@@ -174,8 +173,11 @@ local function extract_paged(d, kind, path, limit, doc, ctx)
     add_page(d, i, by_page[i].text, by_page[i].info, true, out, c)
   end
   if #pending > 0 then ocr_here(pending[1], doc, ctx) end
+  -- Only a worker's state has docmill.job (the board of page ranges);
+  -- elsewhere (extract) the pages are OCR'd here, in order.
+  local board = package.loaded["docmill.job"]
   local s, batch = ctx.s, nil
-  if #pending > 1 and s.page_parallel_min_pages > 0 and #pending >= s.page_parallel_min_pages then
+  if board and #pending > 1 and s.page_parallel_min_pages > 0 and #pending >= s.page_parallel_min_pages then
     local runs = {}
     for k = 2, #pending do
       local run = runs[#runs]
@@ -185,7 +187,7 @@ local function extract_paged(d, kind, path, limit, doc, ctx)
         runs[#runs + 1] = { pending[k], pending[k] }
       end
     end
-    batch = core.pages_post(path, runs, { languages = ctx.languages(), dpi = ctx.dpi })
+    batch = board.pages_post(path, runs, { languages = ctx.languages(), dpi = ctx.dpi })
   end
   if not batch then
     for k = 2, #pending do
@@ -196,7 +198,7 @@ local function extract_paged(d, kind, path, limit, doc, ctx)
     local own = { languages = ctx.languages, opts = ctx.opts, s = s, dpi = ctx.dpi,
       job_deadline = ctx.job_deadline }
     while true do
-      local task = core.pages_take(batch)
+      local task = board.pages_take(batch)
       if not task then break end
       local out = new_range_result()
       local ok, err = pcall(function()
@@ -209,9 +211,9 @@ local function extract_paged(d, kind, path, limit, doc, ctx)
         out.errors[#out.errors + 1] = string.format("pages %d-%d: %s", task.first, task.last,
           tostring(err))
       end
-      core.pages_done(task, out)
+      board.pages_done(task, out)
     end
-    local merged = core.pages_wait(batch)
+    local merged = board.pages_wait(batch)
     for _, p in ipairs(merged.pages) do doc.pages[#doc.pages + 1] = p end
     for _, e in ipairs(merged.errors) do doc.errors[#doc.errors + 1] = e end
     doc.pages_ocr = doc.pages_ocr + merged.pages_ocr
@@ -342,16 +344,14 @@ function M.extract_file(path, opts)
   return doc
 end
 
-local function maybe_gc(s)
-  jobs_since_gc = jobs_since_gc + 1
-  if s.gc_every_jobs > 0 and jobs_since_gc >= s.gc_every_jobs then
-    jobs_since_gc = 0
-    core.gc()
-  end
+-- The worker's verbs (docmill.job), looked up when used: only a worker's
+-- state has them, and the Lua tests put stand-ins in their place.
+local function job_api()
+  return require "docmill.job"
 end
 
 local function finish(job, outcome, err, stats)
-  core.complete(job.id, outcome, err, stats)
+  job_api().complete(job.id, outcome, err, stats)
 end
 
 local function fail(job, err, permanent, stats)
@@ -410,13 +410,12 @@ function M.process(job)
   -- The document goes to the process's indexing buffer; its job completes
   -- when the bulk result for it is known ("indexed", "failed" for a
   -- permanent rejection such as a mapping error, "retry" otherwise).
-  core.index_submit(job.id, {
+  job_api().index_submit(job.id, {
     id = id, source = job.source, sha256 = sha, mime = doc.mime, size = f.size,
     mtime_ms = f.mtime_ms, page_count = doc.page_count, pages_ocr = doc.pages_ocr,
     extract_ms = doc.extract_ms, note = doc.note, pages = doc.pages,
   }, { pages = #doc.pages, pages_ocr = doc.pages_ocr, started_ms = t0, fetch = timing.fetch,
         text = doc.stages.text, render = doc.stages.render, ocr = doc.stages.ocr })
-  maybe_gc(s)
 end
 
 return M

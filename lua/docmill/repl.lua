@@ -1,10 +1,15 @@
 -- The live REPL. Two halves:
 --   * eval/close run inside a running worker, in the REPL's own Lua state on
---     the loop thread (core/repl.c): operator code gets a per-connection
+--     the loop thread (core/daemon/repl.c): operator code gets a per-connection
 --     environment with read access to the worker and a few controls;
 --   * client runs in `docmill repl`: a prompt (line editing and history on
 --     a TTY) or one `-e CODE`, talking to the worker's control socket.
 local core = require "docmill.core"
+local sandbox = require "docmill.sandbox"
+-- Each half finds its own module: the worker's REPL state has
+-- docmill.control, the CLI's state docmill.cli.core; neither has both.
+local control = package.loaded["docmill.control"] or {}
+local cli = package.loaded["docmill.cli.core"] or {}
 
 local M = {}
 
@@ -87,45 +92,35 @@ docmill REPL (this worker, live; code runs on its event loop, 2 s budget)
 Globals you set persist for this connection.]]
 
 local API = {
-  stats = core.rt_stats,
-  workers = core.rt_workers,
-  jobs = core.rt_jobs,
-  policy = core.rt_policy,
+  stats = control.stats,
+  workers = control.workers,
+  jobs = control.jobs,
+  policy = control.policy,
   mem_stats = function()
     local m = core.mem_stats()
     return { rss_mb = m.rss / 1048576, peak_rss_mb = m.peak_rss / 1048576 }
   end,
-  health = function() return core.rt_health() end,
-  reload = core.rt_reload,
-  pause = function() core.rt_pause(true); return "paused: no new jobs are taken" end,
-  resume = function() core.rt_pause(false); return "resumed" end,
-  drain = function() core.rt_drain(); return "draining: the worker exits when running jobs end" end,
-  gc = function() core.rt_cleanup(); return "cleanup requested (see the log)" end,
+  health = function() return control.health() end,
+  reload = control.reload,
+  pause = function() control.pause(true); return "paused: no new jobs are taken" end,
+  resume = function() control.pause(false); return "resumed" end,
+  drain = function() control.drain(); return "draining: the worker exits when running jobs end" end,
+  gc = function() control.cleanup(); return "cleanup requested (see the log)" end,
   help = function() return HELP end,
 }
 
--- What operator code sees: the API, a safe part of the standard library,
--- json (cjson) and its own globals. No require, io, os.exit or docmill.core:
+-- What operator code sees: the API, the sandbox's safe library, json
+-- (cjson) and its own globals. No require, io, os.exit or docmill.core:
 -- nothing that blocks the loop or reaches a worker's state.
-local SAFE = {
-  assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall,
-  select = select, tonumber = tonumber, tostring = tostring, type = type, unpack = unpack,
-  xpcall = xpcall, string = string, table = table, math = math,
-  os = { time = os.time, clock = os.clock, date = os.date },
-  json = require "cjson",
-}
-local BASE = setmetatable({}, { __index = function(_, k)
-  local v = API[k]
-  if v ~= nil then return v end
-  return SAFE[k]
-end })
+local BASE = sandbox.library({ json = require "cjson" })
+for k, v in pairs(API) do BASE[k] = v end
 
 local sessions = {}
 
 local function session_env(id)
   local env = sessions[id]
   if not env then
-    env = setmetatable({}, { __index = BASE })
+    env = sandbox.open(BASE)
     sessions[id] = env
   end
   return env
@@ -189,7 +184,7 @@ end
 
 -- opts: socket (path), eval (code or nil). Returns the exit status.
 function M.client(opts)
-  local conn, err = core.control_connect(opts.socket)
+  local conn, err = cli.control_connect(opts.socket)
   if not conn then
     io.stderr:write("docmill repl: ", err, "\n")
     return 1
@@ -205,18 +200,18 @@ function M.client(opts)
   local tty = core.isatty(0)
   local history = os.getenv("HOME") and (os.getenv("HOME") .. "/.docmill_repl_history")
   if tty then
-    if history then core.history_load(history) end
+    if history then cli.history_load(history) end
     io.stdout:write("docmill repl on ", opts.socket, " (help() for the functions, Ctrl-D to leave)\n")
   end
   local function read(prompt)
-    if tty then return core.readline(prompt) end
+    if tty then return cli.readline(prompt) end
     return io.stdin:read("*l")
   end
   local buffer
   while true do
     local line = read(buffer and ">> " or "> ")
     if not line then break end
-    if tty and line:match("%S") then core.history_add(line) end
+    if tty and line:match("%S") then cli.history_add(line) end
     buffer = buffer and (buffer .. "\n" .. line) or line
     if buffer:match("%S") then
       local status = send(conn, buffer, io.stdout, io.stderr)
@@ -229,7 +224,7 @@ function M.client(opts)
       buffer = nil
     end
   end
-  if tty and history then core.history_save(history) end
+  if tty and history then cli.history_save(history) end
   conn:close()
   if buffer then
     io.stderr:write("docmill repl: input ended inside an unfinished chunk\n")

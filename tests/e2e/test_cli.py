@@ -326,7 +326,7 @@ class Extract(unittest.TestCase):
 
     def test_extract_image_dpi_follows_file_resolution(self):
         # Every corpus image is 300 DPI: PNG pHYs, TIFF and BMP resolution,
-        # JPEG JFIF density. (GIF has no resolution field: core/doc.c says
+        # JPEG JFIF density. (GIF has no resolution field: core/extract/doc.c says
         # images without a usable tag are assumed to be 300 DPI scans.)
         got = {}
         for name in ("image_en.png", "multi.tif", "image.bmp", "image_ja.jpg", "image.gif"):

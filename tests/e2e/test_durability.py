@@ -261,7 +261,7 @@ class Durability(unittest.TestCase):
             if signals == 1:
                 self.assertEqual(p.returncode, 0, brief(p))
             else:
-                # quits at once without draining (core/runtime.c: _exit(130))
+                # quits at once without draining (core/daemon/runtime.c: _exit(130))
                 self.assertIn(p.returncode, (0, 130, 128 + signal.SIGTERM), brief(p))
             done = n_docs(db)
             self.assertLess(done, len(paths), "SIGTERM came too late to test anything")

@@ -87,6 +87,106 @@ class Reload(unittest.TestCase):
             self.assertEqual((st["failed"], st["pending"]), (0, 0), st)
 
 
+class ConfigReload(unittest.TestCase):
+    def test_sighup_reads_the_config_too(self):
+        """A broken config.lua is reported (file:line) and changes nothing;
+        a good one applies its live keys (policy path, log level), and says
+        which keys need a restart."""
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "docs")
+            os.makedirs(src)
+            db = os.path.join(tmp, "index.db")
+            write(os.path.join(tmp, "p1.lua"), "return { batch_size = 1 }\n")
+            write(os.path.join(tmp, "p2.lua"),
+                  "return { batch_size = 1,\n"
+                  "  route = function(job)\n"
+                  "    if job.source:match('%.skip%.txt$') then return 'skip' end\n"
+                  "    return 'extract'\n  end }\n")
+            cfg = os.path.join(tmp, "config.lua")
+            good = ('return {\n  source = "docs",\n  index = "sqlite:index.db",\n'
+                    '  policy = "%s",\n  workers = %d,\n  rescan_seconds = 1,\n'
+                    '  log_level = "%s",\n}\n')
+            write(cfg, good % ("p1.lua", 1, "info"))
+            write(os.path.join(src, "first.txt"), "alpha config document\n")
+            err_path = os.path.join(tmp, "run.err")
+            p = U.dm_start("run", "--config", cfg, "--json", stderr_path=err_path)
+            try:
+                def found(q):
+                    return len(U.search(db, q)) > 0 if os.path.exists(db) else False
+                self.assertTrue(U.wait_for(lambda: found("alpha config"), 30), log_of(err_path))
+
+                # A syntax error appended, as ops would: reported with its
+                # line; the run keeps its config and policy.
+                with open(cfg, "a", encoding="utf-8") as f:
+                    f.write("this is not lua\n")
+                p.send_signal(signal.SIGHUP)
+                self.assertTrue(U.wait_for(lambda: "config reload failed" in log_of(err_path), 10),
+                                log_of(err_path))
+                self.assertRegex(log_of(err_path), r"config\.lua:9: .*")
+                self.assertNotIn("policy reloaded", log_of(err_path))
+                self.assertIsNone(p.poll(), "a bad config must not stop the worker")
+
+                # A value out of range names its line too.
+                write(cfg, (good % ("p1.lua", 1, "info")).replace("workers = 1", "workers = 3000"))
+                p.send_signal(signal.SIGHUP)
+                self.assertTrue(U.wait_for(lambda: "config.lua:5: 'workers' must be an integer"
+                                           in log_of(err_path), 10), log_of(err_path))
+                self.assertNotIn("policy reloaded", log_of(err_path))
+
+                # A good config: a new policy file, debug logging, and a
+                # worker count that only a restart can change.
+                write(cfg, good % ("p2.lua", 3, "debug"))
+                p.send_signal(signal.SIGHUP)
+                self.assertTrue(U.wait_for(lambda: "policy reloaded from" in log_of(err_path), 10),
+                                log_of(err_path))
+                log = log_of(err_path)
+                self.assertIn("config reloaded from " + cfg, log)
+                self.assertIn("'workers' changed; it needs a restart to take effect", log)
+                self.assertIn("policy reloaded from " + os.path.join(tmp, "p2.lua"), log)
+                write(os.path.join(src, "second.skip.txt"), "gamma must be skipped\n")
+                write(os.path.join(src, "third.txt"), "delta after the config reload\n")
+                self.assertTrue(U.wait_for(lambda: found("delta after"), 30), log_of(err_path))
+                self.assertTrue(U.wait_for(lambda: "skipped " in log_of(err_path), 10),
+                                log_of(err_path))
+                self.assertFalse(found("gamma must"))
+                # The log level applies live: debug lines appear now.
+                self.assertIn('"level":"debug"', log_of(err_path))
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=30)
+            finally:
+                U.stop(p)
+            self.assertEqual(p.returncode, 0, log_of(err_path)[-3000:])
+
+    def test_flags_win_over_a_reloaded_config(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "docs")
+            os.makedirs(src)
+            db = os.path.join(tmp, "index.db")
+            pol = os.path.join(tmp, "flag.lua")
+            write(pol, "return { batch_size = 1 }\n")
+            cfg = os.path.join(tmp, "config.lua")
+            write(cfg, 'return { rescan_seconds = 1 }\n')
+            write(os.path.join(src, "a.txt"), "epsilon pinned document\n")
+            err_path = os.path.join(tmp, "run.err")
+            p = U.dm_start("run", "--config", cfg, "--source", src, "--index", "sqlite:" + db,
+                           "--policy", pol, "--workers", "1", "--json", stderr_path=err_path)
+            try:
+                self.assertTrue(U.wait_for(lambda: os.path.exists(db) and
+                                           len(U.search(db, "epsilon pinned")) > 0, 30))
+                write(cfg, 'return { rescan_seconds = 1, policy = "other.lua" }\n')
+                p.send_signal(signal.SIGHUP)
+                self.assertTrue(U.wait_for(lambda: "policy reloaded from" in log_of(err_path), 10),
+                                log_of(err_path))
+                log = log_of(err_path)
+                self.assertIn("'policy' changed, but the command line (or environment) sets it", log)
+                self.assertIn("policy reloaded from " + pol, log)
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=30)
+            finally:
+                U.stop(p)
+            self.assertEqual(p.returncode, 0, log_of(err_path)[-3000:])
+
+
 class Drain(unittest.TestCase):
     def test_drain_deadline_returns_running_jobs_to_the_queue(self):
         # A job that will not finish in time (a hook that waits 60 s) and a

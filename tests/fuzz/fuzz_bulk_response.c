@@ -5,7 +5,7 @@
  * actions, 'B' two deletes. Checks, beyond memory safety and UB: a
  * malformed response says why; otherwise every item has a known outcome
  * and status, and an error text exactly when it is not OK. */
-#include "bulk_response.h"
+#include "index/bulk_response.h"
 
 #include <stdio.h>
 #include <stdlib.h>

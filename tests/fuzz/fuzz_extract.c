@@ -11,9 +11,9 @@
  * there is one). The content decides the type, except for ZIP containers,
  * which MuPDF tells apart by name: the input's last byte picks .epub, .cbz,
  * .xps or no suffix for those. */
-#include "common.h"
-#include "doc.h"
-#include "log.h"
+#include "base/common.h"
+#include "extract/doc.h"
+#include "base/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>

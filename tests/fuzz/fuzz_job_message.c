@@ -3,7 +3,7 @@
  * else. Checks, beyond memory safety and UB: a failure is permanent, says
  * why and hands back no jobs; every job is a well-formed s3:// source (valid
  * bucket, non-empty key) or an http(s) URL, with op "index" or "delete". */
-#include "aws/job_message.h"
+#include "net/job_message.h"
 
 #include <stdio.h>
 #include <stdlib.h>

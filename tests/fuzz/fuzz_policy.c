@@ -14,9 +14,9 @@
  * instruction-count hook fires, and an allocator wrapper caps the Lua heap.
  * policy_load runs inside lua_cpcall so that the cap, should it strike in
  * policy_load's own unprotected pushes, unwinds instead of panicking. */
-#include "lstate.h"
-#include "log.h"
-#include "policy.h"
+#include "luabridge/lstate.h"
+#include "base/log.h"
+#include "luabridge/policy.h"
 
 #include <lauxlib.h>
 #include <luajit.h>

@@ -16,6 +16,16 @@ local function with_stubs(stubs, fn)
   if not ok then error(err, 0) end
 end
 
+-- Stands in for docmill.job (a worker's verbs, absent outside the worker
+-- pool) for the duration of fn.
+local function with_job(stubs, fn)
+  local saved = package.loaded["docmill.job"]
+  package.loaded["docmill.job"] = stubs
+  local ok, err = pcall(fn)
+  package.loaded["docmill.job"] = saved
+  if not ok then error(err, 0) end
+end
+
 local function recorder()
   local calls = {}
   return calls, function(id, outcome, err, stats)
@@ -144,15 +154,16 @@ end)
 T.test("a finished document goes to index_submit with its job", function()
   local calls, complete = recorder()
   local submitted = {}
-  with_stubs({
+  with_job({
     complete = complete,
-    index_lookup = function() return false end,
     index_submit = function(job_id, doc, stats)
       submitted[#submitted + 1] = { job_id = job_id, doc = doc, stats = stats }
     end,
   }, function()
-    pipeline.process({ id = 1, source = path("text_ja_en.pdf"), op = "index", attempts = 1 })
-    pipeline.process({ id = 2, source = path("notes_utf8.txt"), op = "index", attempts = 1 })
+    with_stubs({ index_lookup = function() return false end }, function()
+      pipeline.process({ id = 1, source = path("text_ja_en.pdf"), op = "index", attempts = 1 })
+      pipeline.process({ id = 2, source = path("notes_utf8.txt"), op = "index", attempts = 1 })
+    end)
   end)
   T.eq(#calls, 0, "the job completes when its bulk result is known, not here")
   T.eq(#submitted, 2)
@@ -170,13 +181,14 @@ T.test("unchanged content is not extracted again", function()
   local calls, complete = recorder()
   local touched
   local sha = assert(core.sha256_file(path("text_ja_en.pdf")))
-  with_stubs({
-    complete = complete,
-    index_lookup = function() return sha end,
-    index_touch = function(id) touched = id; return true end,
-    open = function() error("must not open an unchanged file") end,
-  }, function()
-    pipeline.process({ id = 3, source = path("text_ja_en.pdf"), op = "index", attempts = 1 })
+  with_job({ complete = complete }, function()
+    with_stubs({
+      index_lookup = function() return sha end,
+      index_touch = function(id) touched = id; return true end,
+      open = function() error("must not open an unchanged file") end,
+    }, function()
+      pipeline.process({ id = 3, source = path("text_ja_en.pdf"), op = "index", attempts = 1 })
+    end)
   end)
   T.eq(calls[1].outcome, "unchanged")
   T.eq(touched, core.doc_id(path("text_ja_en.pdf")))
@@ -185,16 +197,17 @@ end)
 T.test("deletions, skips, vanished files and bad files complete at once", function()
   local calls, complete = recorder()
   local removed
-  with_stubs({
-    complete = complete,
-    index_lookup = function() return false end,
-    index_remove = function(ids) removed = ids; return true end,
-  }, function()
-    pipeline.process({ id = 4, source = "/gone.pdf", op = "delete", attempts = 1 })
-    pipeline.process({ id = 5, source = "/nonexistent.pdf", op = "index", attempts = 1 })
-    pipeline.process({ id = 6, source = path("corrupt.pdf"), op = "index", attempts = 1 })
-    with_stubs({ policy_route = function() return "skip" end }, function()
-      pipeline.process({ id = 8, source = path("mixed.pdf"), op = "index", attempts = 1 })
+  with_job({ complete = complete }, function()
+    with_stubs({
+      index_lookup = function() return false end,
+      index_remove = function(ids) removed = ids; return true end,
+    }, function()
+      pipeline.process({ id = 4, source = "/gone.pdf", op = "delete", attempts = 1 })
+      pipeline.process({ id = 5, source = "/nonexistent.pdf", op = "index", attempts = 1 })
+      pipeline.process({ id = 6, source = path("corrupt.pdf"), op = "index", attempts = 1 })
+      with_stubs({ policy_route = function() return "skip" end }, function()
+        pipeline.process({ id = 8, source = path("mixed.pdf"), op = "index", attempts = 1 })
+      end)
     end)
   end)
   T.eq(removed[1], core.doc_id("/nonexistent.pdf"))
@@ -203,6 +216,19 @@ T.test("deletions, skips, vanished files and bad files complete at once", functi
   T.eq(calls[2].outcome, "deleted")
   T.eq(calls[3].outcome, "failed")
   T.eq(calls[4].outcome, "skipped")
+end)
+
+T.test("each state holds only its modules", function()
+  -- The CLI's state (this one): the primitives and the CLI's own module;
+  -- no worker verbs, no REPL controls.
+  T.ok(package.loaded["docmill.core"], "docmill.core")
+  T.ok(package.loaded["docmill.cli.core"], "docmill.cli.core")
+  T.eq(package.loaded["docmill.job"], nil, "docmill.job")
+  T.eq(package.loaded["docmill.control"], nil, "docmill.control")
+  for _, name in ipairs({ "run", "supervise", "kill", "readline", "complete", "index_submit",
+    "pages_post", "rt_stats", "rt_reload" }) do
+    T.eq(core[name], nil, "docmill.core." .. name)
+  end
 end)
 
 T.test("mem_stats reports the process and this state", function()

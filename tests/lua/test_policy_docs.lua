@@ -14,6 +14,8 @@ T.test("every setting is documented with its default", function()
     local row = doc:match("\n| `" .. spec.name .. "` |[^\n]*")
     T.ok(row, spec.name .. " has a row")
     T.contains(row, "`" .. tostring(defaults[spec.name]) .. "`", spec.name .. " default")
+    -- What a reload cannot change says so; nothing else claims it.
+    T.eq(row:find("Needs a restart", 1, true) ~= nil, not spec.live, spec.name .. " restart note")
   end
 end)
 

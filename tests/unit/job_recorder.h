@@ -3,7 +3,7 @@
 #ifndef DOCMILL_TEST_JOB_RECORDER_H
 #define DOCMILL_TEST_JOB_RECORDER_H
 
-#include "runtime.h"
+#include "queue/job.h"
 
 #include <pthread.h>
 

@@ -1,8 +1,8 @@
 /* The process's indexing buffer (bulk_buffer.c) over the SQLite sink. */
-#include "bulk_buffer.h"
+#include "index/bulk_buffer.h"
 #include "check.h"
 #include "job_recorder.h"
-#include "index_sqlite.h"
+#include "index/index_sqlite.h"
 
 #include <pthread.h>
 #include <unistd.h>

@@ -1,6 +1,6 @@
 /* The _bulk response parser (bulk_response.c): per-item outcomes, and the
  * responses that are malformed as a whole. */
-#include "bulk_response.h"
+#include "index/bulk_response.h"
 #include "check.h"
 
 static int parse(const char *body, const char *const *ids, int n, bool deletes, bulk_item *items,

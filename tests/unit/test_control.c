@@ -1,8 +1,8 @@
 /* The control socket without Lua: a libuv loop on a thread answers with a
  * handler that echoes; the blocking client talks to it. Also the pid file. */
 #include "check.h"
-#include "control.h"
-#include "pidfile.h"
+#include "ops/control.h"
+#include "ops/pidfile.h"
 
 #include <pthread.h>
 #include <signal.h>

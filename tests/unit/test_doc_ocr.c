@@ -1,8 +1,8 @@
 /* MuPDF and Tesseract primitives on the generated corpus (ctest fixture). */
 #include "check.h"
-#include "doc.h"
-#include "ocr.h"
-#include "textnorm.h"
+#include "extract/doc.h"
+#include "extract/ocr.h"
+#include "extract/textnorm.h"
 
 static doc_ctx *dc;
 

@@ -1,5 +1,5 @@
 #include "check.h"
-#include "fetch.h"
+#include "fetch/fetch.h"
 
 #include <sys/stat.h>
 

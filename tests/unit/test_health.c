@@ -3,7 +3,7 @@
  * filesystems reported once, and the reason text. */
 #include "check.h"
 
-#include "health.h"
+#include "ops/health.h"
 
 static const char *fake_meminfo(const char *text)
 {

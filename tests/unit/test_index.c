@@ -1,5 +1,5 @@
 #include "check.h"
-#include "index_sqlite.h"
+#include "index/index_sqlite.h"
 
 static char db[600];
 

@@ -8,17 +8,14 @@
 #include "job_recorder.h"
 
 #include <pthread.h>
-#include "bulk_buffer.h"
+#include "index/bulk_buffer.h"
 
-#include "aws/credentials.h"
-#include "http.h"
-#include "index_opensearch.h"
-#include "log.h"
-#include "lstate.h"
-#include "worker.h"
+#include "net/credentials.h"
+#include "net/http.h"
+#include "index/index_opensearch.h"
+#include "base/log.h"
 
 #include <cjson/cJSON.h>
-#include <lauxlib.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>

@@ -1,6 +1,6 @@
 /* The queue message parser (aws/job_message.c): S3 events, SNS envelopes,
  * plain jobs, and everything malformed. */
-#include "aws/job_message.h"
+#include "net/job_message.h"
 #include "check.h"
 
 static int parse(const char *body, message_job **jobs, dm_err *err)

@@ -1,7 +1,7 @@
 /* Log lines: JSON lines stay valid JSON whatever the message holds (quotes,
  * control characters, UTF-8, far too much), and text lines are plain. */
 #include "check.h"
-#include "log.h"
+#include "base/log.h"
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>

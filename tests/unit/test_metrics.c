@@ -1,7 +1,7 @@
 /* Metrics formatting without a runtime: the EMF line's shape and interval
  * arithmetic, Prometheus text, and the loopback responder. */
 #include "check.h"
-#include "metrics.h"
+#include "ops/metrics.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>

@@ -1,7 +1,7 @@
 /* The page board without Lua: ranges posted by an owner, taken by helper
  * threads and by the owner, handed in out of order, collected in order. */
 #include "check.h"
-#include "page_board.h"
+#include "queue/page_board.h"
 
 #include <pthread.h>
 #include <unistd.h>

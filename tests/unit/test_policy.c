@@ -1,7 +1,7 @@
 /* Policy loading and hook validation (policy.c), through a real Lua state. */
 #include "check.h"
-#include "lstate.h"
-#include "policy.h"
+#include "luabridge/lstate.h"
+#include "luabridge/policy.h"
 
 #include <lauxlib.h>
 
@@ -29,10 +29,13 @@ static void test_builtin_default(void)
     dm_err err;
     CHECK_INT(policy_load(L, NULL, &p, &err), 0);
     policy_settings d;
-    policy_defaults(&d);
-    /* policies/default.lua spells out exactly the built-in defaults. */
+    settings_defaults(&d);
+    /* policies/default.lua sets nothing the schema does not default, and
+     * leaves route and needs_ocr to C: only its languages hook differs. */
     CHECK(memcmp(&p.s, &d, sizeof d) == 0);
-    CHECK(p.hook_ref[HOOK_NEEDS_OCR] != LUA_NOREF);
+    CHECK(p.hook_ref[HOOK_NEEDS_OCR] == LUA_NOREF);
+    CHECK(p.hook_ref[HOOK_ROUTE] == LUA_NOREF);
+    CHECK(p.hook_ref[HOOK_LANGUAGES] != LUA_NOREF);
     CHECK(p.hook_ref[HOOK_DPI] == LUA_NOREF);
     CHECK_STR(p.source, "builtin:default");
     policy_unload(L, &p);
@@ -114,6 +117,59 @@ static void test_endless_policy_is_stopped(void)
     CHECK_INT(load("return { dpi = 150 }", &p, &err), 0);
     CHECK_INT(p.s.dpi, 150);
     policy_unload(L, &p);
+}
+
+static void test_hooks_are_bounded(void)
+{
+    policy p;
+    dm_err err;
+    CHECK_INT(load("return {\n"
+                   "  hook_budget_ms = 100,\n"
+                   "  needs_ocr = function(page) while true do end end,\n"
+                   "  route = function(job)\n"
+                   "    while true do pcall(function() while true do end end) end\n"
+                   "  end,\n"
+                   "  dpi = function(page) local n = 0 for i = 1, 1e5 do n = n + i end return 150 end,\n"
+                   "}\n",
+                   &p, &err),
+              0);
+    int64_t t0 = dm_mono_ms();
+    lua_newtable(L);
+    lua_pushinteger(L, 5);
+    lua_setfield(L, 1, "chars");
+    /* Over budget: the default decides (5 < text_min_chars: OCR). */
+    CHECK(policy_needs_ocr(L, &p, 1));
+    CHECK_STR(policy_route(L, &p, 1), "extract");
+    CHECK(p.hook_errors == 2);
+    /* A hook that finishes in time is not disturbed, and the state goes on. */
+    CHECK_INT(policy_dpi(L, &p, 1), 150);
+    CHECK(p.hook_errors == 2);
+    int64_t took = dm_mono_ms() - t0;
+    CHECK(took >= 200 && took < 5000);
+    lua_settop(L, 0);
+    policy_unload(L, &p);
+}
+
+static void test_value_errors_name_their_line(void)
+{
+    policy p;
+    dm_err err;
+    const char *path = write_policy("c5.xlarge.lua", "-- workers = 1\n"
+                                                     "return {\n"
+                                                     "  dpi = 200,\n"
+                                                     "  workers = 3000,\n"
+                                                     "}\n");
+    CHECK_INT(policy_load(L, path, &p, &err), -1);
+    char want[700];
+    snprintf(want, sizeof want, "%s:4: 'workers' = 3000 is out of range (integer 0..256)", path);
+    CHECK_STR(err.msg, want);
+    path = write_policy("typo.lua", "return {\n  dpi = 200,\n  dpii = 300,\n}\n");
+    CHECK_INT(policy_load(L, path, &p, &err), -1);
+    snprintf(want, sizeof want, "%s:3: unknown policy key 'dpii' (did you mean 'dpi'?)", path);
+    CHECK_STR(err.msg, want);
+    path = write_policy("type.lua", "return { dpi = 200, ocr_skip_inverted = 'yes' }\n");
+    CHECK_INT(policy_load(L, path, &p, &err), -1);
+    CHECK_CONTAINS(err.msg, "type.lua:1: 'ocr_skip_inverted' must be a boolean, got string");
 }
 
 static void test_hooks_are_validated(void)
@@ -199,6 +255,8 @@ int main(void)
         {"typos, bad types, ranges, syntax and globals fail with precise messages", test_errors_are_precise},
         {"hook results are validated: clamped, or the default with a count", test_hooks_are_validated},
         {"an endless policy file is stopped at load, even inside pcall", test_endless_policy_is_stopped},
+        {"every hook call is bounded by hook_budget_ms; over it, the default", test_hooks_are_bounded},
+        {"value errors name the file and line of the key", test_value_errors_name_their_line},
         {NULL, NULL}};
     int rc = check_run(cases);
     lstate_close(L);

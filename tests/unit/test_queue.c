@@ -1,5 +1,5 @@
 #include "check.h"
-#include "queue_sqlite.h"
+#include "queue/queue_sqlite.h"
 
 #include <unistd.h>
 

@@ -1,6 +1,6 @@
 /* sd_notify: the datagram systemd reads, on a socket this test listens on. */
 #include "check.h"
-#include "sd_notify.h"
+#include "ops/sd_notify.h"
 
 #include <sys/socket.h>
 #include <sys/un.h>

@@ -5,9 +5,9 @@
 #include "check.h"
 #include "fake_server.h"
 
-#include "aws/imds.h"
-#include "aws/spot.h"
-#include "http.h"
+#include "net/imds.h"
+#include "net/spot.h"
+#include "net/http.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>

@@ -1,10 +1,10 @@
 /* The supervisor (restart on crash, pass signals on, propagate the exit
  * status) and the watchdog's view of a worker past its page deadline. */
 #include "check.h"
-#include "doc.h"
-#include "runtime.h"
-#include "supervisor.h"
-#include "worker.h"
+#include "extract/doc.h"
+#include "daemon/runtime.h"
+#include "ops/supervisor.h"
+#include "daemon/worker.h"
 
 #include <signal.h>
 #include <stdio.h>

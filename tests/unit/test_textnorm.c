@@ -1,5 +1,5 @@
 #include "check.h"
-#include "textnorm.h"
+#include "extract/textnorm.h"
 
 #include <iconv.h>
 

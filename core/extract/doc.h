@@ -1,0 +1,75 @@
+/* doc: open a document and get at its pages — text layer, or a grayscale
+ * raster for OCR. MuPDF does PDF, XPS, EPUB, CBZ and images; plain-text files
+ * are decoded here too so every kind of input has pages. Each worker thread
+ * owns one doc_ctx (a MuPDF context of its own with a small store and an
+ * allocation counter); nothing here is shared between threads. */
+#ifndef DOCMILL_DOC_H
+#define DOCMILL_DOC_H
+
+#include "base/common.h"
+
+typedef struct doc_ctx doc_ctx;
+typedef struct doc doc;
+
+typedef enum {
+    DOC_KIND_PDF,    /* text layer + rendering */
+    DOC_KIND_MUPDF,  /* XPS, EPUB, CBZ...: same as PDF through MuPDF */
+    DOC_KIND_IMAGE,  /* PNG, JPEG, TIFF, BMP, GIF: pages are OCR'd at native size */
+    DOC_KIND_TEXT,   /* plain text: one page, decoded to UTF-8 */
+} doc_kind;
+
+/* An 8-bit grayscale raster, one byte per pixel, white = 255. */
+typedef struct gray_image {
+    unsigned char *samples;
+    int width, height, stride;
+    int dpi;
+    void *owner;     /* the MuPDF pixmap that holds the samples */
+} gray_image;
+
+typedef struct page_info {
+    double image_coverage;  /* share of the page area covered by images, 0..1 */
+    int image_dpi;          /* resolution of the page's largest image (0 = none) */
+    int width_pt, height_pt;
+} page_info;
+
+doc_ctx *doc_ctx_new(size_t store_bytes, dm_err *err);
+void doc_ctx_free(doc_ctx *dc);
+/* Bytes MuPDF holds right now, and the most it ever held. */
+size_t doc_ctx_allocated(const doc_ctx *dc);
+size_t doc_ctx_peak(const doc_ctx *dc);
+/* Drops everything MuPDF's store caches (decoded images, fonts). */
+void doc_ctx_shrink_store(doc_ctx *dc);
+/* Caps what MuPDF may hold in this context (0 = no cap). An operation that
+ * needs more fails with "memory limit: ..." (the store is emptied first). */
+void doc_ctx_set_limit(doc_ctx *dc, size_t bytes);
+/* The deadline (monotonic ms, 0 = none) of what the worker does next: text
+ * extraction and rendering past it stop and fail with "timed out ...".
+ * Any thread may call doc_ctx_abort_if_late; MuPDF only reads the flag. */
+void doc_ctx_set_deadline(doc_ctx *dc, int64_t deadline_ms);
+int64_t doc_ctx_deadline(const doc_ctx *dc);
+void doc_ctx_abort_if_late(doc_ctx *dc, int64_t now_ms);
+
+/* Sniffs the content, not the name (the name only breaks ties for ZIP-based
+ * formats). Unsupported content is a permanent error whose message starts
+ * with "unsupported type". */
+doc *doc_open(doc_ctx *dc, const char *path, dm_err *err);
+void doc_close(doc *d);
+doc_kind doc_get_kind(const doc *d);
+const char *doc_mime(const doc *d);
+const char *doc_text_encoding(const doc *d);  /* DOC_KIND_TEXT only, else NULL */
+int doc_page_count(const doc *d);
+/* Number of MuPDF warnings so far ("cannot load object"...): a sign of a
+ * damaged file whose text layer deserves suspicion. */
+int doc_warning_count(const doc *d);
+
+/* Pages are numbered from 1. The text is raw (not normalised). */
+int doc_page_text(doc *d, int page, sbuf *out, page_info *info, dm_err *err);
+/* Renders at dpi; a page that would exceed max_pixels is rendered at the
+ * largest dpi that fits instead (img->dpi says which). Image documents are
+ * decoded at their native resolution whatever dpi says, and one larger than
+ * max_pixels is refused. */
+int doc_render_gray(doc *d, int page, int dpi, int64_t max_pixels, gray_image *img, dm_err *err);
+void gray_image_free(doc_ctx *dc, gray_image *img);
+doc_ctx *doc_get_ctx(const doc *d);
+
+#endif

@@ -1,0 +1,229 @@
+#include "extract/ocr.h"
+
+#include "base/log.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <tesseract/capi.h>
+
+/* A worker rarely needs more than two language sets; beyond this the least
+ * recently used instance is dropped to bound memory (~100 MB each). */
+#define OCR_MAX_APIS 3
+
+typedef struct ocr_slot {
+    char langs[64];
+    TessBaseAPI *api;
+    int64_t last_used;
+    int psm;
+    int skip_inverted;
+} ocr_slot;
+
+struct ocr_engine {
+    char *tessdata_dir;
+    ocr_slot slots[OCR_MAX_APIS];
+    int64_t clock;
+};
+
+ocr_engine *ocr_engine_new(const char *tessdata_dir)
+{
+    ocr_engine *eng = dm_xcalloc(1, sizeof *eng);
+    eng->tessdata_dir = tessdata_dir ? dm_xstrdup(tessdata_dir) : NULL;
+    return eng;
+}
+
+static void slot_clear(ocr_slot *s)
+{
+    if (s->api) {
+        TessBaseAPIEnd(s->api);
+        TessBaseAPIDelete(s->api);
+    }
+    memset(s, 0, sizeof *s);
+}
+
+void ocr_engine_free(ocr_engine *eng)
+{
+    if (!eng)
+        return;
+    for (int i = 0; i < OCR_MAX_APIS; i++)
+        slot_clear(&eng->slots[i]);
+    free(eng->tessdata_dir);
+    free(eng);
+}
+
+int ocr_engine_loaded(const ocr_engine *eng)
+{
+    int n = 0;
+    for (int i = 0; i < OCR_MAX_APIS; i++)
+        n += eng->slots[i].api != NULL;
+    return n;
+}
+
+static const char *default_tessdata(void)
+{
+    const char *env = getenv("TESSDATA_PREFIX");
+    if (env && *env)
+        return env;
+    return "/usr/share/tesseract-ocr/5/tessdata";
+}
+
+bool ocr_languages_available(const char *tessdata_dir, const char *langs, dm_err *err)
+{
+    const char *dir = tessdata_dir ? tessdata_dir : default_tessdata();
+    if (!langs || !*langs || strlen(langs) >= 64) {
+        dm_err_set(err, true, "invalid OCR language set '%s'", langs ? langs : "");
+        return false;
+    }
+    char copy[64];
+    snprintf(copy, sizeof copy, "%s", langs);
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, "+", &save); tok; tok = strtok_r(NULL, "+", &save)) {
+        for (const char *c = tok; *c; c++) {
+            if (!(*c == '_' || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                  (*c >= '0' && *c <= '9'))) {
+                dm_err_set(err, true, "invalid OCR language name '%s'", tok);
+                return false;
+            }
+        }
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s.traineddata", dir, tok);
+        struct stat st;
+        if (stat(path, &st) != 0) {
+            dm_err_set(err, true, "OCR language '%s' is not installed (%s missing)", tok, path);
+            return false;
+        }
+    }
+    return true;
+}
+
+static TessBaseAPI *engine_api(ocr_engine *eng, const char *langs, dm_err *err)
+{
+    ocr_slot *victim = &eng->slots[0];
+    eng->clock++;
+    for (int i = 0; i < OCR_MAX_APIS; i++) {
+        ocr_slot *s = &eng->slots[i];
+        if (s->api && strcmp(s->langs, langs) == 0) {
+            s->last_used = eng->clock;
+            return s->api;
+        }
+        if (!s->api || (victim->api && s->last_used < victim->last_used))
+            victim = s;
+    }
+    if (!ocr_languages_available(eng->tessdata_dir, langs, err))
+        return NULL;
+    slot_clear(victim);
+    TessBaseAPI *api = TessBaseAPICreate();
+    int64_t t0 = dm_mono_ms();
+    if (TessBaseAPIInit3(api, eng->tessdata_dir, langs) != 0) {
+        TessBaseAPIDelete(api);
+        dm_err_set(err, true, "cannot initialise Tesseract for '%s'", langs);
+        return NULL;
+    }
+    log_debug("tesseract %s loaded in %lld ms", langs, (long long)(dm_mono_ms() - t0));
+    snprintf(victim->langs, sizeof victim->langs, "%s", langs);
+    victim->api = api;
+    victim->last_used = eng->clock;
+    victim->psm = -1;
+    victim->skip_inverted = -1;
+    return api;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
+
+/* The median height of the recognised text lines. */
+static void line_heights(TessBaseAPI *api, ocr_result *res)
+{
+    res->lines = 0;
+    res->line_height_px = 0;
+    TessResultIterator *it = TessBaseAPIGetIterator(api);
+    if (!it)
+        return;
+    TessPageIterator *pit = TessResultIteratorGetPageIterator(it);
+    int cap = 64, n = 0;
+    int *h = dm_xmalloc((size_t)cap * sizeof *h);
+    do {
+        int l, t, r, b;
+        if (!TessPageIteratorBoundingBox(pit, RIL_TEXTLINE, &l, &t, &r, &b) || b <= t)
+            continue;
+        if (n == cap)
+            h = dm_xrealloc(h, (size_t)(cap *= 2) * sizeof *h);
+        h[n++] = b - t;
+    } while (TessPageIteratorNext(pit, RIL_TEXTLINE));
+    TessResultIteratorDelete(it);
+    if (n > 0) {
+        qsort(h, (size_t)n, sizeof *h, cmp_int);
+        res->lines = n;
+        res->line_height_px = h[n / 2];
+    }
+    free(h);
+}
+
+int ocr_recognize(ocr_engine *eng, const char *langs, const gray_image *img,
+                  const ocr_options *opt, sbuf *out, ocr_result *res, dm_err *err)
+{
+    memset(res, 0, sizeof *res);
+    if (!img || !img->samples || img->width <= 0 || img->height <= 0) {
+        dm_err_set(err, true, "no image to recognise");
+        return -1;
+    }
+    TessBaseAPI *api = engine_api(eng, langs, err);
+    if (!api)
+        return -1;
+    ocr_slot *slot = NULL;
+    for (int i = 0; i < OCR_MAX_APIS; i++)
+        if (eng->slots[i].api == api)
+            slot = &eng->slots[i];
+    int psm = opt ? opt->psm : 3;
+    int skip_inv = opt ? opt->skip_inverted : 0;
+    if (slot->psm != psm) {
+        TessBaseAPISetPageSegMode(api, (TessPageSegMode)psm);
+        slot->psm = psm;
+    }
+    if (slot->skip_inverted != skip_inv) {
+        TessBaseAPISetVariable(api, "tessedit_do_invert", skip_inv ? "0" : "1");
+        slot->skip_inverted = skip_inv;
+    }
+    int64_t t0 = dm_mono_ms();
+    int64_t deadline = opt ? opt->deadline_ms : 0;
+    if (deadline > 0 && t0 >= deadline) {
+        dm_err_set(err, true, "timed out before OCR");
+        return -1;
+    }
+    TessBaseAPISetImage(api, img->samples, img->width, img->height, 1, img->stride);
+    /* Must follow SetImage, which resets the resolution. */
+    TessBaseAPISetSourceResolution(api, img->dpi > 0 ? img->dpi : 300);
+    /* Tesseract checks the monitor's deadline between words. */
+    ETEXT_DESC *monitor = NULL;
+    if (deadline > 0) {
+        monitor = TessMonitorCreate();
+        int64_t left = deadline - t0;
+        TessMonitorSetDeadlineMSecs(monitor, left > INT32_MAX ? INT32_MAX : (int)left);
+    }
+    int rc = TessBaseAPIRecognize(api, monitor);
+    if (monitor)
+        TessMonitorDelete(monitor);
+    if (rc != 0 || (deadline > 0 && dm_mono_ms() > deadline)) {
+        TessBaseAPIClear(api);
+        if (deadline > 0 && dm_mono_ms() > deadline)
+            dm_err_set(err, true, "timed out after %lld ms of OCR",
+                       (long long)(dm_mono_ms() - t0));
+        else
+            dm_err_set(err, true, "Tesseract could not recognise the page");
+        return -1;
+    }
+    char *text = TessBaseAPIGetUTF8Text(api);
+    if (text) {
+        sbuf_append(out, text, strlen(text));
+        TessDeleteText(text);
+    }
+    res->mean_confidence = TessBaseAPIMeanTextConf(api);
+    line_heights(api, res);
+    TessBaseAPIClear(api);
+    res->elapsed_ms = dm_mono_ms() - t0;
+    return 0;
+}

@@ -1,0 +1,37 @@
+/* ocr: Tesseract through its C API, on grayscale rasters held in memory.
+ * One ocr_engine per worker thread; it keeps one initialised TessBaseAPI per
+ * language set (loading jpn+eng costs ~0.6 s, so it is done once and
+ * reused). Not thread-safe by design: each thread owns its engine. */
+#ifndef DOCMILL_OCR_H
+#define DOCMILL_OCR_H
+
+#include "base/common.h"
+#include "extract/doc.h"
+
+typedef struct ocr_engine ocr_engine;
+
+typedef struct ocr_options {
+    int psm;              /* page segmentation mode; 3 = automatic */
+    bool skip_inverted;   /* skip the inverted-text pass (tessedit_do_invert=0) */
+    int64_t deadline_ms;  /* monotonic; recognition past it fails "timed out" (0 = none) */
+} ocr_options;
+
+typedef struct ocr_result {
+    int mean_confidence;  /* 0..100 */
+    int lines;            /* text lines found */
+    int line_height_px;   /* their median height in the image's pixels (0 = none):
+                             what the render DPI should be adapted to */
+    int64_t elapsed_ms;
+} ocr_result;
+
+/* tessdata_dir may be NULL for Tesseract's compiled-in default. */
+ocr_engine *ocr_engine_new(const char *tessdata_dir);
+void ocr_engine_free(ocr_engine *eng);
+/* True when every language of "jpn+eng" has traineddata installed. */
+bool ocr_languages_available(const char *tessdata_dir, const char *langs, dm_err *err);
+int ocr_recognize(ocr_engine *eng, const char *langs, const gray_image *img,
+                  const ocr_options *opt, sbuf *out, ocr_result *res, dm_err *err);
+/* Language sets with a live TessBaseAPI in this engine. */
+int ocr_engine_loaded(const ocr_engine *eng);
+
+#endif

@@ -1,0 +1,313 @@
+/* _bulk for the OpenSearch sink: bodies cut to size, each item's result
+ * read back (bulk_response.c), transient items retried with backoff, a
+ * request refused as a whole resent item by item. */
+#include "index/opensearch_internal.h"
+
+#include "base/log.h"
+#include "index/bulk_response.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- _bulk ---------------------------------------------------------------- */
+
+typedef struct bulk_job {
+    const index_doc *docs;       /* index actions, or */
+    const char *const *ids;      /* delete actions */
+    int n;
+    index_item_result *res;
+    int *tries_used;
+    bool *pending;               /* still to be sent */
+    bool *solo;                  /* goes alone: its request was rejected as a whole */
+    int *chunk;                  /* the items of the request being built */
+    const char **chunk_ids;      /* their ids, for checking the response */
+    bulk_item *answers;          /* the response's word on each of them */
+    int64_t now_ms;
+} bulk_job;
+
+static const char *item_id(const bulk_job *j, int i)
+{
+    return j->docs ? j->docs[i].id : j->ids[i];
+}
+
+static void append_action(sbuf *b, const char *action, const char *index, const char *id)
+{
+    sbuf_appendf(b, "{\"%s\":{\"_index\":\"%s\",\"_id\":", action, index);
+    os_json_cstr(b, id);
+    LIT(b, "}}\n");
+}
+
+static void append_doc(sbuf *b, const char *index, const index_doc *d, int64_t now_ms)
+{
+    append_action(b, "index", index, d->id);
+    LIT(b, "{\"source\":");
+    os_json_cstr(b, d->source);
+    LIT(b, ",\"sha256\":");
+    os_json_cstr(b, d->sha256);
+    LIT(b, ",\"mime\":");
+    os_json_cstr(b, d->mime);
+    sbuf_appendf(b,
+                 ",\"size\":%lld,\"mtime_ms\":%lld,\"page_count\":%d,\"pages_ocr\":%d,"
+                 "\"extract_ms\":%lld,\"note\":",
+                 (long long)d->size, (long long)d->mtime_ms, d->page_count, d->pages_ocr,
+                 (long long)d->extract_ms);
+    os_json_cstr(b, d->note);
+    sbuf_appendf(b, ",\"indexed_at\":%lld,\"pages\":[", (long long)now_ms);
+    for (int i = 0; i < d->npages; i++) {
+        const index_page *p = &d->pages[i];
+        sbuf_appendf(b, "%s{\"page\":%d,\"method\":", i ? "," : "", p->page);
+        os_json_cstr(b, p->method);
+        if (p->dpi > 0)
+            sbuf_appendf(b, ",\"dpi\":%d,\"text\":", p->dpi);
+        else
+            LIT(b, ",\"dpi\":null,\"text\":");
+        os_json_str(b, p->text ? p->text : "", p->text ? p->text_len : 0);
+        sbuf_putc(b, '}');
+    }
+    LIT(b, "]}\n");
+}
+
+static void append_item(const os_sink *s, const bulk_job *j, int i, sbuf *b)
+{
+    if (j->docs)
+        append_doc(b, s->index, &j->docs[i], j->now_ms);
+    else
+        append_action(b, "delete", s->index, j->ids[i]);
+}
+
+static void body_cut(sbuf *b, size_t len)
+{
+    b->len = len;
+    if (b->data)
+        b->data[len] = '\0';
+}
+
+static void item_final(bulk_job *j, int i, bool ok, bool permanent, const char *error)
+{
+    j->pending[i] = false;
+    j->res[i].ok = ok;
+    j->res[i].permanent = !ok && permanent;
+    snprintf(j->res[i].error, sizeof j->res[i].error, "%s", ok ? "" : error);
+}
+
+/* A retryable failure of item i: charged one try, final when out of them. */
+static void item_retry(os_sink *s, bulk_job *j, int i, const char *error)
+{
+    snprintf(j->res[i].error, sizeof j->res[i].error, "%s", error);
+    if (++j->tries_used[i] >= s->tries)
+        item_final(j, i, false, false, error);
+}
+
+typedef enum { SENT, SENT_RETRY, WHOLE_RETRY, WHOLE_STOP } chunk_outcome;
+
+/* Applies a 200 _bulk response to the k items of the chunk. */
+static chunk_outcome apply_items(os_sink *s, bulk_job *j, int k, const http_response *resp,
+                                 char *why, size_t cap)
+{
+    if (bulk_response_parse(resp->body.data, resp->body.len, j->chunk_ids, k, !j->docs,
+                            j->answers, why, cap) != 0)
+        return WHOLE_RETRY;
+    chunk_outcome out = SENT;
+    for (int m = 0; m < k; m++) {
+        int i = j->chunk[m];
+        const bulk_item *a = &j->answers[m];
+        switch (a->outcome) {
+        case BULK_ITEM_OK:
+            item_final(j, i, true, false, NULL);
+            break;
+        case BULK_ITEM_NO_INDEX:
+            s->ready = false;  /* recreate it with the mapping before the retry */
+            item_retry(s, j, i, a->error);
+            out = SENT_RETRY;
+            break;
+        case BULK_ITEM_RETRY:
+            item_retry(s, j, i, a->error);
+            out = SENT_RETRY;
+            break;
+        case BULK_ITEM_PERMANENT:
+            item_final(j, i, false, true, a->error);
+            break;
+        }
+    }
+    return out;
+}
+
+/* Sends the chunk's k items (their actions are in body). */
+static chunk_outcome send_chunk(os_sink *s, bulk_job *j, int k, const sbuf *body, char *why,
+                                size_t cap)
+{
+    os_req r = {.method = "POST", .path = "/_bulk", .content_type = "application/x-ndjson",
+                .body = body->data, .body_len = body->len, .timeout_ms = s->bulk_timeout_ms};
+    http_response resp;
+    dm_err err;
+    chunk_outcome out;
+    if (os_perform(s, &r, &resp, &err) != 0) {
+        snprintf(why, cap, "%.250s", err.msg);
+        out = WHOLE_RETRY;
+    } else if (resp.status == 200) {
+        out = apply_items(s, j, k, &resp, why, cap);
+    } else {
+        os_describe_response(&resp, why, cap);
+        if (os_retryable_status(resp.status)) {
+            out = WHOLE_RETRY;
+        } else if (resp.status == 401 || resp.status == 403) {
+            out = WHOLE_STOP;  /* retrying now cannot help; the job's retry may */
+        } else if (resp.status == 404 && os_response_error_is(&resp, "index_not_found_exception")) {
+            s->ready = false;  /* deleted under us: recreate it first */
+            out = WHOLE_RETRY;
+        } else if (k > 1) {
+            /* A request rejected as a whole (400, 413): send its items one
+             * by one, so only a culprit fails. */
+            if (resp.status == 413 && s->target_body / 2 >= MIN_TARGET_BODY)
+                s->target_body /= 2;
+            for (int m = 0; m < k; m++)
+                j->solo[j->chunk[m]] = true;
+            out = SENT;
+        } else {
+            item_final(j, j->chunk[0], false, true, why);
+            out = SENT;
+        }
+    }
+    http_response_free(&resp);
+    return out;
+}
+
+/* Sends every item of j in _bulk requests of at most target_body bytes
+ * (one item alone may reach INDEX_OPENSEARCH_MAX_BODY), retrying what can
+ * be retried with backoff, until each item has a final result. Returns -1
+ * with err when no item got a definite answer (nothing stored, nothing
+ * rejected: the whole call was transient). */
+static int run_bulk(os_sink *s, bulk_job *j, dm_err *err)
+{
+    int n = j->n;
+    j->tries_used = dm_xcalloc((size_t)n, sizeof *j->tries_used);
+    j->pending = dm_xcalloc((size_t)n, sizeof *j->pending);
+    j->solo = dm_xcalloc((size_t)n, sizeof *j->solo);
+    j->chunk = dm_xcalloc((size_t)n, sizeof *j->chunk);
+    j->chunk_ids = dm_xcalloc((size_t)n, sizeof *j->chunk_ids);
+    j->answers = dm_xcalloc((size_t)n, sizeof *j->answers);
+    for (int i = 0; i < n; i++) {
+        j->pending[i] = true;
+        j->res[i] = (index_item_result){.ok = false};
+    }
+    char why[256] = "";
+    sbuf body;
+    sbuf_init(&body);
+    int npending = n, sleeps = 0;
+    while (npending > 0) {
+        bool wait = false, whole = false, stop = false;
+        dm_err ierr;
+        if (!s->ready && os_ensure_index(s, 1, &ierr) != 0) {
+            snprintf(why, sizeof why, "%.250s", ierr.msg);
+            whole = true;
+        }
+        for (int i = 0; i < n && !whole;) {
+            int k = 0;
+            sbuf_reset(&body);
+            for (; i < n; i++) {
+                if (!j->pending[i])
+                    continue;
+                if (j->solo[i] && k > 0)
+                    break;
+                size_t mark = body.len;
+                append_item(s, j, i, &body);
+                if (k > 0 && body.len > s->target_body) {
+                    body_cut(&body, mark);  /* does not fit: starts the next request */
+                    break;
+                }
+                if (body.len > INDEX_OPENSEARCH_MAX_BODY) {
+                    char e[160];
+                    snprintf(e, sizeof e,
+                             "document is %.1f MiB as JSON, over the %u MiB _bulk request limit",
+                             (double)(body.len - mark) / (1 << 20), INDEX_OPENSEARCH_MAX_BODY >> 20);
+                    body_cut(&body, mark);
+                    item_final(j, i, false, true, e);
+                    continue;
+                }
+                j->chunk_ids[k] = item_id(j, i);
+                j->chunk[k++] = i;
+                if (j->solo[i]) {
+                    i++;
+                    break;
+                }
+            }
+            if (k == 0)
+                continue;
+            chunk_outcome o = send_chunk(s, j, k, &body, why, sizeof why);
+            if (o == SENT_RETRY)
+                wait = true;
+            whole = o == WHOLE_RETRY || o == WHOLE_STOP;
+            stop = o == WHOLE_STOP;
+        }
+        /* A request that failed as a whole (cluster down, 429, 5xx) stops
+         * the pass: every item still waiting is charged a try, so a dead
+         * cluster costs `tries` rounds, not one per request. */
+        npending = 0;
+        for (int i = 0; i < n; i++) {
+            if (!j->pending[i])
+                continue;
+            if (stop)
+                item_final(j, i, false, false, why);
+            else if (whole)
+                item_retry(s, j, i, why);
+            npending += j->pending[i];
+        }
+        if (npending > 0 && (whole || wait))
+            os_backoff(s, ++sleeps);
+    }
+    sbuf_free(&body);
+    free(j->tries_used);
+    free(j->pending);
+    free(j->solo);
+    free(j->chunk);
+    free(j->chunk_ids);
+    free(j->answers);
+    int definite = 0;
+    for (int i = 0; i < n; i++)
+        definite += j->res[i].ok || j->res[i].permanent;
+    if (n > 0 && definite == 0) {
+        dm_err_set(err, false, "opensearch _bulk (%s): %s", s->base_url, j->res[0].error);
+        return -1;
+    }
+    return 0;
+}
+
+int os_bulk(index_sink *sink, const index_doc *docs, int n, index_item_result *results,
+                   dm_err *err)
+{
+    os_sink *s = (os_sink *)sink;
+    if (n <= 0)
+        return 0;
+    bulk_job j = {.docs = docs, .n = n, .res = results, .now_ms = dm_now_ms()};
+    return run_bulk(s, &j, err);
+}
+
+/* Deletes by id; a document that is not there counts as deleted. */
+int os_remove(index_sink *sink, const char *const *ids, int n, dm_err *err)
+{
+    os_sink *s = (os_sink *)sink;
+    if (n <= 0)
+        return 0;
+    index_item_result *res = dm_xcalloc((size_t)n, sizeof *res);
+    bulk_job j = {.ids = ids, .n = n, .res = res, .now_ms = dm_now_ms()};
+    int rc = run_bulk(s, &j, err);
+    if (rc == 0) {
+        int failed = 0, permanent = 0, first = -1;
+        for (int i = 0; i < n; i++) {
+            if (!res[i].ok) {
+                failed++;
+                permanent += res[i].permanent;
+                if (first < 0)
+                    first = i;
+            }
+        }
+        if (failed) {
+            dm_err_set(err, permanent == failed, "opensearch delete (%s): %d of %d failed: %s",
+                       s->base_url, failed, n, res[first].error);
+            rc = -1;
+        }
+    }
+    free(res);
+    return rc;
+}

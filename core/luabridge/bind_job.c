@@ -1,0 +1,104 @@
+/* docmill.job: a worker's verbs, reaching the process through the host the
+ * worker set (lstate_host), never the runtime itself.
+ * complete(job_id, outcome, error, {pages=, pages_ocr=, elapsed_ms=, fetch=, text=, ...})
+ *   outcome: indexed | unchanged | deleted | skipped | failed | retry | poison
+ * index_submit(job_id, doc, {pages=, pages_ocr=, started_ms=, fetch=, ...})
+ *   hands the document to the process's indexing buffer; the job completes
+ *   when its bulk result is known. The job is no longer the worker's.
+ * worker_id() -> this worker's number
+ * (pages_*: bind_pages.c) */
+#include "luabridge/bindings.h"
+
+#include "index/bulk_buffer.h"
+#include "luabridge/lstate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void bind_read_stages(lua_State *L, int t, int64_t *stage_ms)
+{
+    for (int k = 0; k < STAGE_COUNT; k++) {
+        lua_getfield(L, t, job_stage_names[k]);
+        stage_ms[k] = (int64_t)luaL_optnumber(L, -1, 0);
+        lua_pop(L, 1);
+    }
+}
+
+static int l_complete(lua_State *L)
+{
+    lstate_env *env = lstate_get_env(L);
+    job_result r = {.worker_id = env->worker_id};
+    r.job_id = (int64_t)luaL_checknumber(L, 1);
+    const char *outcome = luaL_checkstring(L, 2);
+    if (!job_outcome_parse(outcome, &r.outcome))
+        return luaL_error(L, "complete: unknown outcome '%s'", outcome);
+    const char *msg = luaL_optstring(L, 3, "");
+    if (lua_istable(L, 4)) {
+        lua_getfield(L, 4, "pages");
+        r.pages = (int)luaL_optinteger(L, -1, 0);
+        lua_getfield(L, 4, "pages_ocr");
+        r.pages_ocr = (int)luaL_optinteger(L, -1, 0);
+        lua_getfield(L, 4, "elapsed_ms");
+        r.elapsed_ms = (int64_t)luaL_optnumber(L, -1, 0);
+        lua_pop(L, 3);
+        bind_read_stages(L, 4, r.stage_ms);
+    }
+    /* Closed last: everything above may raise, and a job closed but never
+     * reported would stay in flight forever. */
+    if (!lstate_env_close_job(env, r.job_id))
+        return luaL_error(L, "complete: job %f is not open in this worker (completed twice?)",
+                          (double)r.job_id);
+    snprintf(r.error, sizeof r.error, "%s", msg);
+    env->host->complete(env->host_ud, &r);
+    return 0;
+}
+
+static int l_index_submit(lua_State *L)
+{
+    int64_t job_id = (int64_t)luaL_checknumber(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lstate_env *env = lstate_get_env(L);
+    bulk_job_stats stats = {.worker_id = env->worker_id};
+    if (lua_istable(L, 3)) {
+        lua_getfield(L, 3, "pages");
+        stats.pages = (int)luaL_optinteger(L, -1, 0);
+        lua_getfield(L, 3, "pages_ocr");
+        stats.pages_ocr = (int)luaL_optinteger(L, -1, 0);
+        lua_getfield(L, 3, "started_ms");
+        stats.started_ms = (int64_t)luaL_optnumber(L, -1, (lua_Number)dm_mono_ms());
+        lua_pop(L, 3);
+        bind_read_stages(L, 3, stats.stage_ms);
+    }
+    if (!lstate_env_close_job(env, job_id))
+        return luaL_error(L, "index_submit: job %f is not open in this worker", (double)job_id);
+    index_doc d;
+    memset(&d, 0, sizeof d);
+    const char *bad = NULL;
+    bind_read_doc(L, 2, &d, &bad);
+    if (!bad)
+        bulk_buffer_submit(env->host->bulk(env->host_ud), job_id, &d, &stats);
+    free((void *)d.pages);
+    if (bad) {
+        /* The job was closed: hand it back so it is not lost. */
+        job_result r = {.job_id = job_id, .outcome = OUTCOME_POISON, .worker_id = env->worker_id};
+        snprintf(r.error, sizeof r.error, "internal error: document field '%s' is malformed", bad);
+        env->host->complete(env->host_ud, &r);
+        return luaL_error(L, "index_submit: field '%s' is missing or has the wrong type", bad);
+    }
+    return 0;
+}
+
+static int l_worker_id(lua_State *L)
+{
+    lua_pushinteger(L, lstate_get_env(L)->worker_id);
+    return 1;
+}
+
+void bind_job_register(lua_State *L, int module)
+{
+    static const luaL_Reg fns[] = {{"complete", l_complete},
+                                   {"index_submit", l_index_submit},
+                                   {"worker_id", l_worker_id},
+                                   {NULL, NULL}};
+    bind_set_funcs(L, module, fns);
+}

@@ -1,0 +1,73 @@
+/* ocr(image, langs, {psm=, skip_inverted=}) -> text (NFKC), {confidence=, ms=}
+ *                                            | nil, err, permanent
+ * ocr_languages_available(langs) -> true | false, err */
+#include "luabridge/bindings.h"
+#include "luabridge/lstate.h"
+#include "extract/ocr.h"
+#include "extract/textnorm.h"
+
+static int l_ocr(lua_State *L)
+{
+    const gray_image *img = bind_doc_check_image(L, 1);
+    const char *langs = luaL_checkstring(L, 2);
+    ocr_options opt = {.psm = 3, .skip_inverted = true};
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        lua_getfield(L, 3, "psm");
+        opt.psm = (int)luaL_optinteger(L, -1, 3);
+        lua_getfield(L, 3, "skip_inverted");
+        if (!lua_isnil(L, -1))
+            opt.skip_inverted = lua_toboolean(L, -1);
+        lua_pop(L, 2);
+    }
+    if (opt.psm < 0 || opt.psm > 13)
+        return luaL_error(L, "ocr: psm %d out of range 0..13", opt.psm);
+    lstate_env *env = lstate_get_env(L);
+    if (!env->ocr)
+        return luaL_error(L, "ocr: this Lua state has no OCR engine");
+    if (env->docs)
+        opt.deadline_ms = doc_ctx_deadline(env->docs);
+    sbuf raw, norm;
+    sbuf_init(&raw);
+    sbuf_init(&norm);
+    ocr_result res;
+    dm_err err;
+    if (ocr_recognize(env->ocr, langs, img, &opt, &raw, &res, &err) != 0) {
+        sbuf_free(&raw);
+        return bind_push_error(L, &err);
+    }
+    text_normalize(raw.data ? raw.data : "", raw.len, &norm);
+    sbuf_free(&raw);
+    lua_pushlstring(L, norm.data, norm.len);
+    sbuf_free(&norm);
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, res.mean_confidence);
+    lua_setfield(L, -2, "confidence");
+    lua_pushinteger(L, res.lines);
+    lua_setfield(L, -2, "lines");
+    lua_pushinteger(L, res.line_height_px);
+    lua_setfield(L, -2, "line_height_px");
+    lua_pushnumber(L, (lua_Number)res.elapsed_ms);
+    lua_setfield(L, -2, "ms");
+    return 2;
+}
+
+static int l_ocr_languages_available(lua_State *L)
+{
+    const char *langs = luaL_checkstring(L, 1);
+    dm_err err;
+    if (!ocr_languages_available(NULL, langs, &err)) {
+        lua_pushboolean(L, 0);
+        lua_pushstring(L, err.msg);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+void bind_ocr_register(lua_State *L, int module)
+{
+    static const luaL_Reg fns[] = {
+        {"ocr", l_ocr}, {"ocr_languages_available", l_ocr_languages_available}, {NULL, NULL}};
+    bind_set_funcs(L, module, fns);
+}

@@ -1,0 +1,119 @@
+#include "queue/source_dir.h"
+
+#include "base/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct scan_state {
+    queue *q;
+    const char *const *exclude;
+    int nexclude;
+    scan_counts *counts;
+    char **seen;
+    size_t nseen, cap;
+    dm_err *err;
+} scan_state;
+
+int source_dir_resolve(const char *dir, sbuf *out, dm_err *err)
+{
+    char real[PATH_MAX];
+    if (!realpath(dir, real)) {
+        dm_err_set(err, true, "source folder %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        dm_err_set(err, true, "source %s is not a folder", dir);
+        return -1;
+    }
+    sbuf_reset(out);
+    sbuf_append(out, real, strlen(real));
+    return 0;
+}
+
+static bool excluded(const scan_state *s, const char *path)
+{
+    for (int i = 0; i < s->nexclude; i++) {
+        size_t n = strlen(s->exclude[i]);
+        /* The database and its -wal / -shm / -journal companions. */
+        if (strncmp(path, s->exclude[i], n) == 0 && (path[n] == '\0' || path[n] == '-'))
+            return true;
+    }
+    return false;
+}
+
+static int walk(scan_state *s, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        log_warn("cannot read folder %s: %s", dir, strerror(errno));
+        return 0;
+    }
+    struct dirent *e;
+    int rc = 0;
+    sbuf path;
+    sbuf_init(&path);
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        sbuf_reset(&path);
+        sbuf_appendf(&path, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(path.data, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            rc = walk(s, path.data);
+            continue;
+        }
+        if (!S_ISREG(st.st_mode) || excluded(s, path.data))
+            continue;
+        s->counts->files++;
+        if (s->nseen == s->cap) {
+            s->cap = s->cap ? s->cap * 2 : 256;
+            s->seen = dm_xrealloc(s->seen, s->cap * sizeof *s->seen);
+        }
+        s->seen[s->nseen++] = dm_xstrdup(path.data);
+        int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+        int r = queue_sqlite_enqueue(s->q, path.data, "index", st.st_size, mtime, s->err);
+        if (r < 0)
+            rc = -1;
+        else if (r == 1)
+            s->counts->queued++;
+        else if (r == 2)
+            s->counts->active++;
+        else
+            s->counts->unchanged++;
+    }
+    sbuf_free(&path);
+    closedir(d);
+    return rc;
+}
+
+
+int source_dir_scan(queue *q, const char *root, const char *const *exclude, int nexclude,
+                    scan_counts *counts, dm_err *err)
+{
+    memset(counts, 0, sizeof *counts);
+    scan_state s = {q, exclude, nexclude, counts, NULL, 0, 0, err};
+    int rc = walk(&s, root);
+    if (rc == 0) {
+        qsort(s.seen, s.nseen, sizeof *s.seen, dm_strcmp_ptr);
+        char prefix[PATH_MAX + 2];
+        snprintf(prefix, sizeof prefix, "%s/", root);
+        int n = queue_sqlite_enqueue_deletions(q, prefix, s.seen, s.nseen, err);
+        if (n < 0)
+            rc = -1;
+        else
+            counts->deleted = n;
+    }
+    for (size_t i = 0; i < s.nseen; i++)
+        free(s.seen[i]);
+    free(s.seen);
+    return rc;
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/python3
+"""Policy code under `docmill run`: a hook that never returns is stopped by
+its budget and the job goes on with the default decision; the GC cadence
+counts every job, whatever its outcome."""
+import os
+import tempfile
+import time
+import unittest
+
+import e2e_util as U
+
+
+def write(path, text):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+class HookBudget(unittest.TestCase):
+    def test_an_endless_hook_costs_its_budget_not_the_job(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "docs")
+            U.copy_docs(src, ["text_ja_en.pdf"])
+            db = os.path.join(tmp, "index.db")
+            pol = os.path.join(tmp, "endless.lua")
+            write(pol, "return {\n"
+                       "  hook_budget_ms = 300,\n"
+                       "  needs_ocr = function(page) while true do end end,\n"
+                       "  route = function(job)\n"
+                       "    while true do pcall(function() while true do end end) end\n"
+                       "  end,\n"
+                       "}\n")
+            t0 = time.monotonic()
+            r = U.run_once(src, db, "--policy", pol, timeout=90)
+            took = time.monotonic() - t0
+            self.assertEqual(r.rc, 0, r)
+            self.assertEqual(r.json()["indexed"], 1, r)
+            self.assertLess(took, 60, "the hooks were stopped by their budget")
+            self.assertIn("policy hook route failed, using the default", r.err)
+            self.assertIn("policy hook needs_ocr failed, using the default", r.err)
+            self.assertIn("ran longer than 300 ms", r.err)
+            # The default decided: the text layer, not OCR.
+            self.assertEqual(len(U.search(db, "吾輩は猫")), 1)
+
+
+class GcCadence(unittest.TestCase):
+    def gc_lines(self, err):
+        return err.count("gc_every_jobs (1)")
+
+    def test_every_job_counts_towards_gc_every_jobs(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "docs")
+            os.makedirs(src)
+            write(os.path.join(src, "a.txt"), "zeta first gc document\n")
+            write(os.path.join(src, "b.txt"), "eta second gc document\n")
+            with open(os.path.join(src, "bad.bin"), "wb") as f:
+                f.write(bytes(range(256)) * 4)
+            db = os.path.join(tmp, "index.db")
+            pol = os.path.join(tmp, "gc.lua")
+            write(pol, "return { gc_every_jobs = 1 }\n")
+            # Indexed, indexed, failed: three jobs, three collections.
+            r = U.run_once(src, db, "--policy", pol, "--log-level", "debug")
+            self.assertEqual(r.rc, 3, r)
+            self.assertEqual(self.gc_lines(r.err), 3, r.err[-3000:])
+            # Unchanged content under a new mtime, and a deletion: no
+            # document is indexed, and each job still counts.
+            later = time.time() + 5
+            for name in ("a.txt", "b.txt"):
+                os.utime(os.path.join(src, name), (later, later))
+            os.remove(os.path.join(src, "bad.bin"))
+            r = U.run_once(src, db, "--policy", pol, "--log-level", "debug")
+            self.assertEqual(r.rc, 0, r)
+            s = r.json()
+            self.assertEqual((s["indexed"], s["unchanged"], s["deleted"]), (0, 2, 1), s)
+            self.assertEqual(self.gc_lines(r.err), 3, r.err[-3000:])
+
+
+if __name__ == "__main__":
+    U.main()
