@@ -27,10 +27,7 @@ static int l_mem_stats(lua_State *L)
 
 static int l_gc(lua_State *L)
 {
-    lstate_env *env = lstate_get_env(L);
-    lua_gc(L, LUA_GCCOLLECT, 0);
-    if (env->docs)
-        doc_ctx_shrink_store(env->docs);
+    lstate_collect(L, NULL, NULL);
     return 0;
 }
 

@@ -22,7 +22,7 @@ Commands:
   enqueue   send jobs to an SQS queue (uploading local files to S3)
   dlq       replay dead-lettered jobs into a queue
   repl      a Lua prompt inside a running worker (or -e CODE once)
-  reload    make a running worker reload its policy (SIGHUP via its pid file)
+  reload    make a running worker re-read its config and policy (SIGHUP)
   health    exit 0 when the running worker is healthy, 1 otherwise
 
 Global options: --help, --version. `docmill <command> --help` for more.
@@ -52,7 +52,7 @@ Operations: the worker listens for `docmill repl` on a Unix socket (mode
 0600; default RUN_DIR/docmill.sock) and writes its pid to RUN_DIR/docmill.pid
 (RUN_DIR: DOCMILL_RUN_DIR, RUNTIME_DIRECTORY, $XDG_RUNTIME_DIR/docmill or
 /tmp/docmill-UID); "off" disables either. SIGHUP (or `docmill reload`)
-reloads the policy, SIGUSR1 runs a memory cleanup. --metrics serves
+re-reads the config file and the policy, SIGUSR1 runs a memory cleanup. --metrics serves
 Prometheus text at http://HOST:PORT/metrics; --emf appends CloudWatch
 embedded-metric-format lines to FILE (- = stdout) every metrics_interval_seconds.
 
@@ -76,8 +76,9 @@ the result and exits 1 when the code raised (for scripts).
 usage: docmill reload [--pid-file PATH]
 
 Sends SIGHUP to the worker named by the pid file (default RUN_DIR/docmill.pid):
-it validates its policy file again and switches at the next job boundary, or
-keeps the running policy and logs why. For systemd: ExecReload=.
+it reads its config file (--config) and policy file again, validates both and
+applies them (workers switch policy at their next job boundary; start-only
+keys are logged as needing a restart), or keeps everything and logs why. For systemd: ExecReload=.
 ]],
   health = [[
 usage: docmill health [--socket PATH] [--json]

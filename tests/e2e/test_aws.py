@@ -219,7 +219,7 @@ class AwsMode(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             pol = os.path.join(tmp, "slow.lua")
             with open(pol, "w") as f:
-                f.write("return { lease_seconds = 10,\n"
+                f.write("return { lease_seconds = 10, hook_budget_ms = 60000,\n"
                         "  route = function(job)\n"
                         "    local t = os.time()\n"
                         "    while os.time() - t < 13 do end\n"

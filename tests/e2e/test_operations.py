@@ -450,6 +450,7 @@ class Routing(unittest.TestCase):
                 write(os.path.join(src, "small%d.txt" % i), "tau small file %d\n" % i)
             pol = os.path.join(tmp, "policy.lua")
             write(pol, "return { fast_lane_workers = 1, fast_lane_max_mb = 0.01, batch_size = 1,\n"
+                       "  hook_budget_ms = 60000,\n"
                        "  route = function(job)\n"
                        "    if job.source:match('big') then\n"
                        "      local t = os.clock() while os.clock() - t < 4 do end\n"

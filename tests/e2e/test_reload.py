@@ -189,8 +189,8 @@ class ConfigReload(unittest.TestCase):
 
 class Drain(unittest.TestCase):
     def test_drain_deadline_returns_running_jobs_to_the_queue(self):
-        # A job that will not finish in time (a hook that waits 60 s) and a
-        # drain deadline of 2 s: SIGTERM exits 0 within a few seconds, and the
+        # A job that will not finish in time (a hook that waits 30 s, within
+        # its budget) and a drain deadline of 2 s: SIGTERM exits 0 within a few seconds, and the
         # job is back in the queue, done by the next run.
         with tempfile.TemporaryDirectory() as tmp:
             src = os.path.join(tmp, "docs")
@@ -198,9 +198,9 @@ class Drain(unittest.TestCase):
             write(os.path.join(src, "slow.txt"), "epsilon drained document\n")
             db = os.path.join(tmp, "index.db")
             pol = os.path.join(tmp, "slow.lua")
-            write(pol, "return { drain_seconds = 2,\n"
+            write(pol, "return { drain_seconds = 2, hook_budget_ms = 60000,\n"
                        "  route = function(job) local t = os.time()\n"
-                       "    while os.time() - t < 60 do end return 'extract' end }\n")
+                       "    while os.time() - t < 30 do end return 'extract' end }\n")
             err_path = os.path.join(tmp, "run.err")
             p = U.dm_start("run", "--source", src, "--index", "sqlite:" + db, "--policy", pol,
                            "--workers", "1", "--once", "--json", stderr_path=err_path)

@@ -182,7 +182,7 @@ static int run_policy_load(lua_State *Ls)
 static void check_settings(const policy_settings *s)
 {
     const char *base = (const char *)s;
-    for (const setting_spec *sp = policy_setting_specs; sp->name; sp++) {
+    for (const setting_spec *sp = settings_schema; sp->name; sp++) {
         double v;
         switch (sp->type) {
         case SETTING_INT:
