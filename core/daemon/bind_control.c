@@ -2,33 +2,16 @@
  * only), registered by the REPL alone, so no other state can reach it:
  * stats(), workers(), jobs(), policy(), reload() -> true | nil, err,
  * pause(bool), drain(), cleanup(), health(). */
-#include "luabridge/bindings.h"
-#include "base/log.h"
-#include "luabridge/lstate.h"
-#include "ops/health.h"
-#include "luabridge/policy.h"
-#include "daemon/runtime.h"
-#include "ops/supervisor.h"
-#include "daemon/worker.h"
+#include "daemon/repl.h"
 
-#include <errno.h>
-#include <limits.h>
+#include "daemon/runtime.h"
+#include "daemon/worker.h"
+#include "luabridge/bindings.h"
+#include "luabridge/policy.h"
+#include "ops/health.h"
+
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 /* --- the REPL state's view of the running worker ------------------------ */
 
@@ -83,6 +66,8 @@ static int l_rt_stats(lua_State *L)
     SETNUM("reloads", st.reloads);
     SETNUM("reload_failures", st.reload_failures);
     SETNUM("policy_generation", st.policy_generation);
+    SETNUM("hook_errors", st.hook_errors);
+    SETNUM("gc_runs", st.gc_runs);
     SETSTR("policy", st.policy_source);
     if (st.queue_ok) {
         lua_createtable(L, 0, 4);
@@ -225,7 +210,6 @@ static int l_rt_cleanup(lua_State *L)
     runtime_cleanup(rt_of(L));
     return 0;
 }
-
 
 void bind_control_register(lua_State *L, runtime *rt)
 {

@@ -169,19 +169,10 @@ static void close_handle(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
-int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
+/* The loop's handles: tick, wake-ups, signals; then the first scan, the
+ * control socket and the metrics. */
+static void open_loop(runtime *rt)
 {
-    memset(sum, 0, sizeof *sum);
-    runtime *rt = dm_xcalloc(1, sizeof *rt);
-    rt->cfg = cfg;
-    rt->pid_fd = -1;
-    int rc = -1;
-    if (runtime_start(rt, err) != 0)
-        goto out;
-    log_info("docmill %s: %d workers, source %s, index %s, policy %s", DOCMILL_VERSION,
-             rt->nworkers, rt->source_root ? rt->source_root : cfg->queue_url, cfg->index_uri,
-             rt->policy_path[0] ? rt->policy_path : "builtin:default");
-
     rt->started_ms = dm_mono_ms();
     /* systemd (Type=notify): the workers are up. */
     sd_notify_send("READY=1\nSTATUS=processing jobs");
@@ -211,7 +202,12 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
     rt->last_health_ms = dm_mono_ms();
     runtime_check_health(rt, NULL);
 
-    uv_run(&rt->loop, UV_RUN_DEFAULT);
+}
+
+/* After the loop: the workers joined, what they handed over indexed and
+ * recorded, what is still leased released, the handles closed. */
+static void shut_down(runtime *rt)
+{
     control_close(rt->control);
     rt->control = NULL;
     metrics_server_close(rt->metrics);
@@ -253,10 +249,14 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     repl_free(rt->repl);
     rt->repl = NULL;
-    if (cfg->progress_tty) {
+    if (rt->cfg->progress_tty) {
         fprintf(stderr, "\r\033[K");
         log_set_progress_active(0);
     }
+}
+
+static void summarize(runtime *rt, run_summary *sum)
+{
     rt->sum.elapsed_ms = dm_mono_ms() - rt->started_ms;
     int64_t files = rt->sum.indexed + rt->sum.failed + rt->sum.deleted + rt->sum.skipped;
     rt->sum.files_per_hour =
@@ -267,6 +267,24 @@ int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
     for (int k = 0; k < STAGE_COUNT; k++)
         rt->sum.stage_seconds[k] = (double)rt->stage_ms[k] / 1000.0;
     *sum = rt->sum;
+}
+
+int runtime_run(const runtime_config *cfg, run_summary *sum, dm_err *err)
+{
+    memset(sum, 0, sizeof *sum);
+    runtime *rt = dm_xcalloc(1, sizeof *rt);
+    rt->cfg = cfg;
+    rt->pid_fd = -1;
+    int rc = -1;
+    if (runtime_start(rt, err) != 0)
+        goto out;
+    log_info("docmill %s: %d workers, source %s, index %s, policy %s", DOCMILL_VERSION,
+             rt->nworkers, rt->source_root ? rt->source_root : cfg->queue_url, cfg->index_uri,
+             rt->policy_path[0] ? rt->policy_path : "builtin:default");
+    open_loop(rt);
+    uv_run(&rt->loop, UV_RUN_DEFAULT);
+    shut_down(rt);
+    summarize(rt, sum);
     if (rt->fatal) {
         *err = rt->fatal_err;
         goto out;

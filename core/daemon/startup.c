@@ -16,30 +16,11 @@
 #include <string.h>
 #include <unistd.h>
 
-static int start(runtime *rt, sbuf *root, dm_err *err)
+/* The queue: SQS when the source is a queue URL, else the durable local
+ * queue the folder scan fills (minus the databases inside that folder). */
+static int open_queue(runtime *rt, sbuf *root, dm_err *err)
 {
     const runtime_config *cfg = rt->cfg;
-    snprintf(rt->policy_path, sizeof rt->policy_path, "%s",
-             cfg->policy_path ? cfg->policy_path : "");
-    rt->rescan_seconds = cfg->rescan_seconds;
-    if (runtime_validate_policy(rt, &rt->settings, err) != 0)
-        return -1;
-    /* What a SIGHUP compares the config file with. The CLI has just read
-     * it; a failure now costs only that comparison. */
-    dm_err cerr;
-    if (runtime_read_config(rt, &cerr) != 0)
-        log_warn("config: %s (a reload will not say what changed)", cerr.msg);
-    rt->control_wanted = cfg->socket_path != NULL;
-    if (cfg->pid_file) {
-        rt->pid_fd = pidfile_create(cfg->pid_file, err);
-        if (rt->pid_fd < 0 && !cfg->control_optional)
-            return -1;
-        if (rt->pid_fd < 0) {
-            /* The CLI checked too, but another run may have started since. */
-            log_warn("%s: this run has no control socket or pid file", err->msg);
-            rt->control_wanted = false;
-        }
-    }
     if (cfg->queue_url) {
         /* The queue is the source: nothing to scan. */
         /* The policy decides; the config and SQS_WAIT_TIME/SQS_MAX_MESSAGES
@@ -67,6 +48,14 @@ static int start(runtime *rt, sbuf *root, dm_err *err)
             (rt->nexclude == 0 || strcmp(real, rt->exclude[0]) != 0))
             rt->exclude[rt->nexclude++] = dm_xstrdup(real);
     }
+    return 0;
+}
+
+/* Jobs an earlier process left in flight go back to the queue; the ones it
+ * crashed on count a crash (quarantined at max_crashes). */
+static int recover_crashed_run(runtime *rt, dm_err *err)
+{
+    const runtime_config *cfg = rt->cfg;
     /* The crash journal of the process that held these leases, if it
      * died: it names the jobs to blame (the queue's own folder keeps it). */
     int64_t culprits[CRASH_JOURNAL_MAX];
@@ -98,6 +87,72 @@ static int start(runtime *rt, sbuf *root, dm_err *err)
                   rec.quarantined, rt->settings.max_crashes);
     rt->sum.failed += rec.quarantined;
     if (crash_journal_open(rt->crash_journal, err) != 0)
+        return -1;
+    return 0;
+}
+
+/* Starts the worker threads and waits until each has built its state, or
+ * stops them all when one could not. */
+static int start_workers(runtime *rt, dm_err *err)
+{
+    const runtime_config *cfg = rt->cfg;
+    rt->workers = dm_xcalloc((size_t)rt->nworkers, sizeof *rt->workers);
+    int started = 0;
+    for (int i = 0; i < rt->nworkers; i++) {
+        if (worker_start(&rt->workers[i], rt, i, cfg, err) != 0)
+            break;
+        started++;
+    }
+    /* Wait until every worker has built its state (or failed to). */
+    bool init_failed = started < rt->nworkers;
+    for (int i = 0; i < started; i++) {
+        while (atomic_load(&rt->workers[i].ready) == 0)
+            usleep(2000);
+        if (atomic_load(&rt->workers[i].ready) < 0 && !init_failed) {
+            *err = rt->workers[i].init_err;
+            init_failed = true;
+        }
+    }
+    if (init_failed) {
+        pthread_mutex_lock(&rt->mu);
+        rt->stopping = true;
+        pthread_cond_broadcast(&rt->cv);
+        pthread_mutex_unlock(&rt->mu);
+        for (int i = 0; i < started; i++)
+            worker_join(&rt->workers[i]);
+        uv_loop_close(&rt->loop);
+        bulk_buffer_stop(rt->bulk);
+        rt->bulk = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static int start(runtime *rt, sbuf *root, dm_err *err)
+{
+    const runtime_config *cfg = rt->cfg;
+    snprintf(rt->policy_path, sizeof rt->policy_path, "%s",
+             cfg->policy_path ? cfg->policy_path : "");
+    rt->rescan_seconds = cfg->rescan_seconds;
+    if (runtime_validate_policy(rt, &rt->settings, err) != 0)
+        return -1;
+    /* What a SIGHUP compares the config file with. The CLI has just read
+     * it; a failure now costs only that comparison. */
+    dm_err cerr;
+    if (runtime_read_config(rt, &cerr) != 0)
+        log_warn("config: %s (a reload will not say what changed)", cerr.msg);
+    rt->control_wanted = cfg->socket_path != NULL;
+    if (cfg->pid_file) {
+        rt->pid_fd = pidfile_create(cfg->pid_file, err);
+        if (rt->pid_fd < 0 && !cfg->control_optional)
+            return -1;
+        if (rt->pid_fd < 0) {
+            /* The CLI checked too, but another run may have started since. */
+            log_warn("%s: this run has no control socket or pid file", err->msg);
+            rt->control_wanted = false;
+        }
+    }
+    if (open_queue(rt, root, err) != 0 || recover_crashed_run(rt, err) != 0)
         return -1;
     queue_counts c;
     if (queue_get_counts(rt->q, &c, err) != 0) {
@@ -134,36 +189,7 @@ static int start(runtime *rt, sbuf *root, dm_err *err)
                                               : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (rt->nworkers < 1)
         rt->nworkers = 1;
-    rt->workers = dm_xcalloc((size_t)rt->nworkers, sizeof *rt->workers);
-    int started = 0;
-    for (int i = 0; i < rt->nworkers; i++) {
-        if (worker_start(&rt->workers[i], rt, i, cfg, err) != 0)
-            break;
-        started++;
-    }
-    /* Wait until every worker has built its state (or failed to). */
-    bool init_failed = started < rt->nworkers;
-    for (int i = 0; i < started; i++) {
-        while (atomic_load(&rt->workers[i].ready) == 0)
-            usleep(2000);
-        if (atomic_load(&rt->workers[i].ready) < 0 && !init_failed) {
-            *err = rt->workers[i].init_err;
-            init_failed = true;
-        }
-    }
-    if (init_failed) {
-        pthread_mutex_lock(&rt->mu);
-        rt->stopping = true;
-        pthread_cond_broadcast(&rt->cv);
-        pthread_mutex_unlock(&rt->mu);
-        for (int i = 0; i < started; i++)
-            worker_join(&rt->workers[i]);
-        uv_loop_close(&rt->loop);
-        bulk_buffer_stop(rt->bulk);
-        rt->bulk = NULL;
-        return -1;
-    }
-    return 0;
+    return start_workers(rt, err);
 }
 
 int runtime_start(runtime *rt, dm_err *err)

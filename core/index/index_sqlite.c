@@ -11,7 +11,6 @@
 #include <string.h>
 #include <utf8proc.h>
 
-
 typedef struct sqlite_sink {
     index_sink base;
     sqlite3 *db;
@@ -235,7 +234,6 @@ index_sink *index_sqlite_open(const char *path, dm_err *err)
     }
     return &s->base;
 }
-
 
 /* --- search ------------------------------------------------------------ */
 

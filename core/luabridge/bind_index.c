@@ -161,7 +161,6 @@ static int l_bulk_index(lua_State *L)
     return 1;
 }
 
-
 static int l_index_lookup(lua_State *L)
 {
     const char *id = luaL_checkstring(L, 1);

@@ -3,6 +3,7 @@
 its budget and the job goes on with the default decision; the GC cadence
 counts every job, whatever its outcome."""
 import os
+import signal
 import tempfile
 import time
 import unittest
@@ -40,6 +41,36 @@ class HookBudget(unittest.TestCase):
             self.assertIn("ran longer than 300 ms", r.err)
             # The default decided: the text layer, not OCR.
             self.assertEqual(len(U.search(db, "吾輩は猫")), 1)
+
+
+class Counted(unittest.TestCase):
+    def test_stats_count_hook_errors_and_gc_runs(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "docs")
+            os.makedirs(src)
+            write(os.path.join(src, "a.txt"), "theta counted document\n")
+            write(os.path.join(src, "b.txt"), "iota counted document\n")
+            db = os.path.join(tmp, "index.db")
+            pol = os.path.join(tmp, "p.lua")
+            write(pol, "return { hook_budget_ms = 50, gc_every_jobs = 1,\n"
+                       "  route = function(job) while true do end end }\n")
+            sock = os.path.join(tmp, "s.sock")
+            p = U.dm_start("run", "--source", src, "--index", "sqlite:" + db, "--policy", pol,
+                           "--workers", "1", "--socket", sock,
+                           "--pid-file", os.path.join(tmp, "p.pid"))
+            try:
+                self.assertTrue(U.wait_for(lambda: os.path.exists(db) and
+                                           len(U.search(db, "counted document")) == 2, 30))
+
+                def stat(name):
+                    r = U.dm("repl", "--socket", sock, "-e", "stats()." + name)
+                    return int(r.out.strip()) if r.rc == 0 and r.out.strip().isdigit() else -1
+                self.assertTrue(U.wait_for(lambda: stat("hook_errors") == 2, 10))
+                self.assertTrue(U.wait_for(lambda: stat("gc_runs") == 2, 10))
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=30)
+            finally:
+                U.stop(p)
 
 
 class GcCadence(unittest.TestCase):
