@@ -17,6 +17,7 @@
 #include "luabridge/bindings.h"
 
 #include "base/log.h"
+#include "daemon/config_snapshot.h"
 #include "daemon/runtime.h"
 #include "luabridge/lstate.h"
 #include "ops/supervisor.h"
@@ -81,7 +82,18 @@ static int l_run(lua_State *L)
         cfg.rescan_seconds = 1;
     run_summary sum;
     dm_err err;
-    if (runtime_run(&cfg, &sum, &err) != 0)
+    /* Last: nothing may raise while it is allocated. */
+    config_snapshot *started = NULL;
+    lua_getfield(L, 1, "config_start");
+    if (lua_istable(L, -1)) {
+        started = dm_xmalloc(sizeof *started);
+        config_snapshot_from_table(L, -1, started);
+    }
+    lua_pop(L, 1);
+    cfg.config_start = started;
+    int rc = runtime_run(&cfg, &sum, &err);
+    free(started);
+    if (rc != 0)
         return bind_push_error(L, &err);
     lua_createtable(L, 0, 12);
 #define SETN(name, v)                      \

@@ -67,6 +67,7 @@ static int l_rt_stats(lua_State *L)
     SETNUM("reload_failures", st.reload_failures);
     SETNUM("policy_generation", st.policy_generation);
     SETNUM("hook_errors", st.hook_errors);
+    SETNUM("hook_fallbacks", st.hook_fallbacks);
     SETNUM("gc_runs", st.gc_runs);
     SETSTR("policy", st.policy_source);
     if (st.queue_ok) {

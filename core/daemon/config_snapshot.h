@@ -7,6 +7,8 @@
 
 #include "base/common.h"
 
+#include <lua.h>
+
 #define CONFIG_MAX_KEYS 32
 
 typedef struct config_snapshot {
@@ -15,6 +17,9 @@ typedef struct config_snapshot {
     char value[CONFIG_MAX_KEYS][1024];
 } config_snapshot;
 
+/* Reads the table at idx (key -> string) into out; other entries are
+ * skipped. Never raises. */
+void config_snapshot_from_table(lua_State *L, int idx, config_snapshot *out);
 /* -1 with err as the loader words it ("config.lua:12: ..."). */
 int config_snapshot_read(const char *path, config_snapshot *out, dm_err *err);
 /* The value of key, or NULL. */

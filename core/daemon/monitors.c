@@ -171,9 +171,12 @@ static void spot_done(uv_work_t *req, int status)
 
 void runtime_poll_spot(runtime *rt, int64_t now)
 {
-    int backoff = rt->spot_answered ? 0 : rt->spot_failures;
+    /* Until IMDS has answered once, each failure doubles the interval. */
+    int64_t every = (int64_t)(rt->settings.spot_check_seconds * 1000);
+    int64_t interval =
+        dm_backoff_ms(1 + (rt->spot_answered ? 0 : rt->spot_failures), every, every * 64);
     if (rt->spot_off || rt->spot_running || rt->settings.spot_check_seconds <= 0 ||
-        now - rt->last_spot_ms < ((int64_t)(rt->settings.spot_check_seconds * 1000) << backoff))
+        now - rt->last_spot_ms < interval)
         return;
     rt->last_spot_ms = now;
     rt->spot_running = true;

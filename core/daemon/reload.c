@@ -67,9 +67,19 @@ int config_snapshot_read(const char *path, config_snapshot *out, dm_err *err)
         goto done;
     }
     lua_pop(L, 1);
+    config_snapshot_from_table(L, -1, out);
+    rc = 0;
+done:
+    lstate_close_env(L, &env);
+    return rc;
+}
+
+void config_snapshot_from_table(lua_State *L, int idx, config_snapshot *out)
+{
+    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
     memset(out, 0, sizeof *out);
     lua_pushnil(L);
-    while (lua_next(L, -2) != 0) {
+    while (lua_next(L, idx) != 0) {
         if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING &&
             out->n < CONFIG_MAX_KEYS) {
             snprintf(out->key[out->n], sizeof out->key[0], "%s", lua_tostring(L, -2));
@@ -78,10 +88,6 @@ int config_snapshot_read(const char *path, config_snapshot *out, dm_err *err)
         }
         lua_pop(L, 1);
     }
-    rc = 0;
-done:
-    lstate_close_env(L, &env);
-    return rc;
 }
 
 const char *config_snapshot_get(const config_snapshot *s, const char *key)
@@ -109,16 +115,6 @@ config_change config_change_kind(const char *key, const char *pinned)
     return CONFIG_NEEDS_RESTART;
 }
 
-int runtime_read_config(runtime *rt, dm_err *err)
-{
-    if (!rt->cfg->config_path)
-        return 0;
-    if (config_snapshot_read(rt->cfg->config_path, &rt->config, err) != 0)
-        return -1;
-    rt->have_config = true;
-    return 0;
-}
-
 /* The policy file a changed config names ("" = the embedded default), or
  * NULL when the policy stays. */
 static const char *changed_policy(runtime *rt, const config_snapshot *fresh)
@@ -135,9 +131,9 @@ static const char *changed_policy(runtime *rt, const config_snapshot *fresh)
  * restart and what the command line keeps. */
 static void apply_config(runtime *rt, const config_snapshot *fresh)
 {
-    for (int i = 0; i < fresh->n && rt->have_config; i++) {
+    for (int i = 0; i < fresh->n; i++) {
         const char *key = fresh->key[i], *now = fresh->value[i];
-        const char *was = config_snapshot_get(&rt->config, key);
+        const char *was = rt->have_config ? config_snapshot_get(&rt->config, key) : NULL;
         if (was && strcmp(was, now) == 0)
             continue;
         switch (config_change_kind(key, rt->cfg->pinned)) {
@@ -196,6 +192,32 @@ void runtime_on_sigusr1(uv_signal_t *s, int signum)
 int runtime_policy_generation(runtime *rt)
 {
     return atomic_load(&rt->policy_generation);
+}
+
+/* At start: the command line read the config before the supervisor forked,
+ * and passed what it read (config_start). A worker process restarted after
+ * a crash starts from that too, so the file as it is now (reloaded since,
+ * perhaps) is applied as a SIGHUP would. */
+int runtime_read_config(runtime *rt, dm_err *err)
+{
+    const runtime_config *cfg = rt->cfg;
+    if (cfg->config_start) {
+        rt->config = *cfg->config_start;
+        rt->have_config = true;
+    }
+    if (!cfg->config_path)
+        return 0;
+    config_snapshot *fresh = dm_xmalloc(sizeof *fresh);
+    if (config_snapshot_read(cfg->config_path, fresh, err) != 0) {
+        free(fresh);
+        return -1;
+    }
+    const char *p = changed_policy(rt, fresh);
+    if (p)
+        snprintf(rt->policy_path, sizeof rt->policy_path, "%s", p);
+    apply_config(rt, fresh);
+    free(fresh);
+    return 0;
 }
 
 /* SIGHUP: read the config file and the policy again and validate both

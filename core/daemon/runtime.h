@@ -9,8 +9,11 @@
  *   dispatch.c  the job channel, fast lane, leases, results and retries
  *   reload.c    SIGHUP (config and policy) and SIGUSR1 (cleanup)
  *   monitors.c  watchdog, heartbeats, health, spot notices, metrics, progress
+ *   scan.c      the folder source's scans
  *   stats.c     what the REPL and metrics read
- *   decide.c    the pure decisions, unit-tested without a loop */
+ *   decide.c    the pure decisions, unit-tested without a loop
+ * and beside it worker.c (a worker thread), repl.c with bind_control.c (the
+ * REPL's state and its docmill.control). */
 #ifndef DOCMILL_RUNTIME_H
 #define DOCMILL_RUNTIME_H
 
@@ -35,6 +38,8 @@ typedef struct runtime_config {
      * the environment) set, which a changed file does not override. */
     const char *config_path;
     const char *pinned;        /* "policy,workers,...", may be NULL */
+    /* The config file as the command line read it (NULL without one). */
+    const struct config_snapshot *config_start;
     int workers;               /* 0 = one per core */
     bool once;                 /* exit when every job has ended */
     int rescan_seconds;        /* watch mode: how often to rescan */
@@ -102,6 +107,7 @@ void runtime_policy_path(runtime *rt, char *out, size_t outlen);
 /* Hands a finished job back to the loop thread. */
 void runtime_complete(runtime *rt, const job_result *r);
 /* A worker counts what its policy hooks and GC did (for stats()). */
-void runtime_count_worker(runtime *rt, int64_t hook_errors, int64_t gc_runs);
+void runtime_count_worker(runtime *rt, int64_t hook_errors, int64_t hook_fallbacks,
+                          int64_t gc_runs);
 
 #endif

@@ -50,7 +50,7 @@ struct runtime {
     config_snapshot config;
     bool have_config;
     int rescan_seconds;       /* live: the config's */
-    int64_t hook_errors, gc_runs;  /* reported by workers, under mu */
+    int64_t hook_errors, hook_fallbacks, gc_runs;  /* reported by workers, under mu */
     bool control_wanted;
     bool paused;              /* by the operator (REPL pause()) */
     bool health_paused;       /* by the resource check */

@@ -134,13 +134,13 @@ static int start(runtime *rt, sbuf *root, dm_err *err)
     snprintf(rt->policy_path, sizeof rt->policy_path, "%s",
              cfg->policy_path ? cfg->policy_path : "");
     rt->rescan_seconds = cfg->rescan_seconds;
-    if (runtime_validate_policy(rt, &rt->settings, err) != 0)
-        return -1;
     /* What a SIGHUP compares the config file with. The CLI has just read
-     * it; a failure now costs only that comparison. */
+     * it; a failure now (the file broken since) keeps what the CLI read. */
     dm_err cerr;
     if (runtime_read_config(rt, &cerr) != 0)
-        log_warn("config: %s (a reload will not say what changed)", cerr.msg);
+        log_warn("config: %s; going on with the config the run started from", cerr.msg);
+    if (runtime_validate_policy(rt, &rt->settings, err) != 0)
+        return -1;
     rt->control_wanted = cfg->socket_path != NULL;
     if (cfg->pid_file) {
         rt->pid_fd = pidfile_create(cfg->pid_file, err);

@@ -74,6 +74,7 @@ void runtime_get_stats(runtime *rt, runtime_stats *out)
     out->waiting = rt->chan_len;
     out->draining = rt->stopping;
     out->hook_errors = rt->hook_errors;
+    out->hook_fallbacks = rt->hook_fallbacks;
     out->gc_runs = rt->gc_runs;
     snprintf(out->policy_source, sizeof out->policy_source, "%s",
              rt->policy_path[0] ? rt->policy_path : "builtin:default");
@@ -92,8 +93,6 @@ void runtime_get_stats(runtime *rt, runtime_stats *out)
     out->queue_latency_ms_sum = rt->latency_ms_sum;
     out->queue_latency_count = rt->latency_n;
 }
-
-/* --- health: free memory and disk against the policy ------------------- */
 
 int runtime_get_workers(runtime *rt, worker_status *out, int max)
 {
@@ -164,10 +163,12 @@ void runtime_start_control(runtime *rt)
                  rt->cfg->socket_path);
 }
 
-void runtime_count_worker(runtime *rt, int64_t hook_errors, int64_t gc_runs)
+void runtime_count_worker(runtime *rt, int64_t hook_errors, int64_t hook_fallbacks,
+                          int64_t gc_runs)
 {
     pthread_mutex_lock(&rt->mu);
     rt->hook_errors += hook_errors;
+    rt->hook_fallbacks += hook_fallbacks;
     rt->gc_runs += gc_runs;
     pthread_mutex_unlock(&rt->mu);
 }

@@ -119,13 +119,14 @@ static void recover_from_pipeline_error(worker *w, lstate_env *env,
     }
 }
 
-/* Hands the policy's hook errors to the runtime (for stats()) and starts
- * counting again. */
+/* Hands the policy's hook errors and fallbacks to the runtime (for
+ * stats()) and starts counting again. */
 static void report_counts(worker *w, lstate_env *env)
 {
-    if (env->policy && env->policy->hook_errors) {
-        runtime_count_worker(w->rt, env->policy->hook_errors, 0);
-        env->policy->hook_errors = 0;
+    policy *p = env->policy;
+    if (p && (p->hook_errors || p->hook_fallbacks)) {
+        runtime_count_worker(w->rt, p->hook_errors, p->hook_fallbacks, 0);
+        p->hook_errors = p->hook_fallbacks = 0;
     }
 }
 
@@ -139,7 +140,7 @@ static void gc_cadence(worker *w, lua_State *L, lstate_env *env, int *jobs_since
     *jobs_since_gc = 0;
     int before, after;
     lstate_collect(L, &before, &after);
-    runtime_count_worker(w->rt, 0, 1);
+    runtime_count_worker(w->rt, 0, 0, 1);
     log_debug("worker %d: gc_every_jobs (%d): Lua heap %d KB -> %d KB", w->id, every, before,
               after);
 }

@@ -1,5 +1,5 @@
 /* fetch: turn a job's URI into a local file the extractors can read.
- * It knows local paths, file:// URIs, s3:// (aws/s3.c) and http(s) URLs
+ * It knows local paths, file:// URIs, s3:// (net/s3.c) and http(s) URLs
  * the policy allows; downloads become 0600 temp files in TEMP_DIR. */
 #ifndef DOCMILL_FETCH_H
 #define DOCMILL_FETCH_H

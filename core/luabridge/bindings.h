@@ -5,7 +5,7 @@
  *   docmill.job   a worker's verbs (complete, index_submit, pages_*,
  *                 worker_id), only in states whose env has a host.
  * The layers above register their own: docmill.control in the REPL
- * (daemon/bind_control.c), docmill.cli in the CLI (cli/bind_cli.c). Conventions, everywhere:
+ * (daemon/bind_control.c), docmill.cli.core in the CLI (cli/bind_cli.c). Conventions, everywhere:
  *   - misuse (wrong argument type, missing argument) raises a Lua error;
  *   - a runtime failure returns nil, message, permanent (boolean) and,
  *     where callers act on it, a code ("not_found");

@@ -84,12 +84,22 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
 int lstate_pcall_bounded(lua_State *L, int nargs, int nresults, int budget_ms,
                          const char *only_source, dm_err *err)
 {
+    /* Bounded calls nest (the REPL's reload() validates a policy in a state
+     * of its own): the outer call's budget and hook come back after. */
+    int64_t outer_deadline = budget_deadline_ms;
+    int outer_ms = budget_ms_now;
+    const char *outer_source = budget_only_source;
+    lua_Hook outer_hook = lua_gethook(L);
+    int outer_mask = lua_gethookmask(L), outer_count = lua_gethookcount(L);
     budget_deadline_ms = dm_mono_ms() + budget_ms;
     budget_ms_now = budget_ms;
     budget_only_source = only_source;
     lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1000);
     int rc = lstate_pcall(L, nargs, nresults, err);
-    lua_sethook(L, NULL, 0, 0);
+    lua_sethook(L, outer_hook, outer_mask, outer_count);
+    budget_deadline_ms = outer_deadline;
+    budget_ms_now = outer_ms;
+    budget_only_source = outer_source;
     return rc;
 }
 

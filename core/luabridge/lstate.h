@@ -60,7 +60,7 @@ typedef struct lstate_env {
  * the embedded modules (as package.preload entries), docmill.core (the
  * primitives) and, when env->host is set, docmill.job (the worker's verbs).
  * Layers above add their own modules to the states they own (the REPL's
- * docmill.control, the CLI's docmill.cli). */
+ * docmill.control, the CLI's docmill.cli.core). */
 lua_State *lstate_new(lstate_env *env, dm_err *err);
 void lstate_close(lua_State *L);
 /* Closes the state (running the __gc of documents and

@@ -130,18 +130,15 @@ static int load_chunk(lua_State *L, const char *path, dm_err *err)
     return 0;
 }
 
-/* The sandbox's locked environment for policy code, with log(). */
+/* The sandbox's environment for policy code (sandbox.policy), with log(). */
 static int push_policy_env(lua_State *L, dm_err *err)
 {
     if (lstate_require(L, "docmill.sandbox", err) != 0)
         return -1;
-    lua_getfield(L, -1, "locked");
+    lua_getfield(L, -1, "policy");
     lua_remove(L, -2);
-    lua_pushliteral(L, "policy");
-    lua_createtable(L, 0, 1);
     lua_pushcfunction(L, policy_log);
-    lua_setfield(L, -2, "log");
-    return lstate_pcall(L, 2, 1, err);
+    return lstate_pcall(L, 1, 1, err);
 }
 
 /* A policy file runs when it is loaded — on the loop thread for a SIGHUP
@@ -189,26 +186,30 @@ int policy_load(lua_State *L, const char *path, policy *out, dm_err *err)
         const char *key = lua_tostring(L, -2);
         const setting_spec *sp = settings_find(key);
         int hook = find_hook(key);
-        char at[300];
-        key_where(where, path, key, at, sizeof at);
         /* dpi and languages are both: a value, or a hook that decides per
          * page / per document. */
         if (hook >= 0 && lua_isfunction(L, -1)) {
             /* resolved below */
         } else if (sp) {
-            rc = set_value(L, -1, sp, &p.s, at, err);
+            rc = set_value(L, -1, sp, &p.s, "", err);
         } else if (hook >= 0) {
-            dm_err_set(err, true, "%s: hook '%s' must be a function, got %s", at, key,
+            dm_err_set(err, true, ": hook '%s' must be a function, got %s", key,
                        luaL_typename(L, -1));
             rc = -1;
         } else {
             const char *near = closest_key(key);
             if (near)
-                dm_err_set(err, true, "%s: unknown policy key '%s' (did you mean '%s'?)", at, key,
-                           near);
+                dm_err_set(err, true, ": unknown policy key '%s' (did you mean '%s'?)", key, near);
             else
-                dm_err_set(err, true, "%s: unknown policy key '%s'", at, key);
+                dm_err_set(err, true, ": unknown policy key '%s'", key);
             rc = -1;
+        }
+        if (rc != 0) {
+            /* Only now is the file read for the key's line. */
+            char at[300], msg[sizeof err->msg];
+            key_where(where, path, key, at, sizeof at);
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            dm_err_set(err, true, "%s%s", at, msg);
         }
         lua_pop(L, 1);
     }

@@ -1,6 +1,6 @@
 /* imds: the EC2 instance metadata service with IMDSv2 session tokens,
- * shared by the credential chain (aws/credentials.c) and the spot notice
- * and instance type (aws/spot.c). AWS_EC2_METADATA_SERVICE_ENDPOINT
+ * shared by the credential chain (net/credentials.c) and the spot notice
+ * and instance type (net/spot.c). AWS_EC2_METADATA_SERVICE_ENDPOINT
  * overrides the address (tests); AWS_EC2_METADATA_DISABLED=true turns the
  * service off. Tokens are secrets: nothing here logs one. */
 #ifndef DOCMILL_AWS_IMDS_H

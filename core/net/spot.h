@@ -1,7 +1,7 @@
 /* spot: the EC2 spot interruption notice (two minutes' warning before the
  * instance is reclaimed), so the worker can drain on notice, and the
  * instance type, for metrics dimensions. Both read instance metadata with
- * IMDSv2 (aws/imds.h) and block for at most a few seconds: the runtime calls
+ * IMDSv2 (net/imds.h) and block for at most a few seconds: the runtime calls
  * them on a thread-pool thread. */
 #ifndef DOCMILL_AWS_SPOT_H
 #define DOCMILL_AWS_SPOT_H

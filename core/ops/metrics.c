@@ -156,9 +156,9 @@ void metrics_prometheus(const metrics_point *now, const metrics_context *ctx, sb
     prom(out, "workers", "gauge", "Worker threads.", (double)s->workers);
     prom(out, "paused", "gauge", "1 when not taking jobs (operator or health).",
          s->paused || s->health_paused ? 1 : 0);
-    prom(out, "policy_reloads_total", "counter", "Successful policy reloads.",
+    prom(out, "policy_reloads_total", "counter", "Successful reloads (config and policy).",
          (double)s->reloads);
-    prom(out, "policy_reload_failures_total", "counter", "Rejected policy reloads.",
+    prom(out, "policy_reload_failures_total", "counter", "Rejected reloads (config or policy).",
          (double)s->reload_failures);
     prom(out, "resident_memory_bytes", "gauge", "Process RSS.", (double)s->rss_bytes);
     prom(out, "cpu_seconds_total", "counter", "Process user + system CPU time.",

@@ -33,6 +33,7 @@ typedef struct runtime_stats {
     int policy_generation;
     char policy_source[1024];
     int64_t hook_errors;        /* policy hooks that raised or ran over budget */
+    int64_t hook_fallbacks;     /* hook results replaced by the default */
     int64_t gc_runs;            /* full collections by gc_every_jobs */
     /* Permanent failures by reason (the error up to its first ':'). */
     int nreasons;

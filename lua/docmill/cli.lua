@@ -314,6 +314,9 @@ local function cmd_run(opts, pos)
     util.eprintf("docmill run: %s\n", err)
     return EXIT_USAGE
   end
+  -- What the file said, for SIGHUP to compare with (and a restarted worker
+  -- process to catch up with).
+  local started = opts.config and config.snapshot(opts.config) or nil
   -- Precedence: flags, then the seed's environment variables (so a team can
   -- swap the Python worker for docmill without new config), then the file.
   local env_ok, eerr = config.apply_env(cfg)
@@ -357,8 +360,8 @@ local function cmd_run(opts, pos)
     local r = cli.supervise()
     if r ~= "child" then return r end
   end
-  -- What the command line sets, a changed config file does not override on
-  -- SIGHUP.
+  -- What the command line (or the environment) sets, a changed config file
+  -- does not override on SIGHUP.
   local pinned = {}
   for flag, key in pairs({ source = "source", index = "index", workers = "workers",
     policy = "policy", ["log-level"] = "log_level", ["log-format"] = "log_format",
@@ -366,9 +369,10 @@ local function cmd_run(opts, pos)
     if opts[flag] ~= nil then pinned[#pinned + 1] = key end
   end
   if os.getenv("DOCMILL_LOG_FORMAT") then pinned[#pinned + 1] = "log_format" end
+  for _, key in ipairs(config.env_keys()) do pinned[#pinned + 1] = key end
   table.sort(pinned)
   local summary, rerr = cli.run({
-    config = opts.config, pinned = table.concat(pinned, ","),
+    config = opts.config, config_start = started, pinned = table.concat(pinned, ","),
     socket = socket, pid_file = pid_file, control_optional = default_paths,
     metrics = opts.metrics or nonempty(cfg.metrics), emf = opts.emf or nonempty(cfg.emf),
     source = not queue_url and cfg.source or nil, queue_url = queue_url,

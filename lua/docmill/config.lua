@@ -62,6 +62,14 @@ local function check(tbl, where, path)
   if tbl.sqs_max_messages and (tbl.sqs_max_messages < 1 or tbl.sqs_max_messages > 10) then
     return nil, at("sqs_max_messages") .. ": 'sqs_max_messages' must be 1..10"
   end
+  local levels = { debug = true, info = true, warn = true, error = true }
+  if tbl.log_level and not levels[tbl.log_level] then
+    return nil, at("log_level") .. ": 'log_level' must be debug, info, warn or error"
+  end
+  local formats = { json = true, text = true, auto = true }
+  if tbl.log_format and not formats[tbl.log_format] then
+    return nil, at("log_format") .. ": 'log_format' must be json, text or auto"
+  end
   return true
 end
 
@@ -131,18 +139,33 @@ function M.apply_env(cfg, getenv)
 end
 
 -- The config as `docmill run` compares it on SIGHUP (core/daemon/reload.c):
--- the file over the defaults, then the environment, every key as a string
--- ("" for nil).
-function M.snapshot(path)
-  local cfg, err = M.load(path)
-  if not cfg then return nil, err end
-  local ok, eerr = M.apply_env(cfg)
-  if not ok then return nil, eerr end
+-- every key as a string ("" for nil). The environment's overrides are left
+-- out: the keys they set are pinned (env_keys) and a file cannot change them.
+function M.to_snapshot(cfg)
   local out = {}
   for k in pairs(SCHEMA) do
     local v = cfg[k]
     out[k] = v == nil and "" or tostring(v)
   end
+  return out
+end
+
+-- The file over the defaults, as a snapshot.
+function M.snapshot(path)
+  local cfg, err = M.load(path)
+  if not cfg then return nil, err end
+  return M.to_snapshot(cfg)
+end
+
+-- The config keys the environment sets (SQS_QUEUE_URL -> source, ...).
+function M.env_keys(getenv)
+  getenv = getenv or os.getenv
+  local out = {}
+  for name, spec in pairs(ENV) do
+    local v = getenv(name)
+    if v and v ~= "" then out[#out + 1] = spec[1] end
+  end
+  table.sort(out)
   return out
 end
 

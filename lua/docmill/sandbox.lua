@@ -19,7 +19,7 @@ function M.library(extra)
     pcall = pcall, xpcall = xpcall, select = select, tonumber = tonumber,
     tostring = tostring, type = type, unpack = unpack,
     math = copy(math), string = copy(string), table = copy(table),
-    os = { time = os.time, clock = os.clock, date = os.date, getenv = os.getenv },
+    os = { time = os.time, clock = os.clock, date = os.date },
   }
   for k, v in pairs(extra or {}) do lib[k] = v end
   return lib
@@ -35,6 +35,16 @@ function M.locked(who, extra)
     __newindex = function(_, k)
       error(who .. " sets global '" .. tostring(k) .. "'; declare it local", 2)
     end,
+  })
+end
+
+-- For a policy file: locked, with log(level, message) and os.getenv (a
+-- policy may read its instance's environment; the REPL may not, since the
+-- worker's environment can hold credentials).
+function M.policy(log)
+  return M.locked("policy", {
+    log = log,
+    os = { time = os.time, clock = os.clock, date = os.date, getenv = os.getenv },
   })
 end
 

@@ -157,6 +157,64 @@ class ConfigReload(unittest.TestCase):
                 U.stop(p)
             self.assertEqual(p.returncode, 0, log_of(err_path)[-3000:])
 
+    def test_a_restarted_worker_process_keeps_the_reloaded_config(self):
+        """The command line read the config before the supervisor forked; a
+        worker process restarted after a crash catches up with the file as
+        SIGHUP left it."""
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "docs")
+            os.makedirs(src)
+            db = os.path.join(tmp, "index.db")
+            write(os.path.join(tmp, "p1.lua"), "return { batch_size = 1 }\n")
+            p2 = os.path.join(tmp, "p2.lua")
+            write(p2, "return { batch_size = 1,\n"
+                      "  route = function(job)\n"
+                      "    if job.source:match('%.skip%.txt$') then return 'skip' end\n"
+                      "    return 'extract'\n  end }\n")
+            cfg = os.path.join(tmp, "config.lua")
+            text = ('return { source = "docs", index = "sqlite:index.db", workers = 1,\n'
+                    '  rescan_seconds = 1, policy = "%s" }\n')
+            write(cfg, text % "p1.lua")
+            write(os.path.join(src, "first.txt"), "kappa before the crash\n")
+            pid_file = os.path.join(tmp, "docmill.pid")
+            err_path = os.path.join(tmp, "run.err")
+            p = U.dm_start("run", "--config", cfg, "--pid-file", pid_file, "--socket", "off",
+                           "--json", stderr_path=err_path)
+
+            def found(q):
+                return len(U.search(db, q)) > 0 if os.path.exists(db) else False
+
+            def child():
+                try:
+                    with open(pid_file) as f:
+                        return int(f.read().strip() or 0)
+                except (OSError, ValueError):
+                    return 0
+            try:
+                self.assertTrue(U.wait_for(lambda: found("kappa before"), 30), log_of(err_path))
+                write(cfg, text % "p2.lua")
+                p.send_signal(signal.SIGHUP)
+                self.assertTrue(U.wait_for(lambda: "policy reloaded from " + p2
+                                           in log_of(err_path), 10), log_of(err_path))
+                first = child()
+                self.assertGreater(first, 0)
+                os.kill(first, signal.SIGKILL)
+                self.assertTrue(U.wait_for(lambda: child() not in (0, first), 30),
+                                log_of(err_path))
+                self.assertTrue(U.wait_for(lambda: log_of(err_path).count(
+                    "policy " + p2 + '"') >= 1, 30), log_of(err_path))
+                write(os.path.join(src, "second.skip.txt"), "lambda must be skipped\n")
+                write(os.path.join(src, "third.txt"), "mu after the restart\n")
+                self.assertTrue(U.wait_for(lambda: found("mu after"), 30), log_of(err_path))
+                self.assertTrue(U.wait_for(lambda: "skipped " in log_of(err_path), 10),
+                                log_of(err_path))
+                self.assertFalse(found("lambda must"))
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=30)
+            finally:
+                U.stop(p)
+            self.assertEqual(p.returncode, 0, log_of(err_path)[-3000:])
+
     def test_flags_win_over_a_reloaded_config(self):
         with tempfile.TemporaryDirectory() as tmp:
             src = os.path.join(tmp, "docs")

@@ -1,4 +1,4 @@
-/* The queue message parser (aws/job_message.c): S3 events, SNS envelopes,
+/* The queue message parser (net/job_message.c): S3 events, SNS envelopes,
  * plain jobs, and everything malformed. */
 #include "net/job_message.h"
 #include "check.h"

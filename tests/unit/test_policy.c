@@ -4,6 +4,7 @@
 #include "luabridge/policy.h"
 
 #include <lauxlib.h>
+#include <luajit.h>
 
 static lua_State *L;
 static lstate_env env = {.worker_id = -1};
@@ -150,6 +151,28 @@ static void test_hooks_are_bounded(void)
     policy_unload(L, &p);
 }
 
+static void test_bounded_calls_nest(void)
+{
+    /* The outer budget (300 ms, this chunk only) holds across an inner
+     * bounded call: policy_check loads a policy under its own budget. */
+    const char *path = write_policy("ok.lua", "return { dpi = 150 }\n");
+    char code[900];
+    snprintf(code, sizeof code,
+             "local core = require 'docmill.core'\n"
+             "assert(core.policy_check('%s'))\n"
+             "local t = os.clock() while os.clock() - t < 10 do end\n",
+             path);
+    CHECK_INT(luaL_loadbuffer(L, code, strlen(code), "=t"), 0);
+    /* Bounded code is kept out of the JIT, as policy files are. */
+    luaJIT_setmode(L, -1, LUAJIT_MODE_ALLFUNC | LUAJIT_MODE_OFF);
+    dm_err err;
+    int64_t t0 = dm_mono_ms();
+    CHECK_INT(lstate_pcall_bounded(L, 0, 0, 300, "=t", &err), -1);
+    CHECK_CONTAINS(err.msg, "ran longer than 300 ms");
+    CHECK(dm_mono_ms() - t0 < 1500);
+    CHECK_INT(lua_gettop(L), 0);
+}
+
 static void test_value_errors_name_their_line(void)
 {
     policy p;
@@ -257,6 +280,7 @@ int main(void)
         {"an endless policy file is stopped at load, even inside pcall", test_endless_policy_is_stopped},
         {"every hook call is bounded by hook_budget_ms; over it, the default", test_hooks_are_bounded},
         {"value errors name the file and line of the key", test_value_errors_name_their_line},
+        {"a bounded call keeps its budget across an inner one", test_bounded_calls_nest},
         {NULL, NULL}};
     int rc = check_run(cases);
     lstate_close(L);

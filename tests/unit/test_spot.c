@@ -1,5 +1,5 @@
-/* The spot interruption notice and the instance type (aws/spot.c, over
- * aws/imds.c) against tests/servers/fake_imds.py on 127.0.0.1: no notice,
+/* The spot interruption notice and the instance type (net/spot.c, over
+ * net/imds.c) against tests/servers/fake_imds.py on 127.0.0.1: no notice,
  * a notice, a malformed notice, an expired token, a closed port, a hanging
  * service, and IMDS disabled. */
 #include "check.h"
