@@ -239,6 +239,8 @@ def main():
     ap.add_argument("--large-only", action="store_true",
                     help="only the large-PDF case (--large-pages, --large-mb): peak RSS, "
                          "pages/hour, CPU use; writes OUT/large-PAGES.json and .md")
+    ap.add_argument("--duplicates-only", action="store_true",
+                    help="only the duplicates case: the scans folder with each file twice")
     ap.add_argument("--scans-only", action="store_true",
                     help="only the scans: baseline vs docmill's default policy (the long part of "
                          "--size full); writes OUT/<size>-scans.json and .md")
@@ -288,8 +290,11 @@ def main():
         sys.stderr.write("  %-14s %-22s wall %6.1f s (runs %s)  peak RSS %5.0f MB\n"
                          % (case, what, r["wall"], r.get("walls"), r["peak_rss_mb"]))
 
+    d_dups = duplicated(corpus, scans, os.path.join(sets, "scans-twice"))
     if args.scans_only:
         return scans_only(args, truth, scans, d_scan, n, reps)
+    if args.duplicates_only:
+        return duplicates_only(args, d_scan, d_dups, n, reps)
     print("docmill benchmark: %s corpus (%d files: %d text PDFs, %d scans/images), %d workers, "
           "%d repeats" % (args.size, len(names), len(texts), len(scans), n, reps), file=sys.stderr)
     r_b_scan = repeat(lambda: base(d_scan, n), reps)
@@ -310,6 +315,8 @@ def main():
     note("text", "docmill", r_d_text)
     r_b_text = repeat(lambda: base(d_text, n), reps)
     note("text", "baseline", r_b_text)
+    r_d_dups = repeat(lambda: dm(d_dups, n, None), reps)
+    note("duplicates", "docmill, each twice", r_d_dups)
     r_d_large = repeat(lambda: dm(large_src, n, LARGE_POLICY), 1)
     note("large", "docmill", r_d_large)
     curve = []
@@ -354,6 +361,8 @@ def main():
         ("peak RSS, large PDF (%d pages, %.0f MB) (MB)" % (large_pages,
                                                             os.path.getsize(large_pdf) / 1e6),
          "<= 600", r_d_large["peak_rss_mb"], None, None),
+        ("duplicates: the scans with each file twice / without (wall)", "<= 1.1",
+         r_d_dups["wall"] / r_d_def["wall"], None, None),
         ("text-layer PDFs into SQLite: pages/s per core", ">= 50",
          r_d_text["pages"] / r_d_text["wall"] / n, 50, None),
     ]
@@ -383,7 +392,8 @@ def main():
                  "scans_docmill_default": brief(r_d_def), "mixed_baseline": brief(r_b_all),
                  "mixed_docmill": brief(r_d_all), "mixed_docmill_1_worker": brief(r_d_one),
                  "mixed_baseline_1_worker": brief(r_b_one), "text_docmill": brief(r_d_text),
-                 "text_baseline": brief(r_b_text), "large_docmill": brief(r_d_large)},
+                 "text_baseline": brief(r_b_text), "large_docmill": brief(r_d_large),
+                 "scans_twice_docmill": brief(r_d_dups)},
         "cpu_utilization": {
             "mixed_docmill": r_d_all["cpu"] / (r_d_all["wall"] * n),
             "mixed_baseline": r_b_all["cpu"] / (r_b_all["wall"] * n),
@@ -452,6 +462,52 @@ def large_only(args):
             r["workers"], r["wall"], r["pages_per_hour"], r["peak_rss_mb"], r["cpu_utilization"],
             r["stages"]["ocr"], r["cer_scanned_pages"]))
     md = "\n".join(lines) + "\n"
+    with open(stem + ".md", "w") as f:
+        f.write(md)
+    print(md)
+    return 0
+
+
+def duplicated(corpus, names, dest):
+    """Each file twice, in two folders, as a file share holds copies."""
+    for folder in ("a", "copy-of-a"):
+        subset(corpus, names, os.path.join(dest, folder))
+    return dest
+
+
+def duplicates_only(args, d_scan, d_dups, n, reps):
+    work = tempfile.mkdtemp(dir=args.work)
+    once = repeat(lambda: run_docmill(args.docmill, d_scan, n, None, work), reps)
+    sys.stderr.write("  scans          wall %.1f s\n" % once["wall"])
+    twice = repeat(lambda: run_docmill(args.docmill, d_dups, n, None, work), reps)
+    sys.stderr.write("  scans twice    wall %.1f s\n" % twice["wall"])
+    # The built-in policy with reuse turned off (its languages hook kept).
+    with open(os.path.join(ROOT, "policies", "default.lua")) as f:
+        no_reuse = f.read().replace("\nreturn P", "\nP.reuse_copies = false\nreturn P")
+    off = repeat(lambda: run_docmill(args.docmill, d_dups, n, no_reuse, work), reps)
+    sys.stderr.write("  twice, reuse_copies=false  wall %.1f s\n" % off["wall"])
+    shutil.rmtree(work, ignore_errors=True)
+    result = {"size": args.size, "workers": n, "repeats": reps,
+              "once": {k: once[k] for k in ("wall", "walls", "pages", "peak_rss_mb")},
+              "twice": {k: twice[k] for k in ("wall", "walls", "pages", "peak_rss_mb")},
+              "twice_no_reuse": {k: off[k] for k in ("wall", "walls", "pages", "peak_rss_mb")},
+              "ratio_twice_to_once": twice["wall"] / once["wall"],
+              "ratio_no_reuse_to_once": off["wall"] / once["wall"]}
+    stem = os.path.join(args.out, "%s-duplicates" % args.size)
+    with open(stem + ".json", "w") as f:
+        json.dump(result, f, indent=1, sort_keys=True)
+    md = ("# Copies of one file: the scans folder, and the same with each file twice\n\n"
+          "%d workers, median of %d, `%s`.\n\n"
+          "| run | wall s | pages indexed | peak RSS MB |\n|---|---|---|---|\n"
+          "| scans | %.1f | %d | %.0f |\n"
+          "| each file twice (default policy: `reuse_copies`) | %.1f | %d | %.0f |\n"
+          "| each file twice, `reuse_copies = false` | %.1f | %d | %.0f |\n\n"
+          "Twice / once: %.2f (target <= 1.1); without reuse: %.2f.\n" % (
+              n, reps, "python3 bench/run.py --duplicates-only --size " + args.size,
+              once["wall"], once["pages"], once["peak_rss_mb"],
+              twice["wall"], twice["pages"], twice["peak_rss_mb"],
+              off["wall"], off["pages"], off["peak_rss_mb"],
+              result["ratio_twice_to_once"], result["ratio_no_reuse_to_once"]))
     with open(stem + ".md", "w") as f:
         f.write(md)
     print(md)

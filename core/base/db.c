@@ -19,6 +19,8 @@ static const char *SCHEMA =
     "  methods TEXT,"          /* one letter per page: t = text layer, o = OCR */
     "  extract_ms INTEGER, note TEXT, indexed_at INTEGER);"
     "CREATE INDEX IF NOT EXISTS documents_source ON documents(source);"
+    /* Copies of one file in other folders are found by content. */
+    "CREATE INDEX IF NOT EXISTS documents_sha256 ON documents(sha256);"
     "CREATE TABLE IF NOT EXISTS pages ("
     "  rowid INTEGER PRIMARY KEY,"
     "  doc_id TEXT NOT NULL, page INTEGER NOT NULL, method TEXT NOT NULL, dpi INTEGER,"

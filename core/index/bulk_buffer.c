@@ -32,48 +32,6 @@ struct bulk_buffer {
     int in_flight;           /* documents being sent right now */
 };
 
-static char *dup_or_null(const char *s)
-{
-    return s ? dm_xstrdup(s) : NULL;
-}
-
-static int64_t copy_doc(index_doc *dst, const index_doc *src)
-{
-    *dst = *src;
-    int64_t bytes = 512;
-    dst->id = dup_or_null(src->id);
-    dst->source = dup_or_null(src->source);
-    dst->sha256 = dup_or_null(src->sha256);
-    dst->mime = dup_or_null(src->mime);
-    dst->note = dup_or_null(src->note);
-    index_page *pages = dm_xcalloc(src->npages > 0 ? (size_t)src->npages : 1, sizeof *pages);
-    for (int i = 0; i < src->npages; i++) {
-        pages[i] = src->pages[i];
-        pages[i].method = dup_or_null(src->pages[i].method);
-        char *t = dm_xmalloc(src->pages[i].text_len + 1);
-        memcpy(t, src->pages[i].text ? src->pages[i].text : "", src->pages[i].text_len);
-        t[src->pages[i].text_len] = '\0';
-        pages[i].text = t;
-        bytes += (int64_t)src->pages[i].text_len + 64;
-    }
-    dst->pages = pages;
-    return bytes;
-}
-
-static void free_doc(index_doc *d)
-{
-    free((void *)d->id);
-    free((void *)d->source);
-    free((void *)d->sha256);
-    free((void *)d->mime);
-    free((void *)d->note);
-    for (int i = 0; i < d->npages; i++) {
-        free((void *)d->pages[i].method);
-        free((void *)d->pages[i].text);
-    }
-    free((void *)d->pages);
-}
-
 /* Takes up to one request's worth of documents from the front. Caller
  * holds mu. */
 static int take_batch(bulk_buffer *b, pending_doc **out)
@@ -136,7 +94,7 @@ static void flush_batch(bulk_buffer *b, pending_doc *batch, int n)
             snprintf(r.error, sizeof r.error, "index: %.500s", results[i].error);
         }
         b->complete(b->ud, &r);
-        free_doc(&batch[i].doc);
+        index_doc_free(&batch[i].doc);
     }
     free(docs);
     free(results);
@@ -211,7 +169,7 @@ void bulk_buffer_submit(bulk_buffer *b, int64_t job_id, const index_doc *doc,
                         const bulk_job_stats *stats)
 {
     pending_doc p = {.job_id = job_id, .stats = *stats};
-    p.bytes = copy_doc(&p.doc, doc);
+    p.bytes = index_doc_copy(&p.doc, doc);
     pthread_mutex_lock(&b->mu);
     /* Back-pressure: workers wait rather than pile up text in memory. */
     while (!b->stopping && b->bytes > 4 * b->limits.max_bytes)
@@ -262,4 +220,21 @@ void bulk_buffer_stop(bulk_buffer *b)
     pthread_cond_destroy(&b->cv);
     pthread_cond_destroy(&b->space);
     free(b);
+}
+
+int bulk_buffer_find_copy(bulk_buffer *b, const char *sha256, const char *exclude_id,
+                          index_doc *out)
+{
+    int found = 0;
+    pthread_mutex_lock(&b->mu);
+    for (int i = 0; i < b->ndocs && !found; i++) {
+        const index_doc *d = &b->docs[i].doc;
+        if (d->sha256 && strcmp(d->sha256, sha256) == 0 && d->id &&
+            strcmp(d->id, exclude_id) != 0) {
+            index_doc_copy(out, d);
+            found = 1;
+        }
+    }
+    pthread_mutex_unlock(&b->mu);
+    return found;
 }

@@ -4,6 +4,7 @@
 #include "index/index_opensearch.h"
 #include "index/index_sqlite.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 const char *index_sqlite_path(const char *uri)
@@ -43,3 +44,46 @@ void index_doc_id(const char *source, char out[33])
     memcpy(out, hex, 32);
     out[32] = '\0';
 }
+
+static char *dup_or_null(const char *s)
+{
+    return s ? dm_xstrdup(s) : NULL;
+}
+
+int64_t index_doc_copy(index_doc *dst, const index_doc *src)
+{
+    *dst = *src;
+    int64_t bytes = 512;
+    dst->id = dup_or_null(src->id);
+    dst->source = dup_or_null(src->source);
+    dst->sha256 = dup_or_null(src->sha256);
+    dst->mime = dup_or_null(src->mime);
+    dst->note = dup_or_null(src->note);
+    index_page *pages = dm_xcalloc(src->npages > 0 ? (size_t)src->npages : 1, sizeof *pages);
+    for (int i = 0; i < src->npages; i++) {
+        pages[i] = src->pages[i];
+        pages[i].method = dup_or_null(src->pages[i].method);
+        char *t = dm_xmalloc(src->pages[i].text_len + 1);
+        memcpy(t, src->pages[i].text ? src->pages[i].text : "", src->pages[i].text_len);
+        t[src->pages[i].text_len] = '\0';
+        pages[i].text = t;
+        bytes += (int64_t)src->pages[i].text_len + 64;
+    }
+    dst->pages = pages;
+    return bytes;
+}
+
+void index_doc_free(index_doc *d)
+{
+    free((void *)d->id);
+    free((void *)d->source);
+    free((void *)d->sha256);
+    free((void *)d->mime);
+    free((void *)d->note);
+    for (int i = 0; i < d->npages; i++) {
+        free((void *)d->pages[i].method);
+        free((void *)d->pages[i].text);
+    }
+    free((void *)d->pages);
+}
+

@@ -54,6 +54,12 @@ typedef struct index_ops {
     /* Records that an unchanged document was seen again (new mtime/size). */
     int (*touch)(index_sink *sink, const char *id, int64_t size, int64_t mtime_ms, dm_err *err);
     void (*close)(index_sink *sink);
+    /* Optional (NULL: the sink cannot tell). A stored document with this
+     * content hash other than exclude_id: 1 with *out filled (free it with
+     * index_doc_free), 0 when there is none. A copy of a file found in
+     * another folder reuses its pages instead of being extracted again. */
+    int (*find_copy)(index_sink *sink, const char *sha256, const char *exclude_id,
+                     index_doc *out, dm_err *err);
 } index_ops;
 
 struct index_sink {
@@ -64,6 +70,11 @@ struct index_sink {
  * "http[s]://HOST[:PORT][/INDEX]" for OpenSearch (index_opensearch.h). */
 index_sink *index_open(const char *uri, dm_err *err);
 void index_close(index_sink *sink);
+/* Deep copy of src into dst: dst owns every string and its pages array.
+ * Returns about how many bytes it holds. */
+int64_t index_doc_copy(index_doc *dst, const index_doc *src);
+/* Frees what index_doc_copy or find_copy put in d. */
+void index_doc_free(index_doc *d);
 /* The stable document id: the first 32 hex digits of sha256(source). */
 void index_doc_id(const char *source, char out[33]);
 /* Parses "sqlite:PATH"; returns PATH or NULL when the URI is not SQLite. */

@@ -426,6 +426,103 @@ static int os_touch(index_sink *sink, const char *id, int64_t size, int64_t mtim
     return out;
 }
 
+/* Copies a document's _source (as append_doc writes it) into out. */
+static bool read_stored(const cJSON *src, const char *id, index_doc *out)
+{
+    const cJSON *pages = cJSON_GetObjectItemCaseSensitive(src, "pages");
+    if (!cJSON_IsObject(src) || !cJSON_IsArray(pages))
+        return false;
+    memset(out, 0, sizeof *out);
+    const cJSON *v;
+#define STR(field)                                                              \
+    ((v = cJSON_GetObjectItemCaseSensitive(src, field)) && cJSON_IsString(v) \
+         ? dm_xstrdup(v->valuestring)                                        \
+         : NULL)
+#define INT(obj, field)                                                           \
+    ((v = cJSON_GetObjectItemCaseSensitive(obj, field)) && cJSON_IsNumber(v) \
+         ? (int)v->valuedouble                                                 \
+         : 0)
+    out->id = dm_xstrdup(id);
+    out->source = STR("source");
+    out->sha256 = STR("sha256");
+    out->mime = STR("mime");
+    out->note = STR("note");
+    out->page_count = INT(src, "page_count");
+    out->pages_ocr = INT(src, "pages_ocr");
+    int n = cJSON_GetArraySize(pages);
+    index_page *pg = dm_xcalloc(n > 0 ? (size_t)n : 1, sizeof *pg);
+    const cJSON *p;
+    cJSON_ArrayForEach(p, pages)
+    {
+        const cJSON *text = cJSON_GetObjectItemCaseSensitive(p, "text");
+        const cJSON *method = cJSON_GetObjectItemCaseSensitive(p, "method");
+        index_page *dst = &pg[out->npages++];
+        dst->page = INT(p, "page");
+        dst->dpi = INT(p, "dpi");
+        dst->method = dm_xstrdup(cJSON_IsString(method) ? method->valuestring : "text");
+        dst->text = dm_xstrdup(cJSON_IsString(text) ? text->valuestring : "");
+        dst->text_len = strlen(dst->text);
+    }
+#undef STR
+#undef INT
+    out->pages = pg;
+    return true;
+}
+
+/* A document with this content under another id: a term query on the
+ * sha256 keyword, the document itself excluded. */
+static int os_find_copy(index_sink *sink, const char *sha256, const char *exclude_id,
+                        index_doc *out, dm_err *err)
+{
+    os_sink *s = (os_sink *)sink;
+    if (ready_for_use(s, err) != 0)
+        return -1;
+    sbuf path, body;
+    sbuf_init(&path);
+    sbuf_init(&body);
+    sbuf_appendf(&path, "/%s/_search", s->index);
+    LIT(&body, "{\"size\":1,\"query\":{\"bool\":{\"filter\":[{\"term\":{\"sha256\":");
+    os_json_cstr(&body, sha256);
+    LIT(&body, "}}],\"must_not\":[{\"ids\":{\"values\":[");
+    os_json_cstr(&body, exclude_id);
+    LIT(&body, "]}}]}}}");
+    os_req r = {.method = "POST", .path = path.data, .content_type = "application/json",
+                .body = body.data, .body_len = body.len, .timeout_ms = REQUEST_TIMEOUT_MS};
+    http_response resp;
+    int rc = os_call(s, &r, s->tries, &resp, err);
+    int out_rc = -1;
+    if (rc == 0 && resp.status == 200) {
+        cJSON *j = cJSON_ParseWithLength(resp.body.data ? resp.body.data : "", resp.body.len);
+        const cJSON *hits = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(j, "hits"), "hits");
+        const cJSON *hit = cJSON_IsArray(hits) ? cJSON_GetArrayItem(hits, 0) : NULL;
+        const cJSON *hid = cJSON_GetObjectItemCaseSensitive(hit, "_id");
+        if (!j || !cJSON_IsArray(hits)) {
+            dm_err_set(err, false, "opensearch find copy (%s): malformed response", s->base_url);
+        } else if (!hit) {
+            out_rc = 0;
+        } else if (cJSON_IsString(hid) &&
+                   read_stored(cJSON_GetObjectItemCaseSensitive(hit, "_source"), hid->valuestring,
+                               out)) {
+            out_rc = 1;
+        } else {
+            /* A document not shaped as docmill writes them: not a copy. */
+            out_rc = 0;
+        }
+        cJSON_Delete(j);
+    } else if (rc == 0 && resp.status == 404) {
+        if (os_response_error_is(&resp, "index_not_found_exception"))
+            s->ready = false;
+        out_rc = 0;
+    } else {
+        os_call_err(s, rc, &resp, "find copy", false, err);
+    }
+    http_response_free(&resp);
+    sbuf_free(&path);
+    sbuf_free(&body);
+    return out_rc;
+}
+
 static void os_close(index_sink *sink)
 {
     os_sink *s = (os_sink *)sink;
@@ -437,7 +534,8 @@ static void os_close(index_sink *sink)
     free(s);
 }
 
-static const index_ops OPENSEARCH_OPS = {os_bulk, os_remove, os_lookup, os_touch, os_close};
+static const index_ops OPENSEARCH_OPS = {os_bulk,  os_remove, os_lookup,
+                                         os_touch, os_close,  os_find_copy};
 
 /* --- open ------------------------------------------------------------------- */
 

@@ -15,6 +15,7 @@ typedef struct sqlite_sink {
     index_sink base;
     sqlite3 *db;
     sqlite3_stmt *del_fts, *del_pages, *put_doc, *put_page, *put_fts, *lookup, *touch, *del_doc;
+    sqlite3_stmt *copy_doc, *copy_pages;
 } sqlite_sink;
 
 static void sink_err(sqlite_sink *s, dm_err *err, const char *what)
@@ -187,19 +188,78 @@ static int sqlite_touch(index_sink *sink, const char *id, int64_t size, int64_t 
     return 0;
 }
 
+static char *col_copy(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return t ? dm_xstrdup((const char *)t) : NULL;
+}
+
+static int sqlite_find_copy(index_sink *sink, const char *sha256, const char *exclude_id,
+                            index_doc *out, dm_err *err)
+{
+    sqlite_sink *s = (sqlite_sink *)sink;
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = s->copy_doc;
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, sha256, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, exclude_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        if (rc != SQLITE_DONE)
+            sink_err(s, err, "find copy");
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : -1;
+    }
+    out->id = col_copy(st, 0);
+    out->source = col_copy(st, 1);
+    out->sha256 = dm_xstrdup(sha256);
+    out->mime = col_copy(st, 2);
+    out->page_count = sqlite3_column_int(st, 3);
+    out->pages_ocr = sqlite3_column_int(st, 4);
+    out->note = col_copy(st, 5);
+    sqlite3_reset(st);
+    st = s->copy_pages;
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, out->id, -1, SQLITE_STATIC);
+    int cap = 0;
+    index_page *pages = NULL;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (out->npages == cap) {
+            cap = cap ? cap * 2 : 16;
+            pages = dm_xrealloc(pages, (size_t)cap * sizeof *pages);
+        }
+        index_page *p = &pages[out->npages++];
+        p->page = sqlite3_column_int(st, 0);
+        p->method = col_copy(st, 1);
+        p->dpi = sqlite3_column_int(st, 2);
+        char *text = col_copy(st, 3);
+        p->text = text ? text : dm_xstrdup("");
+        p->text_len = strlen(p->text);
+    }
+    out->pages = pages;
+    if (rc != SQLITE_DONE) {
+        sink_err(s, err, "find copy");
+        sqlite3_reset(st);
+        index_doc_free(out);
+        return -1;
+    }
+    sqlite3_reset(st);
+    return 1;
+}
+
 static void sqlite_close(index_sink *sink)
 {
     sqlite_sink *s = (sqlite_sink *)sink;
-    sqlite3_stmt *all[] = {s->del_fts, s->del_pages, s->put_doc, s->put_page,
-                           s->put_fts, s->lookup,    s->touch,   s->del_doc};
+    sqlite3_stmt *all[] = {s->del_fts, s->del_pages, s->put_doc, s->put_page, s->put_fts,
+                           s->lookup,  s->touch,     s->del_doc, s->copy_doc, s->copy_pages};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         sqlite3_finalize(all[i]);
     sqlite3_close(s->db);
     free(s);
 }
 
-static const index_ops SQLITE_OPS = {sqlite_bulk, sqlite_remove, sqlite_lookup, sqlite_touch,
-                                     sqlite_close};
+static const index_ops SQLITE_OPS = {sqlite_bulk,  sqlite_remove, sqlite_lookup,
+                                     sqlite_touch, sqlite_close,  sqlite_find_copy};
 
 index_sink *index_sqlite_open(const char *path, dm_err *err)
 {
@@ -224,6 +284,10 @@ index_sink *index_sqlite_open(const char *path, dm_err *err)
         {&s->put_fts, "INSERT INTO pages_fts(rowid, text) VALUES(?1, ?2)"},
         {&s->lookup, "SELECT sha256 FROM documents WHERE id=?1"},
         {&s->touch, "UPDATE documents SET size=?1, mtime_ms=?2 WHERE id=?3"},
+        {&s->copy_doc, "SELECT id, source, mime, page_count, pages_ocr, note FROM documents"
+                       " WHERE sha256=?1 AND id<>?2 LIMIT 1"},
+        {&s->copy_pages, "SELECT p.page, p.method, p.dpi, f.text FROM pages p"
+                         " JOIN pages_fts f ON f.rowid=p.rowid WHERE p.doc_id=?1 ORDER BY p.page"},
     };
     for (size_t i = 0; i < sizeof stmts / sizeof *stmts; i++) {
         if (sqlite3_prepare_v2(db, stmts[i].sql, -1, stmts[i].st, NULL) != SQLITE_OK) {

@@ -6,6 +6,9 @@
  *   (nil, err, permanent: the whole batch failed and nothing is known per
  *   document.)
  * index_lookup(id) -> sha256 | false | nil, err, permanent
+ * index_find_copy(sha256, exclude_id) -> {id=, source=, mime=, page_count=, pages_ocr=,
+ *   note=, pages={{page=, method=, dpi=, text=}}} | false | nil, err, permanent
+ *   (false too when the sink cannot look documents up by content)
  * index_touch(id, size, mtime_ms) -> true | nil, err, permanent
  * index_remove({id...}) -> true | nil, err, permanent
  * doc_id(source) -> 32 hex digits
@@ -161,6 +164,67 @@ static int l_bulk_index(lua_State *L)
     return 1;
 }
 
+void bind_push_page(lua_State *L, int page, const char *method, int dpi, const char *text,
+                    size_t len)
+{
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, page);
+    lua_setfield(L, -2, "page");
+    lua_pushstring(L, method);
+    lua_setfield(L, -2, "method");
+    if (dpi > 0) {
+        lua_pushinteger(L, dpi);
+        lua_setfield(L, -2, "dpi");
+    }
+    lua_pushlstring(L, text ? text : "", text ? len : 0);
+    lua_setfield(L, -2, "text");
+}
+
+void bind_push_doc(lua_State *L, const index_doc *d)
+{
+    lua_createtable(L, 0, 8);
+    lua_pushstring(L, d->id);
+    lua_setfield(L, -2, "id");
+    lua_pushstring(L, d->source);
+    lua_setfield(L, -2, "source");
+    lua_pushstring(L, d->mime);
+    lua_setfield(L, -2, "mime");
+    lua_pushinteger(L, d->page_count);
+    lua_setfield(L, -2, "page_count");
+    lua_pushinteger(L, d->pages_ocr);
+    lua_setfield(L, -2, "pages_ocr");
+    if (d->note) {
+        lua_pushstring(L, d->note);
+        lua_setfield(L, -2, "note");
+    }
+    lua_createtable(L, d->npages, 0);
+    for (int i = 0; i < d->npages; i++) {
+        const index_page *p = &d->pages[i];
+        bind_push_page(L, p->page, p->method, p->dpi, p->text, p->text_len);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "pages");
+}
+
+static int l_index_find_copy(lua_State *L)
+{
+    const char *sha = luaL_checkstring(L, 1);
+    const char *exclude = luaL_checkstring(L, 2);
+    index_sink *sink = need_sink(L);
+    if (!sink->ops->find_copy)
+        return (lua_pushboolean(L, 0), 1);
+    index_doc d;
+    dm_err err;
+    int r = sink->ops->find_copy(sink, sha, exclude, &d, &err);
+    if (r < 0)
+        return bind_push_error(L, &err);
+    if (r == 0)
+        return (lua_pushboolean(L, 0), 1);
+    bind_push_doc(L, &d);
+    index_doc_free(&d);
+    return 1;
+}
+
 static int l_index_lookup(lua_State *L)
 {
     const char *id = luaL_checkstring(L, 1);
@@ -296,6 +360,7 @@ void bind_index_register(lua_State *L, int module)
     static const luaL_Reg fns[] = {
         {"index_open", l_index_open},     {"bulk_index", l_bulk_index},
         {"index_lookup", l_index_lookup}, {"index_touch", l_index_touch},
+        {"index_find_copy", l_index_find_copy},
         {"index_remove", l_index_remove}, {"doc_id", l_doc_id},
         {"search", l_search},             {"status", l_status},
         {NULL, NULL}};

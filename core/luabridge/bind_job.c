@@ -5,6 +5,8 @@
  * index_submit(job_id, doc, {pages=, pages_ocr=, started_ms=, fetch=, ...})
  *   hands the document to the process's indexing buffer; the job completes
  *   when its bulk result is known. The job is no longer the worker's.
+ * find_copy(sha256, exclude_id) -> a document with that content still waiting in
+ *   the indexing buffer (index_find_copy's shape) | false
  * worker_id() -> this worker's number
  * (pages_*: bind_pages.c) */
 #include "luabridge/bindings.h"
@@ -88,6 +90,19 @@ static int l_index_submit(lua_State *L)
     return 0;
 }
 
+static int l_find_copy(lua_State *L)
+{
+    const char *sha = luaL_checkstring(L, 1);
+    const char *exclude = luaL_checkstring(L, 2);
+    lstate_env *env = lstate_get_env(L);
+    index_doc d;
+    if (!bulk_buffer_find_copy(env->host->bulk(env->host_ud), sha, exclude, &d))
+        return (lua_pushboolean(L, 0), 1);
+    bind_push_doc(L, &d);
+    index_doc_free(&d);
+    return 1;
+}
+
 static int l_worker_id(lua_State *L)
 {
     lua_pushinteger(L, lstate_get_env(L)->worker_id);
@@ -99,6 +114,7 @@ void bind_job_register(lua_State *L, int module)
     static const luaL_Reg fns[] = {{"complete", l_complete},
                                    {"index_submit", l_index_submit},
                                    {"worker_id", l_worker_id},
+                                   {"find_copy", l_find_copy},
                                    {NULL, NULL}};
     bind_set_funcs(L, module, fns);
 }

@@ -194,17 +194,7 @@ static int l_pages_wait(lua_State *L)
     for (int i = 0; i < n; i++) {
         for (int k = 0; k < res[i].npages; k++) {
             page_text *p = &res[i].pages[k];
-            lua_createtable(L, 0, 4);
-            lua_pushinteger(L, p->page);
-            lua_setfield(L, -2, "page");
-            lua_pushstring(L, p->method);
-            lua_setfield(L, -2, "method");
-            if (p->dpi > 0) {
-                lua_pushinteger(L, p->dpi);
-                lua_setfield(L, -2, "dpi");
-            }
-            lua_pushstring(L, p->text);
-            lua_setfield(L, -2, "text");
+            bind_push_page(L, p->page, p->method, p->dpi, p->text, p->text ? strlen(p->text) : 0);
             lua_rawseti(L, -2, ++np);
         }
         ocr += res[i].pages_ocr;

@@ -56,6 +56,11 @@ struct index_doc;
 /* Reads the document table at idx into d (its pages array malloc'd: free
  * d->pages); *bad names the first malformed field. Never raises. */
 void bind_read_doc(lua_State *L, int idx, struct index_doc *d, const char **bad);
+/* Pushes a page table {page, method, dpi (when > 0), text}. */
+void bind_push_page(lua_State *L, int page, const char *method, int dpi, const char *text,
+                    size_t len);
+/* Pushes a document (bind_index.c's shape, as index_find_copy returns it). */
+void bind_push_doc(lua_State *L, const struct index_doc *d);
 /* Registers fns into the table at index module. */
 void bind_set_funcs(lua_State *L, int module, const luaL_Reg *fns);
 

@@ -99,6 +99,8 @@ const setting_spec settings_schema[] = {
      .doc = "SQS messages per receive"},
     {"opensearch_mapping_file", SETTING_STR, 0, 400, S(opensearch_mapping_file), .dflt_str = "", .start_only = true,
      .doc = "JSON create-index body (settings, mappings) used instead of docmill's own"},
+    {"reuse_copies", SETTING_BOOL, 0, 1, S(reuse_copies), .dflt = 1,
+     .doc = "a file whose content is already indexed under another path reuses its pages"},
     {"hook_budget_ms", SETTING_INT, 1, 60000, S(hook_budget_ms), .dflt = 1000,
      .doc = "a policy hook running longer is stopped: its decision falls back to the default"},
     {NULL, 0, 0, 0, 0, 0, NULL, false, NULL},

@@ -57,6 +57,7 @@ typedef struct policy_settings {
     char fetch_allowed_buckets[512];
     char fetch_allowed_urls[1024];
     int hook_budget_ms;
+    bool reuse_copies;
 } policy_settings;
 
 typedef enum { SETTING_INT, SETTING_NUM, SETTING_BOOL, SETTING_STR } setting_type;

@@ -350,6 +350,16 @@ local function job_api()
   return require "docmill.job"
 end
 
+-- A document with this content under another id: one still waiting in the
+-- indexing buffer, else one in the index. nil when there is none (or the
+-- index cannot say: then the file is extracted as usual).
+local function find_copy(sha, id)
+  local J = package.loaded["docmill.job"]
+  local copy = J and J.find_copy and J.find_copy(sha, id)
+  if copy then return copy end
+  return core.index_find_copy(sha, id) or nil
+end
+
 local function finish(job, outcome, err, stats)
   job_api().complete(job.id, outcome, err, stats)
 end
@@ -402,6 +412,19 @@ function M.process(job)
     core.release(f.path, f.temp)
     local ok, terr, tperm = core.index_touch(id, f.size, f.mtime_ms)
     if ok then finish(job, "unchanged", nil, timing) else fail(job, terr, tperm, timing) end
+    return
+  end
+  local copy = s.reuse_copies and find_copy(sha, id)
+  if copy then
+    core.release(f.path, f.temp)
+    core.log("debug", string.format("%s: the same content as %s: its %d pages reused",
+      job.source, tostring(copy.source), #copy.pages))
+    -- No page was extracted for this job: pages_ocr counts work done.
+    job_api().index_submit(job.id, {
+      id = id, source = job.source, sha256 = sha, mime = copy.mime, size = f.size,
+      mtime_ms = f.mtime_ms, page_count = copy.page_count, pages_ocr = copy.pages_ocr,
+      extract_ms = 0, note = copy.note, pages = copy.pages,
+    }, { pages = #copy.pages, pages_ocr = 0, started_ms = t0, fetch = timing.fetch })
     return
   end
   local doc, xerr, xperm = M.extract_file(f.path, { source = job.source, size = f.size })

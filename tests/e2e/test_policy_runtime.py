@@ -73,6 +73,36 @@ class Counted(unittest.TestCase):
                 U.stop(p)
 
 
+class Copies(unittest.TestCase):
+    def run_copies(self, tmp, *extra):
+        src = os.path.join(tmp, "share")
+        for folder in ("2024", "archive", "backup/old"):
+            U.copy_docs(os.path.join(src, folder), ["scan_en.pdf"])
+        db = os.path.join(tmp, "index.db")
+        r = U.dm("run", "--source", src, "--index", "sqlite:" + db, "--workers", "1",
+                 "--once", "--json", *extra)
+        self.assertEqual(r.rc, 0, r)
+        return db, r.json()
+
+    def test_copies_of_a_file_are_ocrd_once(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            db, s = self.run_copies(tmp)
+            self.assertEqual(s["indexed"], 3, s)
+            self.assertEqual(s["pages_ocr"], 1, "one OCR for three copies: %r" % s)
+            hits = U.search(db, "invoice")
+            self.assertEqual(sorted(h["source"].split("/share/")[1] for h in hits),
+                             ["2024/scan_en.pdf", "archive/scan_en.pdf",
+                              "backup/old/scan_en.pdf"])
+            self.assertEqual(len({h["id"] for h in hits}), 3)
+
+    def test_reuse_copies_off_extracts_each(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            pol = os.path.join(tmp, "p.lua")
+            write(pol, "return { reuse_copies = false }\n")
+            _, s = self.run_copies(tmp, "--policy", pol)
+            self.assertEqual((s["indexed"], s["pages_ocr"]), (3, 3), s)
+
+
 class GcCadence(unittest.TestCase):
     def gc_lines(self, err):
         return err.count("gc_every_jobs (1)")

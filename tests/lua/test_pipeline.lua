@@ -160,7 +160,8 @@ T.test("a finished document goes to index_submit with its job", function()
       submitted[#submitted + 1] = { job_id = job_id, doc = doc, stats = stats }
     end,
   }, function()
-    with_stubs({ index_lookup = function() return false end }, function()
+    with_stubs({ index_lookup = function() return false end,
+                 index_find_copy = function() return false end }, function()
       pipeline.process({ id = 1, source = path("text_ja_en.pdf"), op = "index", attempts = 1 })
       pipeline.process({ id = 2, source = path("notes_utf8.txt"), op = "index", attempts = 1 })
     end)
@@ -194,12 +195,44 @@ T.test("unchanged content is not extracted again", function()
   T.eq(touched, core.doc_id(path("text_ja_en.pdf")))
 end)
 
+T.test("a copy of an indexed file reuses its pages, extracting nothing", function()
+  local submitted = {}
+  local stored = { id = "x", source = "/elsewhere/scan_en.pdf", mime = "application/pdf",
+    page_count = 1, pages_ocr = 1,
+    pages = { { page = 1, method = "ocr", dpi = 200, text = "stored invoice text" } } }
+  local asked
+  with_job({
+    complete = function() error("a copy completes through the indexing buffer") end,
+    index_submit = function(job_id, doc, stats)
+      submitted[#submitted + 1] = { job_id = job_id, doc = doc, stats = stats }
+    end,
+  }, function()
+    with_stubs({
+      index_lookup = function() return false end,
+      index_find_copy = function(sha, id) asked = { sha = sha, id = id }; return stored end,
+      open = function() error("a copy must not be opened") end,
+    }, function()
+      pipeline.process({ id = 9, source = path("scan_en.pdf"), op = "index", attempts = 1 })
+    end)
+  end)
+  T.eq(asked.id, core.doc_id(path("scan_en.pdf")))
+  T.eq(asked.sha, core.sha256_file(path("scan_en.pdf")))
+  T.eq(#submitted, 1)
+  local d = submitted[1].doc
+  T.eq(d.source, path("scan_en.pdf"), "its own source")
+  T.eq(d.id, core.doc_id(path("scan_en.pdf")), "its own id")
+  T.eq(d.pages[1].text, "stored invoice text")
+  T.eq(d.pages_ocr, 1, "the document's own figure")
+  T.eq(submitted[1].stats.pages_ocr, 0, "no OCR was done for this job")
+end)
+
 T.test("deletions, skips, vanished files and bad files complete at once", function()
   local calls, complete = recorder()
   local removed
   with_job({ complete = complete }, function()
     with_stubs({
       index_lookup = function() return false end,
+      index_find_copy = function() return false end,
       index_remove = function(ids) removed = ids; return true end,
     }, function()
       pipeline.process({ id = 4, source = "/gone.pdf", op = "delete", attempts = 1 })

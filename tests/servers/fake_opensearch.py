@@ -22,7 +22,9 @@ body over 10 MiB, as AWS OpenSearch Service does) and is also recorded in
     POST /INDEX/_update/ID              {"doc": {...}} partial update
     GET  /_cat/plugins?format=json, GET /_nodes/plugins, GET /
     GET|POST /INDEX/_search             match_all, or {"query":{"match":{
-                                        "pages.text": "words"}}} as substring
+                                        "pages.text": "words"}}} as substring,
+                                        or a bool query: a term filter on
+                                        sha256, must_not ids; "size"
 
 Control endpoints for tests (never authenticated, never failed):
 
@@ -481,19 +483,35 @@ class Handler(BaseHTTPRequestHandler):
         idx = STATE.indices.get(name)
         if idx is None:
             return self.index_missing(name)
-        words = []
+        words, sha, exclude, size = [], None, set(), None
         try:
             req = json.loads(body) if body else {}
-            match = req.get("query", {}).get("match", {}).get("pages.text")
+            query = req.get("query", {})
+            match = query.get("match", {}).get("pages.text")
             if isinstance(match, str):
                 words = match.split()
-        except (ValueError, AttributeError):
+            # {"bool": {"filter": [{"term": {"sha256": H}}], "must_not": [{"ids": ...}]}}
+            b = query.get("bool")
+            if b is not None:
+                for f in b.get("filter", []):
+                    term = f["term"]
+                    if set(term) != {"sha256"} or not isinstance(term["sha256"], str):
+                        raise ValueError("term on sha256 only")
+                    sha = term["sha256"]
+                for f in b.get("must_not", []):
+                    exclude.update(f["ids"]["values"])
+            size = req.get("size")
+        except (ValueError, AttributeError, KeyError, TypeError):
             return self.send(400, error_body(400, "parsing_exception", "bad query"))
         hits = []
         for doc_id, src in idx["docs"].items():
+            if doc_id in exclude or (sha is not None and src.get("sha256") != sha):
+                continue
             text = " ".join(p.get("text") or "" for p in src.get("pages") or [])
             if all(w.lower() in text.lower() for w in words):
                 hits.append({"_index": name, "_id": doc_id, "_score": 1.0, "_source": src})
+        if isinstance(size, int):
+            hits = hits[:size]
         return self.send(200, {"took": 1, "timed_out": False,
                                "hits": {"total": {"value": len(hits), "relation": "eq"},
                                         "hits": hits}})

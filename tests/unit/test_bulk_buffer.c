@@ -79,11 +79,43 @@ static void test_stop_flushes_what_is_left(void)
     pthread_mutex_destroy(&rec.mu);
 }
 
+static void test_find_copy_while_waiting(void)
+{
+    char db[600];
+    snprintf(db, sizeof db, "sqlite:%s/buf3.db", check_tmpdir());
+    recorder rec = {.n = 0};
+    pthread_mutex_init(&rec.mu, NULL);
+    bulk_limits limits = {100, 5 << 20, 600000};
+    dm_err err;
+    bulk_buffer *b = bulk_buffer_start(db, &limits, record, &rec, &err);
+    if (!b)
+        return;
+    index_page p[] = {{1, "ocr", 200, "waiting for its batch", 21}};
+    char id[33], other[33];
+    index_doc d = doc("/b/one.pdf", id, p, 1);
+    d.sha256 = "feed";
+    bulk_job_stats st = {.pages = 1, .started_ms = dm_mono_ms()};
+    bulk_buffer_submit(b, 11, &d, &st);
+    index_doc_id("/b/two.pdf", other);
+    index_doc c;
+    CHECK_INT(bulk_buffer_find_copy(b, "feed", other, &c), 1);
+    CHECK_STR(c.source, "/b/one.pdf");
+    CHECK_INT(c.npages, 1);
+    if (c.npages == 1)
+        CHECK_STR(c.pages[0].text, "waiting for its batch");
+    index_doc_free(&c);
+    CHECK_INT(bulk_buffer_find_copy(b, "feed", id, &c), 0);
+    CHECK_INT(bulk_buffer_find_copy(b, "other", other, &c), 0);
+    bulk_buffer_stop(b);
+    pthread_mutex_destroy(&rec.mu);
+}
+
 int main(void)
 {
     static const check_case cases[] = {
         {"flushes at batch_size; one bad document does not fail the batch", test_flush_by_count_and_one_bad_document},
         {"stop flushes what is left", test_stop_flushes_what_is_left},
+        {"a document waiting for its batch is found by content", test_find_copy_while_waiting},
         {NULL, NULL}};
     return check_run(cases);
 }

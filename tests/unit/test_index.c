@@ -129,6 +129,48 @@ static void test_bulk_all_or_nothing(void)
     index_close(s);
 }
 
+static void test_find_copy_by_content(void)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/copies.db", check_tmpdir());
+    dm_err err;
+    index_sink *s = index_sqlite_open(path, &err);
+    CHECK(s != NULL && s->ops->find_copy != NULL);
+    if (!s)
+        return;
+    index_page p[] = {{1, "text", 0, "最初のページ first page", 0},
+                      {2, "ocr", 300, "scanned second page", 0}};
+    for (int i = 0; i < 2; i++)
+        p[i].text_len = strlen(p[i].text);
+    index_doc d = make_doc("/share/a/report.pdf", "c0ffee", p, 2);
+    d.pages_ocr = 1;
+    d.note = "page 3 not extracted";
+    index_item_result res;
+    CHECK_INT(s->ops->bulk(s, &d, 1, &res, &err), 0);
+    char other[33];
+    index_doc_id("/share/b/report.pdf", other);
+    index_doc c;
+    CHECK_INT(s->ops->find_copy(s, "c0ffee", other, &c, &err), 1);
+    CHECK_STR(c.source, "/share/a/report.pdf");
+    CHECK_STR(c.mime, "application/pdf");
+    CHECK_INT(c.page_count, 2);
+    CHECK_INT(c.pages_ocr, 1);
+    CHECK_STR(c.note, "page 3 not extracted");
+    CHECK_INT(c.npages, 2);
+    if (c.npages == 2) {
+        CHECK_STR(c.pages[0].text, "最初のページ first page");
+        CHECK_STR(c.pages[1].method, "ocr");
+        CHECK_INT(c.pages[1].dpi, 300);
+        CHECK_INT(c.pages[0].dpi, 0);
+        CHECK_INT((int)c.pages[1].text_len, (int)strlen("scanned second page"));
+    }
+    index_doc_free(&c);
+    /* The document itself is not its own copy; other content has none. */
+    CHECK_INT(s->ops->find_copy(s, "c0ffee", d.id, &c, &err), 0);
+    CHECK_INT(s->ops->find_copy(s, "decaf", other, &c, &err), 0);
+    index_close(s);
+}
+
 static void test_errors(void)
 {
     dm_err err;
@@ -151,6 +193,7 @@ int main(void)
         {"bulk index, search (Japanese, English, short words), replace, remove", test_bulk_search_replace_remove},
         {"a bulk is all or nothing: a failed batch stores nothing", test_bulk_all_or_nothing},
         {"bad URIs, missing databases and empty queries", test_errors},
+        {"a stored document is found by its content hash, pages and all", test_find_copy_by_content},
         {NULL, NULL}};
     return check_run(cases);
 }

@@ -561,6 +561,42 @@ static void test_large_batch_is_split(void)
     check_no_violations();
 }
 
+static void test_find_copy(void)
+{
+    fake("/_fake/reset");
+    index_sink *s = open_index("copies");
+    CHECK(s != NULL && s->ops->find_copy != NULL);
+    if (!s)
+        return;
+    index_doc docs[] = {make_doc("/share/a/r.pdf", "5555eeee", JA_PAGES, 2),
+                        make_doc("/share/x.pdf", "6666ffff", EN_PAGES, 1)};
+    index_item_result res[2];
+    dm_err err;
+    CHECK_INT(bulk(s, docs, 2, res, &err), 0);
+    char other[33];
+    index_doc_id("/share/b/r.pdf", other);
+    index_doc c;
+    CHECK_INT(s->ops->find_copy(s, "5555eeee", other, &c, &err), 1);
+    CHECK_STR(c.id, docs[0].id);
+    CHECK_STR(c.source, "/share/a/r.pdf");
+    CHECK_STR(c.sha256, "5555eeee");
+    CHECK_INT(c.npages, 2);
+    if (c.npages == 2) {
+        CHECK_STR(c.pages[0].text, JA_PAGES[0].text);
+        CHECK_STR(c.pages[1].method, JA_PAGES[1].method);
+        CHECK_INT(c.pages[1].dpi, JA_PAGES[1].dpi);
+    }
+    index_doc_free(&c);
+    /* Not its own copy; no copy of other content; a missing index has none. */
+    CHECK_INT(s->ops->find_copy(s, "5555eeee", docs[0].id, &c, &err), 0);
+    CHECK_INT(s->ops->find_copy(s, "7777aaaa", other, &c, &err), 0);
+    long status;
+    cJSON_Delete(call("DELETE", "/copies", NULL, NULL, 0, &status));
+    CHECK_INT(s->ops->find_copy(s, "5555eeee", other, &c, &err), 0);
+    index_close(s);
+    check_no_violations();
+}
+
 static void test_lookup_touch_remove(void)
 {
     fake("/_fake/reset");
@@ -852,6 +888,7 @@ int main(void)
         {"a per-item 400 is a permanent failure of that item only", test_item_400_is_permanent},
         {"an outage is transient and work resumes after it", test_outage_is_transient_then_resumes},
         {"a batch over 10 MiB is split; a document over 10 MiB fails alone", test_large_batch_is_split},
+        {"a copy is found by its content hash, pages and all", test_find_copy},
         {"lookup, touch and remove", test_lookup_touch_remove},
         {"basic auth from the environment, never from the URL or in errors", test_auth_from_the_environment},
         {"SigV4 signing for es and aoss", test_sigv4_signing},
