@@ -493,6 +493,7 @@ def duplicates_only(args, d_scan, d_dups, n, reps):
               "twice_no_reuse": {k: off[k] for k in ("wall", "walls", "pages", "peak_rss_mb")},
               "ratio_twice_to_once": twice["wall"] / once["wall"],
               "ratio_no_reuse_to_once": off["wall"] / once["wall"]}
+    os.makedirs(args.out, exist_ok=True)
     stem = os.path.join(args.out, "%s-duplicates" % args.size)
     with open(stem + ".json", "w") as f:
         json.dump(result, f, indent=1, sort_keys=True)
@@ -530,6 +531,7 @@ def scans_only(args, truth, scans, d_scan, n, reps):
                                   "peak_rss_mb": d["peak_rss_mb"], "cer": cd,
                                   "stages": d["stages"]},
               "ratio_pages_per_hour": b["wall"] / d["wall"]}
+    os.makedirs(args.out, exist_ok=True)
     stem = os.path.join(args.out, "%s-scans" % args.size)
     with open(stem + ".json", "w") as f:
         json.dump(result, f, indent=1, sort_keys=True)
