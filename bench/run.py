@@ -481,6 +481,18 @@ def large_only(args):
     return 0
 
 
+def write_results(args, name, result, md):
+    """bench/results/<size>-NAME.{json,md}, and the table on stdout."""
+    os.makedirs(args.out, exist_ok=True)
+    stem = os.path.join(args.out, "%s-%s" % (args.size, name))
+    with open(stem + ".json", "w") as f:
+        json.dump(result, f, indent=1, sort_keys=True)
+    with open(stem + ".md", "w") as f:
+        f.write(md)
+    print(md)
+    return 0
+
+
 def duplicated(corpus, names, dest):
     """Each file twice, in two folders, as a file share holds copies."""
     for folder in ("a", "copy-of-a"):
@@ -506,10 +518,6 @@ def duplicates_only(args, d_scan, d_dups, n, reps):
               "twice_no_reuse": {k: off[k] for k in ("wall", "walls", "pages", "peak_rss_mb")},
               "ratio_twice_to_once": twice["wall"] / once["wall"],
               "ratio_no_reuse_to_once": off["wall"] / once["wall"]}
-    os.makedirs(args.out, exist_ok=True)
-    stem = os.path.join(args.out, "%s-duplicates" % args.size)
-    with open(stem + ".json", "w") as f:
-        json.dump(result, f, indent=1, sort_keys=True)
     md = ("# Copies of one file: the scans folder, and the same with each file twice\n\n"
           "%d workers, median of %d, `%s`.\n\n"
           "| run | wall s | pages indexed | peak RSS MB |\n|---|---|---|---|\n"
@@ -522,10 +530,7 @@ def duplicates_only(args, d_scan, d_dups, n, reps):
               twice["wall"], twice["pages"], twice["peak_rss_mb"],
               off["wall"], off["pages"], off["peak_rss_mb"],
               result["ratio_twice_to_once"], result["ratio_no_reuse_to_once"]))
-    with open(stem + ".md", "w") as f:
-        f.write(md)
-    print(md)
-    return 0
+    return write_results(args, "duplicates", result, md)
 
 
 def scans_only(args, truth, scans, d_scan, n, reps):
@@ -550,10 +555,6 @@ def scans_only(args, truth, scans, d_scan, n, reps):
                                       "cer": cer_of(bw["texts"], truth, scans)},
               "ratio_pages_per_hour": b["wall"] / d["wall"],
               "ratio_vs_as_written": bw["wall"] / d["wall"]}
-    os.makedirs(args.out, exist_ok=True)
-    stem = os.path.join(args.out, "%s-scans" % args.size)
-    with open(stem + ".json", "w") as f:
-        json.dump(result, f, indent=1, sort_keys=True)
     md = ("# Scanned PDFs and images, %s corpus: baseline vs docmill's default policy\n\n"
           "%d files, %d pages, %d workers, median of %d.\n\n"
           "| run | wall s | pages/hour | peak RSS MB | OCR s | CER |\n|---|---|---|---|---|---|\n"
@@ -567,10 +568,7 @@ def scans_only(args, truth, scans, d_scan, n, reps):
               d["wall"], d["pages_per_hour"],
               d["peak_rss_mb"], d["stages"]["ocr"], cd, result["ratio_pages_per_hour"],
               result["ratio_vs_as_written"]))
-    with open(stem + ".md", "w") as f:
-        f.write(md)
-    print(md)
-    return 0
+    return write_results(args, "scans", result, md)
 
 
 def markdown(r):
