@@ -23,6 +23,19 @@ void dm_err_set(dm_err *err, bool permanent, const char *fmt, ...)
     err->code = NULL;
 }
 
+void dm_err_prefix(dm_err *err, bool permanent, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    char prefix[sizeof err->msg], msg[sizeof err->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    dm_err_set(err, permanent, "%s%s", prefix, msg);
+}
+
 void dm_err_clear(dm_err *err)
 {
     if (err) {

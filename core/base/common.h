@@ -21,6 +21,9 @@ typedef struct dm_err {
 void dm_err_set(dm_err *err, bool permanent, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void dm_err_clear(dm_err *err);
+/* Puts the formatted text before err's message ("file:12: " + message). */
+void dm_err_prefix(dm_err *err, bool permanent, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 typedef struct sbuf {
     char *data;

@@ -22,18 +22,7 @@
  * is the embedded default. */
 static int validate_policy_at(const char *path, policy_settings *out, dm_err *err)
 {
-    lstate_env env = {.worker_id = -1};
-    lua_State *L = lstate_new(&env, err);
-    if (!L)
-        return -1;
-    policy pol;
-    int rc = policy_load(L, path[0] ? path : NULL, &pol, err);
-    if (rc == 0) {
-        *out = pol.s;
-        policy_unload(L, &pol);
-    }
-    lstate_close(L);
-    return rc;
+    return policy_check(path[0] ? path : NULL, out, err);
 }
 
 int runtime_validate_policy(runtime *rt, policy_settings *out, dm_err *err)

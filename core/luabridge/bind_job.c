@@ -26,6 +26,17 @@ void bind_read_stages(lua_State *L, int t, int64_t *stage_ms)
     }
 }
 
+/* {pages=, pages_ocr=, <stage>=ms...} at t (missing = 0); raises on misuse. */
+static void read_figures(lua_State *L, int t, int *pages, int *pages_ocr, int64_t *stage_ms)
+{
+    lua_getfield(L, t, "pages");
+    *pages = (int)luaL_optinteger(L, -1, 0);
+    lua_getfield(L, t, "pages_ocr");
+    *pages_ocr = (int)luaL_optinteger(L, -1, 0);
+    lua_pop(L, 2);
+    bind_read_stages(L, t, stage_ms);
+}
+
 static int l_complete(lua_State *L)
 {
     lstate_env *env = lstate_get_env(L);
@@ -36,14 +47,10 @@ static int l_complete(lua_State *L)
         return luaL_error(L, "complete: unknown outcome '%s'", outcome);
     const char *msg = luaL_optstring(L, 3, "");
     if (lua_istable(L, 4)) {
-        lua_getfield(L, 4, "pages");
-        r.pages = (int)luaL_optinteger(L, -1, 0);
-        lua_getfield(L, 4, "pages_ocr");
-        r.pages_ocr = (int)luaL_optinteger(L, -1, 0);
+        read_figures(L, 4, &r.pages, &r.pages_ocr, r.stage_ms);
         lua_getfield(L, 4, "elapsed_ms");
         r.elapsed_ms = (int64_t)luaL_optnumber(L, -1, 0);
-        lua_pop(L, 3);
-        bind_read_stages(L, 4, r.stage_ms);
+        lua_pop(L, 1);
     }
     /* Closed last: everything above may raise, and a job closed but never
      * reported would stay in flight forever. */
@@ -62,14 +69,10 @@ static int l_index_submit(lua_State *L)
     lstate_env *env = lstate_get_env(L);
     bulk_job_stats stats = {.worker_id = env->worker_id};
     if (lua_istable(L, 3)) {
-        lua_getfield(L, 3, "pages");
-        stats.pages = (int)luaL_optinteger(L, -1, 0);
-        lua_getfield(L, 3, "pages_ocr");
-        stats.pages_ocr = (int)luaL_optinteger(L, -1, 0);
+        read_figures(L, 3, &stats.pages, &stats.pages_ocr, stats.stage_ms);
         lua_getfield(L, 3, "started_ms");
         stats.started_ms = (int64_t)luaL_optnumber(L, -1, (lua_Number)dm_mono_ms());
-        lua_pop(L, 3);
-        bind_read_stages(L, 3, stats.stage_ms);
+        lua_pop(L, 1);
     }
     if (!lstate_env_close_job(env, job_id))
         return luaL_error(L, "index_submit: job %f is not open in this worker", (double)job_id);

@@ -85,18 +85,8 @@ static int l_policy_load(lua_State *L)
 
 static int l_policy_check(lua_State *L)
 {
-    const char *path = luaL_optstring(L, 1, NULL);
-    lstate_env env = {.worker_id = -1};
     dm_err err;
-    lua_State *T = lstate_new(&env, &err);
-    if (!T)
-        return bind_push_error(L, &err);
-    policy p;
-    int rc = policy_load(T, path, &p, &err);
-    if (rc == 0)
-        policy_unload(T, &p);
-    lstate_close(T);
-    if (rc != 0)
+    if (policy_check(luaL_optstring(L, 1, NULL), NULL, &err) != 0)
         return bind_push_error(L, &err);
     return (lua_pushboolean(L, 1), 1);
 }

@@ -127,10 +127,7 @@ void lstate_publish(lua_State *L, const char *name)
 void lstate_register_module(lua_State *L, const char *name, const luaL_Reg *fns)
 {
     lua_newtable(L);
-    for (; fns->name; fns++) {
-        lua_pushcfunction(L, fns->func);
-        lua_setfield(L, -2, fns->name);
-    }
+    bind_set_funcs(L, lua_gettop(L), fns);
     lstate_publish(L, name);
 }
 

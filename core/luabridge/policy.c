@@ -206,10 +206,9 @@ int policy_load(lua_State *L, const char *path, policy *out, dm_err *err)
         }
         if (rc != 0) {
             /* Only now is the file read for the key's line. */
-            char at[300], msg[sizeof err->msg];
+            char at[300];
             key_where(where, path, key, at, sizeof at);
-            snprintf(msg, sizeof msg, "%s", err->msg);
-            dm_err_set(err, true, "%s%s", at, msg);
+            dm_err_prefix(err, true, "%s", at);
         }
         lua_pop(L, 1);
     }
@@ -218,10 +217,9 @@ int policy_load(lua_State *L, const char *path, policy *out, dm_err *err)
     if (rc == 0)
         rc = settings_resolve_mapping(&p.s, path, where, err);
     if (rc == 0 && !ocr_languages_available(NULL, p.s.languages, err)) {
-        char msg[sizeof err->msg], at[300];
-        snprintf(msg, sizeof msg, "%s", err->msg);
+        char at[300];
         key_where(where, path, "languages", at, sizeof at);
-        dm_err_set(err, true, "%s: languages: %s", at, msg);
+        dm_err_prefix(err, true, "%s: languages: ", at);
         rc = -1;
     }
     if (rc != 0) {
@@ -240,15 +238,27 @@ int policy_load(lua_State *L, const char *path, policy *out, dm_err *err)
         lua_rawgeti(L, LUA_REGISTRYINDEX, p.hook_ref[HOOK_SELF_TEST]);
         policy_push_settings(L, &p.s);
         if (lstate_pcall_bounded(L, 1, 0, POLICY_LOAD_BUDGET_MS, NULL, err) != 0) {
-            char msg[sizeof err->msg];
-            snprintf(msg, sizeof msg, "%s", err->msg);
-            dm_err_set(err, true, "%s: self_test failed: %s", where, msg);
+            dm_err_prefix(err, true, "%s: self_test failed: ", where);
             policy_unload(L, &p);
             return -1;
         }
     }
     *out = p;
     return 0;
+}
+
+int policy_check(const char *path, policy_settings *out, dm_err *err)
+{
+    lstate_env env = {.worker_id = -1};
+    lua_State *L = lstate_new(&env, err);
+    if (!L)
+        return -1;
+    policy p;
+    int rc = policy_load(L, path, &p, err);
+    if (rc == 0 && out)
+        *out = p.s;
+    lstate_close(L);
+    return rc;
 }
 
 void policy_unload(lua_State *L, policy *p)

@@ -39,6 +39,10 @@ extern const char *const policy_hook_names[HOOK_COUNT];
  * failure; the state is left as it was. */
 int policy_load(lua_State *L, const char *path, policy *out, dm_err *err);
 void policy_unload(lua_State *L, policy *p);
+/* Loads path (NULL: the embedded default) in a throwaway state, as a
+ * worker would, and gives its settings (out may be NULL): a check that
+ * touches no running state (`docmill policy check`, start-up, SIGHUP). */
+int policy_check(const char *path, policy_settings *out, dm_err *err);
 /* Pushes the settings as a plain Lua table. */
 void policy_push_settings(lua_State *L, const policy_settings *s);
 

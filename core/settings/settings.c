@@ -212,9 +212,7 @@ int settings_resolve_mapping(policy_settings *s, const char *policy_path, const 
         snprintf(resolved, sizeof resolved, "%s", s->opensearch_mapping_file);
     char *json = settings_read_mapping(resolved, err);
     if (!json) {
-        char msg[sizeof err->msg];
-        snprintf(msg, sizeof msg, "%s", err->msg);
-        dm_err_set(err, true, "%s: opensearch_mapping_file: %s", where, msg);
+        dm_err_prefix(err, true, "%s: opensearch_mapping_file: ", where);
         return -1;
     }
     free(json);

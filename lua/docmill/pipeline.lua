@@ -11,6 +11,13 @@ local M = {}
 
 local S            -- the validated settings of this state's policy
 
+-- The worker's verbs (docmill.job), looked up when used: only a worker's
+-- state has them (nil in `docmill extract`), and the Lua tests put
+-- stand-ins in their place.
+local function job_api()
+  return package.loaded["docmill.job"]
+end
+
 local function settings()
   if not S then S = core.settings() end
   return S
@@ -175,7 +182,7 @@ local function extract_paged(d, kind, path, limit, doc, ctx)
   if #pending > 0 then ocr_here(pending[1], doc, ctx) end
   -- Only a worker's state has docmill.job (the board of page ranges);
   -- elsewhere (extract) the pages are OCR'd here, in order.
-  local board = package.loaded["docmill.job"]
+  local board = job_api()
   local s, batch = ctx.s, nil
   if board and #pending > 1 and s.page_parallel_min_pages > 0 and #pending >= s.page_parallel_min_pages then
     local runs = {}
@@ -344,17 +351,11 @@ function M.extract_file(path, opts)
   return doc
 end
 
--- The worker's verbs (docmill.job), looked up when used: only a worker's
--- state has them, and the Lua tests put stand-ins in their place.
-local function job_api()
-  return require "docmill.job"
-end
-
 -- A document with this content under another id: one still waiting in the
 -- indexing buffer, else one in the index. nil when there is none (or the
 -- index cannot say: then the file is extracted as usual).
 local function find_copy(sha, id)
-  local J = package.loaded["docmill.job"]
+  local J = job_api()
   local copy = J and J.find_copy and J.find_copy(sha, id)
   if copy then return copy end
   return core.index_find_copy(sha, id) or nil
