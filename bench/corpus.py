@@ -67,8 +67,10 @@ from reportlab.pdfgen import canvas                         # noqa: E402
 
 JA_FONT = "/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf"
 EN_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
-FONT_NAME = {"ja": "IPAGothic", "en": "DejaVuSans"}
-FONT_PATH = {"ja": JA_FONT, "en": EN_FONT}
+# "jaen": Japanese with English words, set in the Japanese font throughout
+# (as Japanese documents are).
+FONT_NAME = {"ja": "IPAGothic", "en": "DejaVuSans", "jaen": "IPAGothic"}
+FONT_PATH = {"ja": JA_FONT, "en": EN_FONT, "jaen": JA_FONT}
 DPI = 300
 PAGE_PX = (2480, 3508)            # A4 at 300 DPI
 PX_PER_PT = DPI / 72.0
@@ -256,6 +258,74 @@ JA_TITLES = ["月次業務報告書", "会議議事録", "プロジェクト進�
              "お客様対応のまとめ", "新製品開発の計画書"]
 
 
+# Japanese documents full of English: a technical manual (commands, options,
+# paths, numbers), product sheets and invoices (Latin names and codes).
+JAEN_COMMANDS = ["grep -r", "ls -la", "tar czf", "ssh -i", "curl -sS", "rsync -av",
+                 "systemctl restart", "docker compose up", "git log --oneline",
+                 "kubectl get pods", "pip install", "make install", "chmod 600",
+                 "journalctl -u", "sudo apt-get update", "find . -name"]
+JAEN_OPTIONS = ["--verbose", "--dry-run", "--config", "--output", "--timeout", "-n",
+                "--force", "--recursive", "--max-retries", "--log-level", "-q", "--json"]
+JAEN_PATHS = ["/etc/hosts", "/var/log/syslog", "/usr/local/bin", "~/.ssh/config",
+              "/etc/nginx/nginx.conf", "C:\\Program Files\\Office", "/opt/app/config.yaml",
+              "/tmp/cache", "/home/tanaka/work", "/srv/share/docs"]
+JAEN_TERMS = ["HTTP", "TCP/IP", "DNS", "API", "SQL", "JSON", "CSV", "PDF", "OCR", "CPU",
+              "USB 3.0", "Wi-Fi", "VPN", "Excel", "PowerPoint", "Windows 11", "Linux",
+              "Amazon S3", "OpenSearch", "UTF-8", "Shift_JIS", "IPv6", "SSD", "RAID 5"]
+JAEN_PRODUCTS = ["SmartScan Pro X200", "DataBox Mini", "CloudSync Enterprise",
+                 "PowerEdge R750", "ThinkPad X1 Carbon", "Model S-3100", "NetGuard 5",
+                 "LaserJet M404dn", "Surface Pro 9", "AirStation WSR-3200"]
+JAEN_COMPANIES = ["Acme Corporation", "Globex Ltd.", "Initech Inc.", "Tanaka Trading Co.",
+                  "Blue Ocean Systems", "Northwind Traders", "Contoso Japan"]
+JAEN_PEOPLE = ["John Smith", "Mary Johnson", "Ken Tanaka", "Emily Clarke", "Yuki Sato",
+               "David Miller", "Anna Novak"]
+JAEN_UNITS = ["GB", "MB", "ms", "kg", "mm", "W", "V", "dpi"]
+JAEN_TEMPLATES = [
+    "{cmd} コマンドを実行すると、{path} の内容が表示されます。",
+    "{opt} オプションを付けると、{term} のログが詳しく出力されます。",
+    "設定ファイル {path} の max_connections を {n3} に変更してください。",
+    "エラーコード E{n4} が表示された場合は、{term} の設定を確認します。",
+    "{product} は {term} に対応し、最大 {n} {unit} まで使用できます。",
+    "{company} の {person} 様より、見積書 No. Q-{n4} を受領しました。",
+    "請求書番号 INV-{year}-{n4} の合計金額は ¥{amount} (税込) です。",
+    "品番 {code} の単価は ${price} で、数量は {n} 個です。",
+    "バージョン {ver} では、{term} の処理速度が約 {n} % 向上しました。",
+    "詳細は https://www.example.com/docs/{word} を参照してください。",
+    "{cmd} {opt} の実行には管理者権限 (root) が必要です。",
+    "{person} さん ({email}) が {term} サーバーの移行を担当します。",
+    "{product} の保証期間は {n} か月で、型番 {code} が対象です。",
+    "ポート {port} を開放し、{term} の通信を許可してください。",
+]
+JAEN_WORDS = ["install", "setup", "faq", "release-notes", "api", "security", "backup"]
+JAEN_TITLES = ["{product} ユーザーズガイド", "{term} 運用マニュアル", "製品仕様書 {product}",
+               "請求書 INV-{year}-{n4}", "{company} 御中 見積書", "システム管理者向け手順書"]
+
+
+def jaen_fill(rng, template):
+    letters = "ABCDEFGHJKLMNPRSTUVWXYZ"
+    person = rng.choice(JAEN_PEOPLE)
+    return template.format(
+        cmd=rng.choice(JAEN_COMMANDS), opt=rng.choice(JAEN_OPTIONS),
+        path=rng.choice(JAEN_PATHS), term=rng.choice(JAEN_TERMS),
+        product=rng.choice(JAEN_PRODUCTS), company=rng.choice(JAEN_COMPANIES),
+        person=person, unit=rng.choice(JAEN_UNITS), word=rng.choice(JAEN_WORDS),
+        email=person.split()[0].lower() + "@example.co.jp",
+        n=rng.randint(2, 95), n3=rng.randint(100, 999), n4="%04d" % rng.randint(1, 9999),
+        year=rng.randint(2019, 2026), port=rng.choice((22, 80, 443, 5432, 8080, 9200)),
+        amount="{:,}".format(rng.randint(1200, 980000)),
+        price="%d.%02d" % (rng.randint(3, 900), rng.randint(0, 99)),
+        code="%s%s-%d" % (rng.choice(letters), rng.choice(letters), rng.randint(100, 9999)),
+        ver="%d.%d.%d" % (rng.randint(1, 9), rng.randint(0, 20), rng.randint(0, 9)))
+
+
+def jaen_sentence(rng):
+    # one Japanese business sentence in three: the English-heavy lines sit
+    # in ordinary Japanese prose, as in a real manual
+    if rng.random() < 0.3:
+        return ja_sentence(rng)
+    return jaen_fill(rng, rng.choice(JAEN_TEMPLATES))
+
+
 def en_sentence(rng):
     t = rng.choice(EN_TEMPLATES)
     s = rng.choice(EN_SUBJECTS)
@@ -289,14 +359,16 @@ def ja_sentence(rng):
 
 
 def paragraph(rng, lang):
-    make = ja_sentence if lang == "ja" else en_sentence
-    return ("" if lang == "ja" else " ").join(
+    make = {"ja": ja_sentence, "jaen": jaen_sentence}.get(lang, en_sentence)
+    return ("" if lang in ("ja", "jaen") else " ").join(
         make(rng) for _ in range(rng.randint(2, 6)))
 
 
 def title(rng, lang, number):
     if lang == "en":
         return "%s %d" % (rng.choice(EN_TITLES), number)
+    if lang == "jaen":
+        return jaen_fill(rng, rng.choice(JAEN_TITLES))
     return "%s 第%d号" % (rng.choice(JA_TITLES), number)
 
 
@@ -314,6 +386,8 @@ def wrap(text, lang, size, max_w):
     """Greedy wrap: by words for English, by characters (with a simple
     no-punctuation-at-line-start rule) for Japanese."""
     lines = []
+    if lang == "jaen":
+        return wrap_tokens(re.findall(r"[!-~]+|\s|.", text), lang, size, max_w)
     if lang == "en":
         cur = ""
         for word in text.split():
@@ -338,6 +412,21 @@ def wrap(text, lang, size, max_w):
     return lines
 
 
+def wrap_tokens(tokens, lang, size, max_w):
+    """Japanese with English words: breaks between characters, never inside
+    an ASCII word; no space at a line's start."""
+    lines, cur = [], ""
+    for tok in tokens:
+        if cur and tok[0] not in NO_LINE_START and width_pt(cur + tok, lang, size) > max_w:
+            lines.append(cur.rstrip())
+            cur = ""
+        if cur or not tok.isspace():
+            cur += tok
+    if cur.strip():
+        lines.append(cur.rstrip())
+    return lines
+
+
 class Layout:
     """Flows generated paragraphs into pages of n_lines lines."""
 
@@ -346,7 +435,7 @@ class Layout:
         # leave one em for the line-start rule, which may overshoot
         self.max_w = PAGE[0] - 2 * MARGIN_X - size
         self.pending = []            # wrapped lines not yet placed
-        self.next_lang = "ja" if lang in ("ja", "mixed") else "en"
+        self.next_lang = {"mixed": "ja"}.get(lang, lang)
 
     def _refill(self):
         lang = self.next_lang
@@ -359,7 +448,7 @@ class Layout:
     def page(self, title_text=None):
         lines = []
         if title_text:
-            tl = "en" if title_text.isascii() else "ja"
+            tl = "en" if title_text.isascii() else self.lang if self.lang == "jaen" else "ja"
             lines += [(title_text, tl, round(self.size * 1.4, 1)),
                       ("", tl, self.size)]
         while len(lines) < self.n_lines:
@@ -516,7 +605,7 @@ def page_counts(rng, n, mean):
 
 
 def plan(size, seed):
-    """[(name, kind, lang, pages)] for the corpus size."""
+    """[(name, kind, lang, pages, font_pt or None)] for the corpus size."""
     rng = random.Random("plan:%s:%d" % (size, seed))
     if size == "quick":
         text_pages, scan_pages = [5, 9, 6, 8, 5, 7], [3, 3, 3]
@@ -526,27 +615,38 @@ def plan(size, seed):
         scan_pages = page_counts(rng, 18, 15)
         images = [("png", 1), ("jpg", 1), ("tif", 1), ("png", 1), ("jpg", 1),
                   ("tif", 1), ("png", 1), ("jpg", 1), ("tif", 1), ("tif", 3)]
+    # Japanese pages full of English words, in small print (8 pt), the usual
+    # sizes and large print; their own set in the benchmark ("scans_jaen")
+    if size == "quick":
+        jaen = [(8, 2), (10.5, 2), (16, 1)]
+    else:
+        jaen = [(8, 4), (9, 6), (10.5, 8), (12, 6), (8, 5), (16, 3)]
     out = []
     for i, n in enumerate(text_pages):
         lang = LANGS[i % 3]
-        out.append(("text_%03d_%s.pdf" % (i + 1, lang), "text", lang, n))
+        out.append(("text_%03d_%s.pdf" % (i + 1, lang), "text", lang, n, None))
     for i, n in enumerate(scan_pages):
         lang = LANGS[(i + 1) % 3]
-        out.append(("scan_%03d_%s.pdf" % (i + 1, lang), "scan", lang, n))
+        out.append(("scan_%03d_%s.pdf" % (i + 1, lang), "scan", lang, n, None))
+    for i, (pt, n) in enumerate(jaen):
+        out.append(("scan_%03d_jaen_%gpt.pdf" % (len(scan_pages) + i + 1, pt), "scan", "jaen",
+                    n, pt))
     for i, (ext, n) in enumerate(images):
         lang = LANGS[(i + 2) % 3]
         multi = "_multi" if n > 1 else ""
         out.append(("image_%03d_%s%s.%s" % (i + 1, lang, multi, ext), "image",
-                    lang, n))
+                    lang, n, None))
     return out
 
 
-def make_pdf(path, kind, lang, n_pages, rng, number):
-    size = rng.choice([9, 10, 10, 10.5, 11, 11, 12, 12, 13, 14])
+def make_pdf(path, kind, lang, n_pages, rng, number, size=None):
+    size = rng.choice([9, 10, 10, 10.5, 11, 11, 12, 12, 13, 14]) if size is None else size
     n_lines = lines_for(rng, size)
+    if lang == "jaen":    # a full page, as manuals and invoices are set
+        n_lines = int((PAGE[1] - MARGIN_TOP - MARGIN_BOTTOM) / (size * 1.5))
     lead = leading(size, n_lines)
     lay = Layout(rng, lang, size, n_lines)
-    head = title(rng, "en" if lang == "en" else "ja", number)
+    head = title(rng, lang if lang in ("en", "jaen") else "ja", number)
     c = new_canvas(path, head)
     entry = {"kind": kind, "lang": lang, "pages": [], "font_pt": size,
              "page_kinds": [kind] * n_pages}
@@ -611,17 +711,19 @@ def make_image(path, lang, n_pages, rng):
     return entry
 
 
-def make_corpus(out, size, seed):
+def make_corpus(out, size, seed, langs=None):
     os.makedirs(out, exist_ok=True)
     truth = {}
-    for number, (name, kind, lang, n) in enumerate(plan(size, seed), 1):
+    for number, (name, kind, lang, n, pt) in enumerate(plan(size, seed), 1):
+        if langs and lang not in langs:
+            continue
         rng = random.Random("%d:%s" % (seed, name))
         path = os.path.join(out, name)
         if kind == "image":
             truth[name] = make_image(path, lang, n, rng)
         else:
             truth[name] = make_pdf(path, kind, lang, n, rng,
-                                   int(name.split("_")[1]))
+                                   int(name.split("_")[1]), pt)
     with open(os.path.join(out, "truth.json"), "w", encoding="utf-8") as f:
         json.dump(truth, f, ensure_ascii=False, indent=1, sort_keys=True)
         f.write("\n")
@@ -776,6 +878,8 @@ def main(argv):
     ap.add_argument("out_dir", nargs="?", help="corpus directory to write")
     ap.add_argument("--size", choices=("quick", "full"), default="quick")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--langs", help="only the files of these sets, e.g. jaen or ja,mixed "
+                    "(each file is the same as in the whole corpus)")
     ap.add_argument("--large", metavar="OUT_PDF",
                     help="write one big mixed PDF instead of a corpus")
     ap.add_argument("--pages", type=int, default=1000, help="(--large)")
@@ -785,7 +889,7 @@ def main(argv):
         make_large(a.large, a.pages, a.target_mb, a.seed)
     elif a.out_dir:
         t0 = time.time()
-        truth = make_corpus(a.out_dir, a.size, a.seed)
+        truth = make_corpus(a.out_dir, a.size, a.seed, a.langs and a.langs.split(","))
         n_pages = sum(len(v["pages"]) for v in truth.values())
         n_ocr = sum(len(v["pages"]) for v in truth.values()
                     if v["kind"] != "text")

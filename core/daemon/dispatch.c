@@ -60,6 +60,11 @@ page_board *runtime_page_board(runtime *rt)
     return rt->nworkers > 1 ? rt->pages : NULL;
 }
 
+content_claims *runtime_claims(runtime *rt)
+{
+    return rt->claims;
+}
+
 bool runtime_helps_with_pages(runtime *rt, int worker_id)
 {
     pthread_mutex_lock(&rt->mu);

@@ -94,6 +94,9 @@ int runtime_next_job(runtime *rt, int worker_id, int timeout_ms, queue_job *out)
 struct page_board;
 /* The board of page ranges shared out for page-parallel extraction. */
 struct page_board *runtime_page_board(runtime *rt);
+struct content_claims;
+/* Which content hashes the workers are extracting now (copies wait). */
+struct content_claims *runtime_claims(runtime *rt);
 /* False for fast-lane workers: they keep to small files. */
 bool runtime_helps_with_pages(runtime *rt, int worker_id);
 /* The process's indexing buffer (bulk_buffer.h), for the workers. */

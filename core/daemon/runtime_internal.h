@@ -10,6 +10,7 @@
 #include "daemon/repl.h"
 #include "ops/health.h"
 #include "ops/metrics.h"
+#include "queue/content_claims.h"
 #include "queue/page_board.h"
 #include "daemon/repl.h"
 #include "daemon/config_snapshot.h"
@@ -100,6 +101,7 @@ struct runtime {
     int nworkers;
     bulk_buffer *bulk;
     page_board *pages;
+    content_claims *claims;
 
     /* Jobs leased and waiting for a worker: guarded by mu, signalled by cv. */
     pthread_mutex_t mu;

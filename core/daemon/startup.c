@@ -169,6 +169,7 @@ static int start(runtime *rt, sbuf *root, dm_err *err)
     pthread_mutex_init(&rt->mu, NULL);
     pthread_cond_init(&rt->cv, NULL);
     rt->pages = page_board_new(runtime_wake_workers, rt);
+    rt->claims = content_claims_new();
     if (rt->settings.opensearch_mapping_file[0]) {
         char *json = settings_read_mapping(rt->settings.opensearch_mapping_file, err);
         if (!json)
@@ -219,5 +220,6 @@ void runtime_free(runtime *rt)
     free(rt->crash_journal);
     queue_close(rt->q);
     page_board_free(rt->pages);
+    content_claims_free(rt->claims);
     free(rt);
 }

@@ -5,6 +5,7 @@
 #include "queue/crash_journal.h"
 #include "base/log.h"
 #include "base/mem_stats.h"
+#include "queue/content_claims.h"
 #include "queue/page_board.h"
 
 #include <lauxlib.h>
@@ -31,7 +32,12 @@ static struct page_board *host_page_board(void *ud)
     return runtime_page_board(ud);
 }
 
-static const lstate_host WORKER_HOST = {host_complete, host_bulk, host_page_board};
+static struct content_claims *host_claims(void *ud)
+{
+    return runtime_claims(ud);
+}
+
+static const lstate_host WORKER_HOST = {host_complete, host_bulk, host_page_board, host_claims};
 
 lua_State *worker_state_new(lstate_env *env, const char *policy_path, const char *index_uri,
                             int worker_id, runtime *rt, dm_err *err)
@@ -334,6 +340,9 @@ static void *worker_main(void *arg)
             snprintf(res.error, sizeof res.error, "internal error: the pipeline dropped the job");
             runtime_complete(w->rt, &res);
         }
+        /* A claim on content never outlives its job, whichever way the
+         * job ended: the workers waiting for it go on. */
+        content_claims_release_all(runtime_claims(w->rt), w->id);
         doc_ctx_set_deadline(env.docs, 0);
         crash_journal_set_job(0);
         gc_cadence(w, L, &env, &jobs_since_gc);

@@ -7,11 +7,16 @@
  *   when its bulk result is known. The job is no longer the worker's.
  * find_copy(sha256, exclude_id) -> a document with that content still waiting in
  *   the indexing buffer (index_find_copy's shape) | false
+ * claim_content(sha256) -> true: this worker extracts that content now (the
+ *   claim ends with the job) | false: another worker is extracting it
+ * await_content(sha256, ms) -> true once no other worker holds the claim |
+ *   false after ms
  * worker_id() -> this worker's number
  * (pages_*: bind_pages.c) */
 #include "luabridge/bindings.h"
 
 #include "index/bulk_buffer.h"
+#include "queue/content_claims.h"
 #include "luabridge/lstate.h"
 
 #include <stdlib.h>
@@ -106,6 +111,29 @@ static int l_find_copy(lua_State *L)
     return 1;
 }
 
+static struct content_claims *claims_of(lua_State *L)
+{
+    lstate_env *env = lstate_get_env(L);
+    return env->host->claims ? env->host->claims(env->host_ud) : NULL;
+}
+
+static int l_claim_content(lua_State *L)
+{
+    const char *sha = luaL_checkstring(L, 1);
+    struct content_claims *c = claims_of(L);
+    lua_pushboolean(L, !c || content_claims_take(c, sha, lstate_get_env(L)->worker_id));
+    return 1;
+}
+
+static int l_await_content(lua_State *L)
+{
+    const char *sha = luaL_checkstring(L, 1);
+    int ms = (int)luaL_checkinteger(L, 2);
+    struct content_claims *c = claims_of(L);
+    lua_pushboolean(L, !c || content_claims_wait(c, sha, lstate_get_env(L)->worker_id, ms));
+    return 1;
+}
+
 static int l_worker_id(lua_State *L)
 {
     lua_pushinteger(L, lstate_get_env(L)->worker_id);
@@ -118,6 +146,8 @@ void bind_job_register(lua_State *L, int module)
                                    {"index_submit", l_index_submit},
                                    {"worker_id", l_worker_id},
                                    {"find_copy", l_find_copy},
+                                   {"claim_content", l_claim_content},
+                                   {"await_content", l_await_content},
                                    {NULL, NULL}};
     bind_set_funcs(L, module, fns);
 }

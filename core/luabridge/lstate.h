@@ -26,6 +26,7 @@ extern const embedded_module embedded_modules[];
 struct policy;
 struct bulk_buffer;
 struct page_board;
+struct content_claims;
 
 /* What a worker's pipeline reaches of the process it runs in, set by the
  * worker (daemon/worker.c) before the state is built: the bindings call
@@ -37,6 +38,8 @@ typedef struct lstate_host {
     struct bulk_buffer *(*bulk)(void *ud);
     /* The board of page ranges shared between workers; NULL when alone. */
     struct page_board *(*page_board)(void *ud);
+    /* Which content hashes the workers are extracting now. */
+    struct content_claims *(*claims)(void *ud);
 } lstate_host;
 
 /* Everything here is owned by the env and freed by lstate_close_env. */

@@ -361,6 +361,41 @@ local function find_copy(sha, id)
   return core.index_find_copy(sha, id) or nil
 end
 
+-- Two copies taken at the same moment by two workers: the first claims the
+-- content and extracts it; this one waits for that claim to end (helping
+-- with the first one's pages meanwhile, unless it is a fast-lane worker),
+-- then reuses what went into the indexing buffer. nil when this worker
+-- holds the claim now (the first one failed, or nobody had it), or when
+-- waiting would pass the job's deadline.
+local function copy_in_the_making(s, sha, id, deadline)
+  local J = job_api()
+  if not (J and J.claim_content) then return nil end
+  local helps = J.pages_take and J.worker_id() >= s.fast_lane_workers
+  while not J.claim_content(sha) do
+    local task = helps and J.pages_take(-1)
+    if task then
+      -- The range is handed in whatever happens: its owner waits for it.
+      local ok, out = pcall(M.page_task, task)
+      if not ok then
+        local err = out
+        out = new_range_result()
+        out.errors[1] = string.format("pages %d-%d: %s", task.first, task.last, tostring(err))
+      end
+      J.pages_done(task, out)
+    else
+      J.await_content(sha, 250)
+    end
+    local copy = find_copy(sha, id)
+    if copy then
+      close_helper_doc()
+      return copy
+    end
+    if deadline and core.mono_ms() > deadline then break end
+  end
+  close_helper_doc()
+  return nil
+end
+
 local function finish(job, outcome, err, stats)
   job_api().complete(job.id, outcome, err, stats)
 end
@@ -415,7 +450,8 @@ function M.process(job)
     if ok then finish(job, "unchanged", nil, timing) else fail(job, terr, tperm, timing) end
     return
   end
-  local copy = s.reuse_copies and find_copy(sha, id)
+  local copy = s.reuse_copies and (find_copy(sha, id) or copy_in_the_making(s, sha, id,
+    s.job_timeout_seconds > 0 and t0 + s.job_timeout_seconds * 1000 or nil))
   if copy then
     core.release(f.path, f.temp)
     core.log("debug", string.format("%s: the same content as %s: its %d pages reused",

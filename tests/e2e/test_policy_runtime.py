@@ -4,6 +4,7 @@ its budget and the job goes on with the default decision; the GC cadence
 counts every job, whatever its outcome."""
 import os
 import signal
+import sqlite3
 import tempfile
 import time
 import unittest
@@ -94,6 +95,32 @@ class Copies(unittest.TestCase):
                              ["2024/scan_en.pdf", "archive/scan_en.pdf",
                               "backup/old/scan_en.pdf"])
             self.assertEqual(len({h["id"] for h in hits}), 3)
+
+    def test_copies_taken_at_once_by_two_workers_are_ocrd_once(self):
+        # Only copies in the folder: both workers start on one at the same
+        # moment. The second waits for the first's claim on the content
+        # (helping with its second page), then reuses its pages.
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "share")
+            for folder in ("a", "b", "c"):
+                U.copy_docs(os.path.join(src, folder), ["multi.tif"])
+            db = os.path.join(tmp, "index.db")
+            r = U.dm("run", "--source", src, "--index", "sqlite:" + db, "--workers", "2",
+                     "--once", "--json")
+            self.assertEqual(r.rc, 0, r)
+            s = r.json()
+            self.assertEqual(s["indexed"], 3, s)
+            self.assertEqual(s["pages_ocr"], 2, "two pages OCR'd once for three copies: %r" % s)
+            con = sqlite3.connect(db)
+            rows = con.execute("SELECT d.source, p.page, f.text FROM pages p JOIN documents d "
+                               "ON d.id = p.doc_id JOIN pages_fts f ON f.rowid = p.rowid "
+                               "ORDER BY p.page, d.source").fetchall()
+            con.close()
+            self.assertEqual(len(rows), 6, rows)
+            for page in (1, 2):
+                texts = {t for _, p, t in rows if p == page}
+                self.assertEqual(len(texts), 1, "one text per page for every copy: %r" % rows)
+                self.assertTrue(next(iter(texts)).strip())
 
     def test_reuse_copies_off_extracts_each(self):
         with tempfile.TemporaryDirectory() as tmp:

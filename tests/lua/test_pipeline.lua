@@ -226,6 +226,43 @@ T.test("a copy of an indexed file reuses its pages, extracting nothing", functio
   T.eq(submitted[1].stats.pages_ocr, 0, "no OCR was done for this job")
 end)
 
+T.test("a copy another worker is extracting now: wait, help with its pages, reuse", function()
+  local submitted, claims, helped, done = {}, 0, 0, nil
+  local made = { id = "x", source = "/first/scan_en.pdf", mime = "application/pdf",
+    page_count = 1, pages_ocr = 1,
+    pages = { { page = 1, method = "ocr", dpi = 150, text = "made by the other worker" } } }
+  local in_buffer = false
+  local tasks = { { batch = 7, path = path("multi.tif"), first = 2, last = 2 } }
+  with_job({
+    complete = function() error("a copy completes through the indexing buffer") end,
+    index_submit = function(_, doc) submitted[#submitted + 1] = doc end,
+    worker_id = function() return 1 end,
+    -- held by another worker for two tries; then its document is in the buffer
+    claim_content = function() claims = claims + 1; return false end,
+    await_content = function() in_buffer = true; return true end,
+    find_copy = function() return in_buffer and made or false end,
+    pages_take = function(batch)
+      T.eq(batch, -1, "any other worker's batch")
+      return table.remove(tasks)
+    end,
+    pages_done = function(_, out) helped = helped + 1; done = out end,
+  }, function()
+    with_stubs({
+      index_lookup = function() return false end,
+      index_find_copy = function() return false end,
+    }, function()
+      pipeline.process({ id = 11, source = path("scan_en.pdf"), op = "index", attempts = 1 })
+    end)
+  end)
+  T.eq(helped, 1, "one range of the other worker's document taken while waiting")
+  T.eq(done.pages[1].page, 2)
+  T.eq(done.pages[1].method, "ocr")
+  T.eq(claims, 2)
+  T.eq(#submitted, 1)
+  T.eq(submitted[1].pages[1].text, "made by the other worker")
+  T.eq(submitted[1].source, path("scan_en.pdf"))
+end)
+
 T.test("deletions, skips, vanished files and bad files complete at once", function()
   local calls, complete = recorder()
   local removed
