@@ -12,7 +12,11 @@ Tesseract, OMP_THREAD_LIMIT=1, one file at a time, so nothing competes for
 the core) on every scanned PDF and image of the benchmark corpus under each
 configuration, and prints, per set and per font size, the seconds and the
 character error rate against the truth. "default" is the built-in policy
-deciding for itself. Prints Markdown; writes OUT/<size>-curve.json.
+deciding for itself. Prints Markdown; writes OUT/NAME.md and .json (NAME: <size>-curve).
+
+    python3 bench/corpus.py --size full --langs jaen build/bench/corpus-full-jaen
+    python3 bench/curve.py --corpus build/bench/corpus-full-jaen --sets jaen \
+        --configs jpn+eng@200,jpn+eng@150,jpn@150,jpn@200 --name full-jaen-curve
 """
 import argparse
 import json
@@ -54,6 +58,7 @@ def main():
     ap.add_argument("--docmill", default=os.path.join(ROOT, "build", "docmill"))
     ap.add_argument("--work", default=os.path.join(ROOT, "build", "bench"))
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--name", help="results file name (default: SIZE-curve)")
     args = ap.parse_args()
     corpus = args.corpus or os.path.join(args.work, "corpus-%s-%d" % (args.size, args.seed))
     if not os.path.exists(os.path.join(corpus, "truth.json")):
@@ -90,7 +95,8 @@ def main():
                 a[f] += r[f]
         return out
 
-    md = ["# OCR per language set and DPI (`python3 bench/curve.py --size %s`)\n" % args.size,
+    cmd = " ".join(["python3 bench/curve.py"] + sys.argv[1:])
+    md = ["# OCR per language set and DPI (`%s`)\n" % cmd,
           "`docmill extract`, one file at a time, OMP_THREAD_LIMIT=1. Seconds per page include "
           "opening the file and loading the models (~0.3 s a file).\n"]
     for title, key in (("set", lambda r: r["set"]),
@@ -109,9 +115,10 @@ def main():
             md.append("| %s | %s |" % (config, " | ".join(cells)))
     text = "\n".join(md) + "\n"
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "%s-curve.json" % args.size), "w") as f:
-        json.dump({"size": args.size, "rows": rows}, f, indent=1)
-    with open(os.path.join(args.out, "%s-curve.md" % args.size), "w") as f:
+    stem = os.path.join(args.out, args.name or "%s-curve" % args.size)
+    with open(stem + ".json", "w") as f:
+        json.dump({"command": cmd, "rows": rows}, f, indent=1)
+    with open(stem + ".md", "w") as f:
         f.write(text)
     print(text)
 

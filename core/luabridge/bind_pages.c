@@ -2,6 +2,7 @@
  * pipeline of a worker:
  * pages_post(path, {{first, last}, ...}, {languages=, dpi=}) -> batch | nil, err
  *     (nil outside `docmill run`, or with one worker: nobody to share with)
+ * pages_settle(batch, {languages=, dpi=}) for the ranges nobody took yet
  * pages_take(batch) -> task {batch, index, path, first, last, languages, dpi} | nil
  * pages_done(task, result)   result = {pages = {{page, method, dpi, text}},
  *     errors = {"page N: ..."}, pages_ocr = N, stages = {text=, render=, ocr=}}
@@ -19,6 +20,20 @@ static page_board *board_of(lua_State *L)
 {
     lstate_env *env = lstate_get_env(L);
     return env->host ? env->host->page_board(env->host_ud) : NULL;
+}
+
+/* {languages=, dpi=} at idx (either may be missing); the string stays on
+ * the stack. */
+static void read_settled(lua_State *L, int idx, const char **langs, int *dpi)
+{
+    *langs = NULL;
+    *dpi = 0;
+    if (lua_istable(L, idx)) {
+        lua_getfield(L, idx, "languages");
+        *langs = lua_tostring(L, -1);
+        lua_getfield(L, idx, "dpi");
+        *dpi = (int)lua_tointeger(L, -1);
+    }
 }
 
 static int l_pages_post(lua_State *L)
@@ -47,14 +62,9 @@ static int l_pages_post(lua_State *L)
         ranges[2 * i] = first;
         ranges[2 * i + 1] = last;
     }
-    const char *langs = NULL;
-    int dpi = 0;
-    if (lua_istable(L, 3)) {
-        lua_getfield(L, 3, "languages");
-        langs = lua_tostring(L, -1);
-        lua_getfield(L, 3, "dpi");
-        dpi = (int)lua_tointeger(L, -1);
-    }
+    const char *langs;
+    int dpi;
+    read_settled(L, 3, &langs, &dpi);
     int64_t id = page_board_post(b, lstate_get_env(L)->worker_id, path, ranges, n, langs, dpi,
                                  crash_journal_job());
     free(ranges);
@@ -83,6 +93,19 @@ void bind_pages_push_task(lua_State *L, const page_task *t)
         lua_pushinteger(L, t->dpi);
         lua_setfield(L, -2, "dpi");
     }
+}
+
+static int l_pages_settle(lua_State *L)
+{
+    int64_t batch = (int64_t)luaL_checknumber(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    const char *langs;
+    int dpi;
+    read_settled(L, 2, &langs, &dpi);
+    page_board *b = board_of(L);
+    if (b)
+        page_board_settle(b, batch, langs, dpi);
+    return 0;
 }
 
 static int l_pages_take(lua_State *L)
@@ -231,6 +254,7 @@ static int l_pages_wait(lua_State *L)
 void bind_pages_register(lua_State *L, int module)
 {
     static const luaL_Reg fns[] = {{"pages_post", l_pages_post},
+                                   {"pages_settle", l_pages_settle},
                                    {"pages_take", l_pages_take},
                                    {"pages_done", l_pages_done},
                                    {"pages_wait", l_pages_wait},

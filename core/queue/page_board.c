@@ -98,6 +98,19 @@ int64_t page_board_post(page_board *b, int owner, const char *path, const int *r
     return t->id;
 }
 
+static batch *find(page_board *b, int64_t id);
+
+void page_board_settle(page_board *b, int64_t id, const char *languages, int dpi)
+{
+    pthread_mutex_lock(&b->mu);
+    batch *t = find(b, id);
+    if (t) {
+        snprintf(t->languages, sizeof t->languages, "%s", languages ? languages : "");
+        t->dpi = dpi;
+    }
+    pthread_mutex_unlock(&b->mu);
+}
+
 bool page_board_take(page_board *b, int64_t want, int me, page_task *out)
 {
     bool got = false;

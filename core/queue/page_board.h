@@ -45,6 +45,10 @@ void page_board_free(page_board *b);
 /* Owner: posts n ranges (ranges[2*i], ranges[2*i+1]); returns the batch id. */
 int64_t page_board_post(page_board *b, int owner, const char *path, const int *ranges, int n,
                         const char *languages, int dpi, int64_t job_id);
+/* Owner: the languages and DPI for the ranges of batch not taken yet (the
+ * batch is posted before the document's first page settles them, so idle
+ * workers start at once). */
+void page_board_settle(page_board *b, int64_t batch, const char *languages, int dpi);
 /* Takes an unclaimed range: of `batch`, or (batch < 0) of any batch not
  * owned by `me`. Never blocks. */
 bool page_board_take(page_board *b, int64_t batch, int me, page_task *out);

@@ -14,7 +14,7 @@
 const setting_spec settings_schema[] = {
     {"languages", SETTING_STR, 1, 63, S(languages), .dflt_str = "jpn+eng",
      .doc = "Tesseract language set for OCR"},
-    {"dpi", SETTING_INT, 72, 600, S(dpi), .dflt = 200,
+    {"dpi", SETTING_INT, 72, 600, S(dpi), .dflt = 150,
      .doc = "render resolution for OCR of PDF pages"},
     {"max_file_mb", SETTING_NUM, 0, 1e6, S(max_file_mb), .dflt = 200,
      .doc = "larger files fail (0 = no limit)"},
@@ -84,7 +84,7 @@ const setting_spec settings_schema[] = {
      .doc = "the largest file the fast lane takes"},
     {"dpi_cap_native", SETTING_BOOL, 0, 1, S(dpi_cap_native), .dflt = 1,
      .doc = "never render a scanned page above the resolution of its image"},
-    {"dpi_target_line_px", SETTING_INT, 0, 200, S(dpi_target_line_px), .dflt = 32,
+    {"dpi_target_line_px", SETTING_INT, 0, 200, S(dpi_target_line_px), .dflt = 20,
      .doc = "after a document's first OCR'd page, render the rest so text lines are about this tall "
      "(150..300 DPI; 0 = off)"},
     {"page_parallel_min_pages", SETTING_INT, 0, 1000000, S(page_parallel_min_pages), .dflt = 2,

@@ -159,11 +159,12 @@ local function page_of(entry)
 end
 
 -- A paged document (PDF, XPS, scanned images): a first pass takes every
--- text layer and decides which pages need OCR. The first of those is OCR'd
--- here (it may settle the languages); when at least
--- page_parallel_min_pages need it, the others are shared out as runs of
--- page_parallel_chunk pages that idle workers take while this worker takes
--- them too, else they are OCR'd here. Everything ends in page order.
+-- text layer and decides which pages need OCR. When at least
+-- page_parallel_min_pages need it, all but the first are shared out as
+-- runs of page_parallel_chunk pages that idle workers take while this
+-- worker OCRs the first (which may settle the languages and DPI of the
+-- rest) and then takes runs too; else they are OCR'd here. Everything ends
+-- in page order.
 local function extract_paged(d, kind, path, limit, doc, ctx)
   local pending, by_page = {}, {}
   for i = 1, limit do
@@ -179,7 +180,6 @@ local function extract_paged(d, kind, path, limit, doc, ctx)
   local function ocr_here(i, out, c)
     add_page(d, i, by_page[i].text, by_page[i].info, true, out, c)
   end
-  if #pending > 0 then ocr_here(pending[1], doc, ctx) end
   -- Only a worker's state has docmill.job (the board of page ranges);
   -- elsewhere (extract) the pages are OCR'd here, in order.
   local board = job_api()
@@ -194,8 +194,13 @@ local function extract_paged(d, kind, path, limit, doc, ctx)
         runs[#runs + 1] = { pending[k], pending[k] }
       end
     end
+    -- Posted before the first page is OCR'd, so an idle worker starts at
+    -- once (with the languages and DPI known so far) instead of waiting a
+    -- page for them; the ranges nobody took yet get what that page settles.
     batch = board.pages_post(path, runs, { languages = ctx.languages(), dpi = ctx.dpi })
   end
+  if #pending > 0 then ocr_here(pending[1], doc, ctx) end
+  if batch then board.pages_settle(batch, { languages = ctx.languages(), dpi = ctx.dpi }) end
   if not batch then
     for k = 2, #pending do
       if time_up(ctx, doc, pending[k], pending[#pending]) then break end

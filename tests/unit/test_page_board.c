@@ -125,11 +125,40 @@ static void test_a_result_for_an_unknown_range_is_freed(void)
     page_board_free(b);
 }
 
+static void test_settle_changes_the_ranges_not_taken_yet(void)
+{
+    page_board *b = page_board_new(NULL, NULL);
+    const int ranges[] = {2, 2, 3, 3};
+    int64_t batch = page_board_post(b, 0, "/tmp/doc.pdf", ranges, 2, "jpn+eng", 0, 1);
+    page_task t1, t2;
+    CHECK(page_board_take(b, -1, 1, &t1));        /* an idle worker starts at once */
+    CHECK_STR(t1.languages, "jpn+eng");
+    CHECK_INT(t1.dpi, 0);
+    page_board_settle(b, batch, "jpn", 200);      /* the first page settled them */
+    CHECK(page_board_take(b, batch, 0, &t2));
+    CHECK_INT(t2.first, 3);
+    CHECK_STR(t2.languages, "jpn");
+    CHECK_INT(t2.dpi, 200);
+    page_board_settle(b, batch + 99, "eng", 300);  /* an unknown batch: nothing */
+    page_range_result r1, r2;
+    result_for(&t1, &r1);
+    result_for(&t2, &r2);
+    page_board_done(b, &t1, &r1);
+    page_board_done(b, &t2, &r2);
+    page_range_result *res;
+    int n;
+    page_board_wait(b, batch, &res, &n);
+    CHECK_INT(n, 2);
+    page_board_results_free(res, n);
+    page_board_free(b);
+}
+
 int main(void)
 {
     static const check_case cases[] = {
         {"ranges are shared with helpers and collected in page order", test_shared_and_collected_in_order},
         {"nothing leaks: unknown ranges, boards freed with batches", test_a_result_for_an_unknown_range_is_freed},
+        {"settle changes the ranges nobody took yet", test_settle_changes_the_ranges_not_taken_yet},
         {NULL, NULL}};
     return check_run(cases);
 }

@@ -12,7 +12,7 @@ static void test_defaults_come_from_the_schema(void)
 {
     policy_settings s;
     settings_defaults(&s);
-    CHECK_INT(s.dpi, 200);
+    CHECK_INT(s.dpi, 150);
     CHECK_STR(s.languages, "jpn+eng");
     CHECK(s.ocr_skip_inverted);
     CHECK(s.max_bad_char_ratio == 0.3);

@@ -13,7 +13,7 @@ return {
   dpi = function(page) if page.big then return 150 end return 200 end,
   languages = function(doc) if big(doc) then return "eng" end return "jpn+eng" end,
   self_test = function(s)
-    assert(s.dpi == 200, "dpi")
+    assert(s.dpi == 150, "dpi")
     log("info", string.format("policy ok: %d %s", s.batch_size, tostring(s.languages)))
     local t = {}
     for i = 1, 10 do t[#t + 1] = math.floor(i / 2) end
