@@ -15,9 +15,13 @@ OUT_DIR gets about 70% text-layer PDFs and 30% scanned, image-only PDFs
 by 0.5-1.5 degrees, JPEG- or Flate-compressed), plus standalone PNG, JPEG
 and TIFF images (one multi-page TIFF), in Japanese, English and mixed
 (Japanese paragraphs alternating with English ones). Pages carry 25-40
-lines of generated prose at 9-14 pt (one size per document).
+lines of generated prose at 9-14 pt (one size per document). Apart from
+those, "jaen" scans: Japanese pages full of English words, as technical
+manuals (commands, options, paths, numbers), product sheets and invoices
+(Latin names and codes) are, set full-page in 8 pt small print up to 16 pt
+(scan_NNN_jaen_<pt>pt.pdf; --langs jaen makes only those).
 
-  quick: 12 files, PDFs ~5.5 pages, 13 OCR pages in all (a short run)
+  quick: 15 files, PDFs ~5 pages, 22 OCR pages in all (a short run)
   full:  60 PDFs averaging ~15 pages plus 10 images (~280 OCR pages)
 
 OUT_DIR/truth.json:
@@ -618,7 +622,7 @@ def plan(size, seed):
     # Japanese pages full of English words, in small print (8 pt), the usual
     # sizes and large print; their own set in the benchmark ("scans_jaen")
     if size == "quick":
-        jaen = [(8, 2), (10.5, 2), (16, 1)]
+        jaen = [(8, 3), (10.5, 4), (16, 2)]
     else:
         jaen = [(8, 4), (9, 6), (10.5, 8), (12, 6), (8, 5), (16, 3)]
     out = []

@@ -10,14 +10,18 @@
 #include <string.h>
 #include <sys/stat.h>
 
+typedef struct seen_file {
+    char *path;
+    int64_t size, mtime_ms;
+} seen_file;
+
 typedef struct scan_state {
     queue *q;
     const char *const *exclude;
     int nexclude;
     scan_counts *counts;
-    char **seen;
+    seen_file *seen;
     size_t nseen, cap;
-    dm_err *err;
 } scan_state;
 
 int source_dir_resolve(const char *dir, sbuf *out, dm_err *err)
@@ -46,6 +50,39 @@ static bool excluded(const scan_state *s, const char *path)
             return true;
     }
     return false;
+}
+
+/* Largest first, then by path: a batch of files ends on small ones, so the
+ * workers finish together instead of one of them alone on a big scan. */
+static int by_size_desc(const void *a, const void *b)
+{
+    const seen_file *x = a, *y = b;
+    if (x->size != y->size)
+        return x->size > y->size ? -1 : 1;
+    return strcmp(x->path, y->path);
+}
+
+static int by_path(const void *a, const void *b)
+{
+    return strcmp(((const seen_file *)a)->path, ((const seen_file *)b)->path);
+}
+
+static int enqueue_seen(scan_state *s, dm_err *err)
+{
+    qsort(s->seen, s->nseen, sizeof *s->seen, by_size_desc);
+    for (size_t i = 0; i < s->nseen; i++) {
+        const seen_file *f = &s->seen[i];
+        int r = queue_sqlite_enqueue(s->q, f->path, "index", f->size, f->mtime_ms, err);
+        if (r < 0)
+            return -1;
+        if (r == 1)
+            s->counts->queued++;
+        else if (r == 2)
+            s->counts->active++;
+        else
+            s->counts->unchanged++;
+    }
+    return 0;
 }
 
 static int walk(scan_state *s, const char *dir)
@@ -78,17 +115,9 @@ static int walk(scan_state *s, const char *dir)
             s->cap = s->cap ? s->cap * 2 : 256;
             s->seen = dm_xrealloc(s->seen, s->cap * sizeof *s->seen);
         }
-        s->seen[s->nseen++] = dm_xstrdup(path.data);
-        int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
-        int r = queue_sqlite_enqueue(s->q, path.data, "index", st.st_size, mtime, s->err);
-        if (r < 0)
-            rc = -1;
-        else if (r == 1)
-            s->counts->queued++;
-        else if (r == 2)
-            s->counts->active++;
-        else
-            s->counts->unchanged++;
+        s->seen[s->nseen++] = (seen_file){
+            dm_xstrdup(path.data), st.st_size,
+            (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000};
     }
     sbuf_free(&path);
     closedir(d);
@@ -100,20 +129,26 @@ int source_dir_scan(queue *q, const char *root, const char *const *exclude, int 
                     scan_counts *counts, dm_err *err)
 {
     memset(counts, 0, sizeof *counts);
-    scan_state s = {q, exclude, nexclude, counts, NULL, 0, 0, err};
+    scan_state s = {q, exclude, nexclude, counts, NULL, 0, 0};
     int rc = walk(&s, root);
+    if (rc == 0)
+        rc = enqueue_seen(&s, err);
+    char **paths = dm_xcalloc(s.nseen ? s.nseen : 1, sizeof *paths);
     if (rc == 0) {
-        qsort(s.seen, s.nseen, sizeof *s.seen, dm_strcmp_ptr);
+        qsort(s.seen, s.nseen, sizeof *s.seen, by_path);
+        for (size_t i = 0; i < s.nseen; i++)
+            paths[i] = s.seen[i].path;
         char prefix[PATH_MAX + 2];
         snprintf(prefix, sizeof prefix, "%s/", root);
-        int n = queue_sqlite_enqueue_deletions(q, prefix, s.seen, s.nseen, err);
+        int n = queue_sqlite_enqueue_deletions(q, prefix, paths, s.nseen, err);
         if (n < 0)
             rc = -1;
         else
             counts->deleted = n;
     }
+    free(paths);
     for (size_t i = 0; i < s.nseen; i++)
-        free(s.seen[i]);
+        free(s.seen[i].path);
     free(s.seen);
     return rc;
 }

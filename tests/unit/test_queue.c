@@ -1,6 +1,8 @@
 #include "check.h"
 #include "queue/queue_sqlite.h"
+#include "queue/source_dir.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char db[600];
@@ -198,6 +200,57 @@ static void test_deletions(void)
     queue_close(q);
 }
 
+static void write_file(const char *dir, const char *name, size_t bytes)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    for (size_t i = 0; f && i < bytes; i++)
+        fputc('x', f);
+    if (f)
+        fclose(f);
+}
+
+static void test_a_scan_queues_the_largest_files_first(void)
+{
+    char root[600];
+    snprintf(db, sizeof db, "%s/q5.db", check_tmpdir());
+    snprintf(root, sizeof root, "%s/scan5", check_tmpdir());
+    mkdir(root, 0700);
+    char sub[640];
+    snprintf(sub, sizeof sub, "%s/sub", root);
+    mkdir(sub, 0700);
+    write_file(root, "a_small.txt", 10);
+    write_file(sub, "b_big.pdf", 5000);
+    write_file(root, "c_middle.pdf", 700);
+    write_file(root, "d_middle.pdf", 700);
+    queue *q = open_q(NULL);
+    dm_err err;
+    scan_counts c;
+    CHECK_INT(source_dir_scan(q, root, NULL, 0, &c, &err), 0);
+    CHECK_INT(c.queued, 4);
+    queue_job *jobs;
+    int n;
+    queue_lease(q, 10, 60000, &jobs, &n, &err);
+    CHECK_INT(n, 4);
+    const char *want[] = {"sub/b_big.pdf", "c_middle.pdf", "d_middle.pdf", "a_small.txt"};
+    for (int i = 0; i < n && i < 4; i++) {
+        char path[700];
+        snprintf(path, sizeof path, "%s/%s", root, want[i]);
+        CHECK_STR(jobs[i].source, path);
+    }
+    for (int i = 0; i < n; i++)
+        queue_ack(q, jobs[i].id, "indexed", &err);
+    queue_jobs_free(jobs, n);
+    /* Deletions still find what is gone by path. */
+    snprintf(sub, sizeof sub, "%s/c_middle.pdf", root);
+    unlink(sub);
+    CHECK_INT(source_dir_scan(q, root, NULL, 0, &c, &err), 0);
+    CHECK_INT(c.deleted, 1);
+    CHECK_INT(c.unchanged, 3);
+    queue_close(q);
+}
+
 int main(void)
 {
     static const check_case cases[] = {
@@ -207,6 +260,7 @@ int main(void)
         {"a job held by dying workers max_crashes times is quarantined; a lost lease is not overwritten",
          test_exhausted_jobs_fail_and_lost_leases_are_respected},
         {"files gone from the folder become deletion jobs", test_deletions},
+        {"a scan queues the largest files first", test_a_scan_queues_the_largest_files_first},
         {NULL, NULL}};
     return check_run(cases);
 }
