@@ -25,7 +25,7 @@ manuals (commands, options, paths, numbers), product sheets and invoices
   full:  60 PDFs averaging ~15 pages plus 10 images (~280 OCR pages)
 
 OUT_DIR/truth.json:
-  {"<file>": {"kind": "text"|"scan"|"image", "lang": "ja"|"en"|"mixed",
+  {"<file>": {"kind": "text"|"scan"|"image", "lang": "ja"|"en"|"mixed"|"jaen",
               "pages": ["<exactly the characters drawn on page i, lines
                          joined with \\n, blank lines between paragraphs>"],
               "page_kinds": ["text"|"scan", ...], "font_pt": 9..14,
