@@ -313,8 +313,9 @@ def main():
         return scans_only(args, truth, scans, d_scan, n, reps)
     if args.duplicates_only:
         return duplicates_only(args, d_scan, d_dups, n, reps)
-    print("docmill benchmark: %s corpus (%d files: %d text PDFs, %d scans/images), %d workers, "
-          "%d repeats" % (args.size, len(names), len(texts), len(scans), n, reps), file=sys.stderr)
+    print("docmill benchmark: %s corpus (%d files: %d text PDFs, %d scans/images, %d Japanese "
+          "scans full of English), %d workers, %d repeats"
+          % (args.size, len(names), len(texts), len(scans), len(jaen), n, reps), file=sys.stderr)
     r_b_scan = repeat(lambda: base(d_scan, n), reps)
     note("scans", "baseline", r_b_scan)
     r_b_scan_w = repeat(lambda: run_baseline(d_scan, n, work, as_written=True), reps)

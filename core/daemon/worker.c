@@ -259,6 +259,28 @@ static void inject_fault(const char *source)
     }
 }
 
+/* What the worker does next: 1 = a job (*job), 2 = another worker's page
+ * range (*task), 0 = nothing yet, -1 = stop. Ranges of a document already
+ * in flight come before new jobs, but only once its first page has settled
+ * their languages and DPI; before that a new job comes first (a range read
+ * too early may be read with a model it does not need), and such a range
+ * only beats idling. */
+static int next_work(worker *w, page_board *board, queue_job *job, page_task *task)
+{
+    bool helps = board && runtime_helps_with_pages(w->rt, w->id);
+    if (helps && page_board_take_settled(board, w->id, task))
+        return 2;
+    int r = runtime_next_job(w->rt, w->id, 0, job);
+    if (r != 0)
+        return r;
+    if (helps && page_board_take(board, -1, w->id, task))
+        return 2;
+    /* Nothing to do at once: the indexer should not wait for a batch that
+     * will not fill (at the end of a run, this is the last flush). */
+    bulk_buffer_nudge(runtime_bulk(w->rt));
+    return runtime_next_job(w->rt, w->id, 200, job);
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -282,12 +304,11 @@ static void *worker_main(void *arg)
     atomic_store(&w->ready, 1);
 
     for (;;) {
-        /* Pages of a large document another worker is extracting come
-         * before new jobs: that document's job is already in flight. */
         page_task task;
         page_board *board = runtime_page_board(w->rt);
-        if (board && runtime_helps_with_pages(w->rt, w->id) &&
-            page_board_take(board, -1, w->id, &task)) {
+        queue_job job;
+        int r = next_work(w, board, &job, &task);
+        if (r == 2) {
             /* A crash on another worker's pages is that document's. */
             crash_journal_set_job(task.job_id);
             run_page_task(w, L, board, &task);
@@ -295,8 +316,6 @@ static void *worker_main(void *arg)
             doc_ctx_set_deadline(env.docs, 0);
             continue;
         }
-        queue_job job;
-        int r = runtime_next_job(w->rt, w->id, 200, &job);
         if (r < 0)
             break;
         if (runtime_cleanup_generation(w->rt) != cleanup) {
@@ -313,12 +332,8 @@ static void *worker_main(void *arg)
                      w->id, before, after, doc_ctx_allocated(env.docs) / 1024,
                      (double)ms.rss_bytes / 1048576.0);
         }
-        if (r == 0) {
-            /* Idle: the indexer should not wait for a batch that will not
-             * fill. */
-            bulk_buffer_nudge(runtime_bulk(w->rt));
+        if (r == 0)
             continue;
-        }
         if (runtime_policy_generation(w->rt) != generation) {
             /* A job boundary: take the reloaded policy. */
             generation = runtime_policy_generation(w->rt);

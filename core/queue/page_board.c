@@ -13,6 +13,7 @@ typedef struct batch {
     char path[4096];
     char languages[64];
     int dpi;
+    bool settled;            /* languages and DPI final (page_board_settle) */
     int n, done;
     int *ranges;
     range_state *state;
@@ -107,16 +108,19 @@ void page_board_settle(page_board *b, int64_t id, const char *languages, int dpi
     if (t) {
         snprintf(t->languages, sizeof t->languages, "%s", languages ? languages : "");
         t->dpi = dpi;
+        t->settled = true;
     }
     pthread_mutex_unlock(&b->mu);
 }
 
-bool page_board_take(page_board *b, int64_t want, int me, page_task *out)
+static bool take(page_board *b, int64_t want, int me, bool settled_only, page_task *out)
 {
     bool got = false;
     pthread_mutex_lock(&b->mu);
     for (batch *t = b->batches; t && !got; t = t->next) {
         if (want >= 0 ? t->id != want : t->owner == me)
+            continue;
+        if (settled_only && !t->settled)
             continue;
         for (int i = 0; i < t->n; i++) {
             if (t->state[i] != RANGE_OPEN)
@@ -136,6 +140,16 @@ bool page_board_take(page_board *b, int64_t want, int me, page_task *out)
     }
     pthread_mutex_unlock(&b->mu);
     return got;
+}
+
+bool page_board_take(page_board *b, int64_t want, int me, page_task *out)
+{
+    return take(b, want, me, false, out);
+}
+
+bool page_board_take_settled(page_board *b, int me, page_task *out)
+{
+    return take(b, -1, me, true, out);
 }
 
 static batch *find(page_board *b, int64_t id)

@@ -13,6 +13,7 @@
 typedef struct seen_file {
     char *path;
     int64_t size, mtime_ms;
+    int repeat;     /* 0 for the first file of its size, 1 for the others */
 } seen_file;
 
 typedef struct scan_state {
@@ -53,13 +54,25 @@ static bool excluded(const scan_state *s, const char *path)
 }
 
 /* Largest first, then by path: a batch of files ends on small ones, so the
- * workers finish together instead of one of them alone on a big scan. */
+ * workers finish together instead of one of them alone on a big scan. A
+ * file of the same size as one before it (most likely a copy) goes to the
+ * end: by the time it is taken its first copy is indexed and it reuses the
+ * pages, where side by side the two would have one worker wait for the
+ * other. */
 static int by_size_desc(const void *a, const void *b)
 {
     const seen_file *x = a, *y = b;
     if (x->size != y->size)
         return x->size > y->size ? -1 : 1;
     return strcmp(x->path, y->path);
+}
+
+static int queue_order(const void *a, const void *b)
+{
+    const seen_file *x = a, *y = b;
+    if (x->repeat != y->repeat)
+        return x->repeat - y->repeat;
+    return by_size_desc(a, b);
 }
 
 static int by_path(const void *a, const void *b)
@@ -70,6 +83,9 @@ static int by_path(const void *a, const void *b)
 static int enqueue_seen(scan_state *s, dm_err *err)
 {
     qsort(s->seen, s->nseen, sizeof *s->seen, by_size_desc);
+    for (size_t i = 1; i < s->nseen; i++)
+        s->seen[i].repeat = s->seen[i].size == s->seen[i - 1].size;
+    qsort(s->seen, s->nseen, sizeof *s->seen, queue_order);
     for (size_t i = 0; i < s->nseen; i++) {
         const seen_file *f = &s->seen[i];
         int r = queue_sqlite_enqueue(s->q, f->path, "index", f->size, f->mtime_ms, err);
@@ -117,7 +133,7 @@ static int walk(scan_state *s, const char *dir)
         }
         s->seen[s->nseen++] = (seen_file){
             dm_xstrdup(path.data), st.st_size,
-            (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000};
+            (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000, 0};
     }
     sbuf_free(&path);
     closedir(d);

@@ -131,11 +131,13 @@ static void test_settle_changes_the_ranges_not_taken_yet(void)
     const int ranges[] = {2, 2, 3, 3};
     int64_t batch = page_board_post(b, 0, "/tmp/doc.pdf", ranges, 2, "jpn+eng", 0, 1);
     page_task t1, t2;
+    CHECK(!page_board_take_settled(b, 1, &t1));   /* not before a new job */
     CHECK(page_board_take(b, -1, 1, &t1));        /* an idle worker starts at once */
     CHECK_STR(t1.languages, "jpn+eng");
     CHECK_INT(t1.dpi, 0);
     page_board_settle(b, batch, "jpn", 200);      /* the first page settled them */
-    CHECK(page_board_take(b, batch, 0, &t2));
+    CHECK(!page_board_take_settled(b, 0, &t2));   /* never the owner's own */
+    CHECK(page_board_take_settled(b, 1, &t2));
     CHECK_INT(t2.first, 3);
     CHECK_STR(t2.languages, "jpn");
     CHECK_INT(t2.dpi, 200);
