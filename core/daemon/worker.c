@@ -261,14 +261,15 @@ static void inject_fault(const char *source)
 
 /* What the worker does next: 1 = a job (*job), 2 = another worker's page
  * range (*task), 0 = nothing yet, -1 = stop. Ranges of a document already
- * in flight come before new jobs, but only once its first page has settled
- * their languages and DPI; before that a new job comes first (a range read
- * too early may be read with a model it does not need), and such a range
- * only beats idling. */
+ * in flight come before new jobs when its first page has settled their
+ * languages and DPI and its owner keeps a range of its own; otherwise a new
+ * job comes first (a range read too early may be read with a model it does
+ * not need; a batch's last range taken leaves its owner waiting idle for
+ * it), and such a range only beats idling. */
 static int next_work(worker *w, page_board *board, queue_job *job, page_task *task)
 {
     bool helps = board && runtime_helps_with_pages(w->rt, w->id);
-    if (helps && page_board_take_settled(board, w->id, task))
+    if (helps && page_board_take_spare(board, w->id, task))
         return 2;
     int r = runtime_next_job(w->rt, w->id, 0, job);
     if (r != 0)

@@ -113,14 +113,23 @@ void page_board_settle(page_board *b, int64_t id, const char *languages, int dpi
     pthread_mutex_unlock(&b->mu);
 }
 
-static bool take(page_board *b, int64_t want, int me, bool settled_only, page_task *out)
+static int open_ranges(const batch *t)
+{
+    int n = 0;
+    for (int i = 0; i < t->n; i++)
+        n += t->state[i] == RANGE_OPEN;
+    return n;
+}
+
+/* spare_only: a settled batch with another open range left for its owner. */
+static bool take(page_board *b, int64_t want, int me, bool spare_only, page_task *out)
 {
     bool got = false;
     pthread_mutex_lock(&b->mu);
     for (batch *t = b->batches; t && !got; t = t->next) {
         if (want >= 0 ? t->id != want : t->owner == me)
             continue;
-        if (settled_only && !t->settled)
+        if (spare_only && (!t->settled || open_ranges(t) < 2))
             continue;
         for (int i = 0; i < t->n; i++) {
             if (t->state[i] != RANGE_OPEN)
@@ -147,7 +156,7 @@ bool page_board_take(page_board *b, int64_t want, int me, page_task *out)
     return take(b, want, me, false, out);
 }
 
-bool page_board_take_settled(page_board *b, int me, page_task *out)
+bool page_board_take_spare(page_board *b, int me, page_task *out)
 {
     return take(b, -1, me, true, out);
 }

@@ -53,10 +53,12 @@ void page_board_settle(page_board *b, int64_t batch, const char *languages, int 
  * owned by `me`. Never blocks. */
 bool page_board_take(page_board *b, int64_t batch, int me, page_task *out);
 /* The same of any batch not owned by `me` whose languages and DPI are
- * settled. A worker takes these before a new job, and the others only when
- * no job waits: a range read before its document's first page settled them
- * may be read with more models than it needs. */
-bool page_board_take_settled(page_board *b, int me, page_task *out);
+ * settled and that keeps another open range for its owner. A worker takes
+ * these before a new job, and the others only when no job waits: a range
+ * read before its document's first page settled them may be read with more
+ * models than it needs, and taking a batch's last range can leave its owner
+ * waiting for it with nothing to do. */
+bool page_board_take_spare(page_board *b, int me, page_task *out);
 /* Hands in a taken range's result (the board takes ownership of r's memory). */
 void page_board_done(page_board *b, const page_task *t, page_range_result *r);
 /* Owner: blocks until every range of the batch is done, then returns them

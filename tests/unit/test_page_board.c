@@ -131,13 +131,14 @@ static void test_settle_changes_the_ranges_not_taken_yet(void)
     const int ranges[] = {2, 2, 3, 3};
     int64_t batch = page_board_post(b, 0, "/tmp/doc.pdf", ranges, 2, "jpn+eng", 0, 1);
     page_task t1, t2;
-    CHECK(!page_board_take_settled(b, 1, &t1));   /* not before a new job */
+    CHECK(!page_board_take_spare(b, 1, &t1));     /* not before a new job */
     CHECK(page_board_take(b, -1, 1, &t1));        /* an idle worker starts at once */
     CHECK_STR(t1.languages, "jpn+eng");
     CHECK_INT(t1.dpi, 0);
     page_board_settle(b, batch, "jpn", 200);      /* the first page settled them */
-    CHECK(!page_board_take_settled(b, 0, &t2));   /* never the owner's own */
-    CHECK(page_board_take_settled(b, 1, &t2));
+    CHECK(!page_board_take_spare(b, 0, &t2));     /* never the owner's own */
+    CHECK(!page_board_take_spare(b, 1, &t2));     /* its last range: the owner's */
+    CHECK(page_board_take(b, batch, 0, &t2));     /* the owner takes it */
     CHECK_INT(t2.first, 3);
     CHECK_STR(t2.languages, "jpn");
     CHECK_INT(t2.dpi, 200);
@@ -155,12 +156,37 @@ static void test_settle_changes_the_ranges_not_taken_yet(void)
     page_board_free(b);
 }
 
+static void test_a_helper_leaves_the_owner_a_range(void)
+{
+    page_board *b = page_board_new(NULL, NULL);
+    const int ranges[] = {2, 2, 3, 3, 4, 4};
+    int64_t batch = page_board_post(b, 0, "/tmp/doc.pdf", ranges, 3, "jpn", 150, 1);
+    page_board_settle(b, batch, "jpn", 150);
+    page_task t[3];
+    CHECK(page_board_take_spare(b, 1, &t[0]));
+    CHECK(page_board_take_spare(b, 2, &t[1]));
+    CHECK(!page_board_take_spare(b, 1, &t[2]));   /* one left: the owner's */
+    CHECK(page_board_take(b, -1, 1, &t[2]));      /* unless nothing else is to do */
+    for (int i = 0; i < 3; i++) {
+        page_range_result r;
+        result_for(&t[i], &r);
+        page_board_done(b, &t[i], &r);
+    }
+    page_range_result *res;
+    int n;
+    page_board_wait(b, batch, &res, &n);
+    CHECK_INT(n, 3);
+    page_board_results_free(res, n);
+    page_board_free(b);
+}
+
 int main(void)
 {
     static const check_case cases[] = {
         {"ranges are shared with helpers and collected in page order", test_shared_and_collected_in_order},
         {"nothing leaks: unknown ranges, boards freed with batches", test_a_result_for_an_unknown_range_is_freed},
         {"settle changes the ranges nobody took yet", test_settle_changes_the_ranges_not_taken_yet},
+        {"a helper leaves the owner a range of its own", test_a_helper_leaves_the_owner_a_range},
         {NULL, NULL}};
     return check_run(cases);
 }
