@@ -1,9 +1,9 @@
--- c5.2xlarge: 8 vCPU, 16 GiB. Seven workers, bigger files and documents.
+-- c5.2xlarge: 8 vCPU, 16 GiB. Seven workers, bigger files and documents;
+-- the built-in DPI (150, 200 for 8 pt print) and choice of languages.
 return {
   workers = 7,
   max_file_mb = 500,
   max_pages = 1000,
-  dpi = 200,
   languages = "jpn+eng",
   sqs_max_messages = 10,
   sqs_wait_seconds = 20,

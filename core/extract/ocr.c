@@ -69,6 +69,31 @@ static const char *default_tessdata(void)
     return "/usr/share/tesseract-ocr/5/tessdata";
 }
 
+/* True when `model` is one of the +-joined names of `langs`. */
+static bool has_model(const char *langs, const char *model)
+{
+    size_t n = strlen(model);
+    for (const char *p = langs; (p = strstr(p, model)) != NULL; p += n)
+        if ((p == langs || p[-1] == '+') && (p[n] == '\0' || p[n] == '+'))
+            return true;
+    return false;
+}
+
+/* Too little text on the first page to judge by: fewer Japanese characters
+ * or Latin letters than these. */
+enum { REFINE_MIN_CJK = 50, REFINE_MIN_LATIN = 200 };
+
+void ocr_languages_refine(const char *used, long cjk, long latin, double max_latin_per_cjk,
+                          const char *fallback, char out[64])
+{
+    snprintf(out, 64, "%s", fallback);
+    if (cjk == 0 && latin >= REFINE_MIN_LATIN && has_model(used, "eng"))
+        snprintf(out, 64, "eng");
+    else if (max_latin_per_cjk > 0 && cjk >= REFINE_MIN_CJK &&
+             (double)latin <= (double)cjk * max_latin_per_cjk && has_model(used, "jpn"))
+        snprintf(out, 64, "jpn");
+}
+
 bool ocr_languages_available(const char *tessdata_dir, const char *langs, dm_err *err)
 {
     const char *dir = tessdata_dir ? tessdata_dir : default_tessdata();

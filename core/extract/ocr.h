@@ -31,6 +31,13 @@ void ocr_engine_free(ocr_engine *eng);
 bool ocr_languages_available(const char *tessdata_dir, const char *langs, dm_err *err);
 int ocr_recognize(ocr_engine *eng, const char *langs, const gray_image *img,
                   const ocr_options *opt, sbuf *out, ocr_result *res, dm_err *err);
+/* The built-in choice of languages for the rest of a document, from what
+ * its first OCR'd page held read with `used`: `cjk` Japanese characters and
+ * `latin` Latin letters. "eng" for plenty of Latin and no Japanese; "jpn"
+ * for Japanese with at most max_latin_per_cjk Latin letters per character
+ * (0 = never); otherwise `fallback`. Never a model `used` lacked. */
+void ocr_languages_refine(const char *used, long cjk, long latin, double max_latin_per_cjk,
+                          const char *fallback, char out[64]);
 /* Language sets with a live TessBaseAPI in this engine. */
 int ocr_engine_loaded(const ocr_engine *eng);
 

@@ -356,11 +356,35 @@ int policy_dpi(lua_State *L, policy *p, int arg)
     return out;
 }
 
-void policy_languages(lua_State *L, policy *p, int arg, char out[64])
+/* Without a languages hook (or when it fails): the setting, and after a
+ * document's first OCR'd page, the built-in choice from what it held. */
+static void builtin_languages(lua_State *L, policy *p, int arg, char out[64])
 {
     snprintf(out, 64, "%s", p->s.languages);
-    if (!call_hook(L, p, HOOK_LANGUAGES, arg))
+    if (!lua_istable(L, arg))
         return;
+    lua_getfield(L, arg, "first_page");
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, "languages");
+        lua_getfield(L, -2, "cjk");
+        lua_getfield(L, -3, "latin");
+        const char *used = lua_tostring(L, -3);
+        if (used)
+            ocr_languages_refine(used, (long)lua_tointeger(L, -2), (long)lua_tointeger(L, -1),
+                                 p->s.jpn_alone_max_latin_per_cjk, p->s.languages, out);
+        lua_pop(L, 3);
+    }
+    lua_pop(L, 1);
+}
+
+void policy_languages(lua_State *L, policy *p, int arg, char out[64])
+{
+    arg = arg < 0 ? lua_gettop(L) + arg + 1 : arg;
+    snprintf(out, 64, "%s", p->s.languages);
+    if (!call_hook(L, p, HOOK_LANGUAGES, arg)) {
+        builtin_languages(L, p, arg, out);
+        return;
+    }
     const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
     dm_err err;
     if (v && ocr_languages_available(NULL, v, &err))

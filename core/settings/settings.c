@@ -14,6 +14,10 @@
 const setting_spec settings_schema[] = {
     {"languages", SETTING_STR, 1, 63, S(languages), .dflt_str = "jpn+eng",
      .doc = "Tesseract language set for OCR"},
+    {"jpn_alone_max_latin_per_cjk", SETTING_NUM, 0, 1000, S(jpn_alone_max_latin_per_cjk),
+     .dflt = 1,
+     .doc = "after a document's first OCR'd page, jpn alone reads the rest when that page had at "
+     "most this many Latin letters per Japanese character (0 = never)"},
     {"dpi", SETTING_INT, 72, 600, S(dpi), .dflt = 150,
      .doc = "render resolution for OCR of PDF pages"},
     {"max_file_mb", SETTING_NUM, 0, 1e6, S(max_file_mb), .dflt = 200,

@@ -58,6 +58,7 @@ typedef struct policy_settings {
     char fetch_allowed_urls[1024];
     int hook_budget_ms;
     bool reuse_copies;
+    double jpn_alone_max_latin_per_cjk;
 } policy_settings;
 
 typedef enum { SETTING_INT, SETTING_NUM, SETTING_BOOL, SETTING_STR } setting_type;

@@ -259,6 +259,32 @@ static void test_deadlines(void)
     doc_close(d);
 }
 
+/* Figures of the benchmark's first pages (policies/README.md, "Languages"). */
+static void test_languages_refine(void)
+{
+    char out[64];
+    ocr_languages_refine("jpn+eng", 1414, 560, 1.0, "jpn+eng", out);   /* 8 pt manual */
+    CHECK_STR(out, "jpn");
+    ocr_languages_refine("jpn+eng", 344, 723, 1.0, "jpn+eng", out);    /* English paragraphs */
+    CHECK_STR(out, "jpn+eng");
+    ocr_languages_refine("jpn+eng", 0, 1450, 1.0, "jpn+eng", out);     /* English */
+    CHECK_STR(out, "eng");
+    ocr_languages_refine("jpn+eng", 0, 150, 1.0, "jpn+eng", out);      /* too little to judge */
+    CHECK_STR(out, "jpn+eng");
+    ocr_languages_refine("jpn+eng", 20, 0, 1.0, "jpn+eng", out);
+    CHECK_STR(out, "jpn+eng");
+    ocr_languages_refine("jpn+eng", 1414, 560, 0, "jpn+eng", out);     /* 0 = never jpn alone */
+    CHECK_STR(out, "jpn+eng");
+    ocr_languages_refine("jpn+eng", 1414, 560, 0.3, "jpn+eng", out);   /* a stricter threshold */
+    CHECK_STR(out, "jpn+eng");
+    ocr_languages_refine("eng", 1414, 0, 1.0, "eng", out);             /* never a model not used */
+    CHECK_STR(out, "eng");
+    ocr_languages_refine("jpn_vert+engx", 1414, 0, 1.0, "jpn+eng", out);  /* whole names only */
+    CHECK_STR(out, "jpn+eng");
+    ocr_languages_refine("eng+jpn", 0, 900, 1.0, "eng+jpn", out);
+    CHECK_STR(out, "eng");
+}
+
 int main(void)
 {
     dm_err err;
@@ -273,6 +299,7 @@ int main(void)
         {"MuPDF allocations are counted per context", test_mupdf_allocations_counted},
         {"the per-context memory cap fails a page with \"memory limit\"", test_memory_cap},
         {"deadlines stop text, rendering and Tesseract with \"timed out\"", test_deadlines},
+        {"the built-in choice of languages after a first page", test_languages_refine},
         {NULL, NULL}};
     int rc = check_run(cases);
     doc_ctx_free(dc);
