@@ -311,9 +311,9 @@ function M.extract_file(path, opts)
     end
     return langs
   end
-  -- After the first OCR'd page the languages hook is asked again with what
-  -- that page holds, so a policy can drop a model the document does not
-  -- need (one model costs far less than two).
+  -- After the first OCR'd page the languages are asked for again with what
+  -- that page holds, so the built-in choice (or a policy's hook) can drop a
+  -- model the document does not need (one model costs far less than two).
   local function refine_languages(text)
     if opts.lang or count < 2 then return end
     local cjk = select(2, text:gsub("[\227-\233][\128-\191][\128-\191]", ""))

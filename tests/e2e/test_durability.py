@@ -49,7 +49,12 @@ def start_queued_run(tmp, *extra):
     src = os.path.join(tmp, "docs")
     paths = ocr_folder(src)
     db = os.path.join(tmp, "index.db")
-    p = start_run(tmp, src, db, "--once", *extra)
+    # Every copy OCR'd (no reuse of copies): the run must last long enough
+    # to be interrupted.
+    pol = os.path.join(tmp, "no-reuse.lua")
+    with open(pol, "w") as f:
+        f.write("return { reuse_copies = false }\n")
+    p = start_run(tmp, src, db, "--once", "--policy", pol, *extra)
     U.wait_for(lambda: pending(db) >= len(paths) or p.poll() is not None, 60, 0.05)
     return src, db, paths, p
 

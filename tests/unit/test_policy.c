@@ -31,14 +31,30 @@ static void test_builtin_default(void)
     CHECK_INT(policy_load(L, NULL, &p, &err), 0);
     policy_settings d;
     settings_defaults(&d);
-    /* policies/default.lua sets nothing the schema does not default, and
-     * leaves route and needs_ocr to C: only its languages hook differs. */
+    /* policies/default.lua is the empty table: the schema's defaults and
+     * C's built-in decisions (languages too) are the default policy. */
     CHECK(memcmp(&p.s, &d, sizeof d) == 0);
     CHECK(p.hook_ref[HOOK_NEEDS_OCR] == LUA_NOREF);
     CHECK(p.hook_ref[HOOK_ROUTE] == LUA_NOREF);
-    CHECK(p.hook_ref[HOOK_LANGUAGES] != LUA_NOREF);
+    CHECK(p.hook_ref[HOOK_LANGUAGES] == LUA_NOREF);
     CHECK(p.hook_ref[HOOK_DPI] == LUA_NOREF);
     CHECK_STR(p.source, "builtin:default");
+    /* Without a hook: the setting, then the built-in choice after page 1. */
+    char langs[64];
+    lua_newtable(L);
+    policy_languages(L, &p, 1, langs);
+    CHECK_STR(langs, "jpn+eng");
+    lua_newtable(L);
+    lua_pushstring(L, "jpn+eng");
+    lua_setfield(L, -2, "languages");
+    lua_pushinteger(L, 1414);
+    lua_setfield(L, -2, "cjk");
+    lua_pushinteger(L, 560);
+    lua_setfield(L, -2, "latin");
+    lua_setfield(L, 1, "first_page");
+    policy_languages(L, &p, 1, langs);
+    CHECK_STR(langs, "jpn");
+    lua_settop(L, 0);
     policy_unload(L, &p);
 }
 
