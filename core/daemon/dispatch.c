@@ -95,6 +95,11 @@ void runtime_complete(runtime *rt, const job_result *r)
     uv_async_send(&rt->wake);
 }
 
+void runtime_wake_loop(runtime *rt)
+{
+    uv_async_send(&rt->wake);
+}
+
 /* --- loop thread -------------------------------------------------------- */
 
 static inflight *flight_find(runtime *rt, int64_t id)

@@ -75,10 +75,13 @@ static bool all_workers_exited(runtime *rt)
     return true;
 }
 
-static void on_tick(uv_timer_t *t)
+/* The end of a run, advanced at every tick and whenever a result or a
+ * worker's exit wakes the loop, so a run ends as soon as it can (not a tick
+ * or two later). Stopping: once every worker has exited and the indexer has
+ * finished what they handed over, the loop ends. --once: the stop begins
+ * when nothing is in flight and the queue is empty. True while stopping. */
+static bool advance_stop(runtime *rt)
 {
-    runtime *rt = t->data;
-    runtime_apply_results(rt);
     if (rt->fatal)
         runtime_begin_stop(rt);
     if (rt->stopping) {
@@ -89,21 +92,15 @@ static void on_tick(uv_timer_t *t)
              * while the heartbeat still keeps their leases. */
             if (bulk_buffer_pending(rt->bulk) > 0) {
                 bulk_buffer_nudge(rt->bulk);
-                return;
+                return true;
             }
             runtime_apply_results(rt);
             uv_stop(&rt->loop);
         }
-        return;
+        return true;
     }
-    int64_t now = dm_mono_ms();
-    runtime_watchdog(rt, now);
-    if (rt->source_root && !rt->cfg->once && rt->scanned_once && !rt->scanning &&
-        now - rt->last_scan_ms >= (int64_t)rt->rescan_seconds * 1000)
-        runtime_start_scan(rt);
-    /* --once ends when nothing is in flight and the queue is empty. Check
-     * before leasing again: with a long-polling queue a lease is almost
-     * always under way otherwise. */
+    /* Checked before leasing again: with a long-polling queue a lease is
+     * almost always under way otherwise. */
     once_state once = {rt->scanned_once, rt->scanning, rt->leasing, rt->nflight,
                        rt->empty_leases, rt->q->lease_blocks};
     if (rt->cfg->once && decide_once_may_finish(&once)) {
@@ -111,9 +108,23 @@ static void on_tick(uv_timer_t *t)
         dm_err err;
         if (queue_get_counts(rt->q, &c, &err) == 0 && c.pending == 0 && c.leased == 0) {
             runtime_begin_stop(rt);
-            return;
+            return true;
         }
     }
+    return false;
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    runtime *rt = t->data;
+    runtime_apply_results(rt);
+    if (advance_stop(rt))
+        return;
+    int64_t now = dm_mono_ms();
+    runtime_watchdog(rt, now);
+    if (rt->source_root && !rt->cfg->once && rt->scanned_once && !rt->scanning &&
+        now - rt->last_scan_ms >= (int64_t)rt->rescan_seconds * 1000)
+        runtime_start_scan(rt);
     if (now - rt->last_health_ms >= (int64_t)(rt->settings.health_check_seconds * 1000)) {
         rt->last_health_ms = now;
         runtime_check_health(rt, NULL);
@@ -129,6 +140,8 @@ static void on_wake(uv_async_t *a)
 {
     runtime *rt = a->data;
     runtime_apply_results(rt);
+    if (advance_stop(rt))
+        return;
     runtime_fill_channel(rt);
 }
 

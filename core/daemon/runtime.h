@@ -109,6 +109,8 @@ int runtime_policy_generation(runtime *rt);
 void runtime_policy_path(runtime *rt, char *out, size_t outlen);
 /* Hands a finished job back to the loop thread. */
 void runtime_complete(runtime *rt, const job_result *r);
+/* Wakes the loop thread (a worker has exited: the run may end now). */
+void runtime_wake_loop(runtime *rt);
 /* A worker counts what its policy hooks and GC did (for stats()). */
 void runtime_count_worker(runtime *rt, int64_t hook_errors, int64_t hook_fallbacks,
                           int64_t gc_runs);

@@ -373,6 +373,7 @@ static void *worker_main(void *arg)
     pthread_mutex_unlock(&w->mu);
     lstate_close_env(L, &env);
     atomic_store(&w->exited, true);
+    runtime_wake_loop(w->rt);
     return NULL;
 }
 

@@ -30,6 +30,9 @@ struct bulk_buffer {
     int64_t oldest_ms;
     bool nudged, stopping;
     int in_flight;           /* documents being sent right now */
+    /* Those documents: find_copy still sees them until the index has them
+     * (read under mu; freed only after they leave this). */
+    pending_doc *flying;
 };
 
 /* Takes up to one request's worth of documents from the front. Caller
@@ -49,6 +52,7 @@ static int take_batch(bulk_buffer *b, pending_doc **out)
     b->ndocs -= n;
     b->bytes -= bytes;
     b->in_flight = n;
+    b->flying = *out;
     b->oldest_ms = b->ndocs > 0 ? dm_mono_ms() : 0;
     return n;
 }
@@ -94,8 +98,14 @@ static void flush_batch(bulk_buffer *b, pending_doc *batch, int n)
             snprintf(r.error, sizeof r.error, "index: %.500s", results[i].error);
         }
         b->complete(b->ud, &r);
-        index_doc_free(&batch[i].doc);
     }
+    /* Indexed (or not): from now on a copy is found in the index. */
+    pthread_mutex_lock(&b->mu);
+    b->flying = NULL;
+    b->in_flight = 0;
+    pthread_mutex_unlock(&b->mu);
+    for (int i = 0; i < n; i++)
+        index_doc_free(&batch[i].doc);
     free(docs);
     free(results);
 }
@@ -136,7 +146,6 @@ static void *indexer_main(void *arg)
         flush_batch(b, batch, n);
         free(batch);
         pthread_mutex_lock(&b->mu);
-        b->in_flight = 0;
     }
     pthread_mutex_unlock(&b->mu);
     return NULL;
@@ -227,8 +236,9 @@ int bulk_buffer_find_copy(bulk_buffer *b, const char *sha256, const char *exclud
 {
     int found = 0;
     pthread_mutex_lock(&b->mu);
-    for (int i = 0; i < b->ndocs && !found; i++) {
-        const index_doc *d = &b->docs[i].doc;
+    int nflying = b->flying ? b->in_flight : 0;
+    for (int i = 0; i < b->ndocs + nflying && !found; i++) {
+        const index_doc *d = i < b->ndocs ? &b->docs[i].doc : &b->flying[i - b->ndocs].doc;
         if (d->sha256 && strcmp(d->sha256, sha256) == 0 && d->id &&
             strcmp(d->id, exclude_id) != 0) {
             index_doc_copy(out, d);

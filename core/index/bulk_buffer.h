@@ -39,10 +39,12 @@ void bulk_buffer_submit(bulk_buffer *b, int64_t job_id, const index_doc *doc,
 void bulk_buffer_nudge(bulk_buffer *b);
 /* Documents waiting (for the --once end condition). */
 int bulk_buffer_pending(bulk_buffer *b);
-/* A document waiting here (not yet sent) with this content hash, other
+/* A document waiting here, or being sent, with this content hash, other
  * than exclude_id: 1 with a deep copy in *out (index_doc_free), 0 if none.
  * With find_copy on the index, what lets a second copy of a file skip
- * extraction while the first still waits for its batch. */
+ * extraction while the first still waits for its batch: a document leaves
+ * this buffer only once the index has it, so there is no moment between
+ * the two where neither finds it. */
 int bulk_buffer_find_copy(bulk_buffer *b, const char *sha256, const char *exclude_id,
                           index_doc *out);
 /* Flushes everything, stops the thread, closes the index. */

@@ -110,12 +110,69 @@ static void test_find_copy_while_waiting(void)
     pthread_mutex_destroy(&rec.mu);
 }
 
+/* A copy is looked for in the buffer, then in the index: at no moment of
+ * the flush may the document be in neither. */
+static void test_a_document_being_sent_is_still_found(void)
+{
+    char db[600];
+    snprintf(db, sizeof db, "sqlite:%s/buf4.db", check_tmpdir());
+    dm_err err;
+    index_sink *reader = index_open(db, &err);
+    recorder rec = {.n = 0};
+    pthread_mutex_init(&rec.mu, NULL);
+    bulk_limits limits = {1, 5 << 20, 600000};   /* sent at once */
+    bulk_buffer *b = bulk_buffer_start(db, &limits, record, &rec, &err);
+    if (!b || !reader)
+        return;
+    char other[33];
+    index_doc_id("/c/copy.pdf", other);
+    int missing = 0, looks = 0;
+    for (int k = 0; k < 12; k++) {    /* the recorder keeps 16 results */
+        char source[64], id[33], sha[16];
+        snprintf(source, sizeof source, "/c/doc%d.pdf", k);
+        snprintf(sha, sizeof sha, "sha%d", k);
+        index_page p[] = {{1, "ocr", 150, "a page", 6}};
+        index_doc d = doc(source, id, p, 1);
+        d.sha256 = sha;
+        bulk_job_stats st = {.pages = 1, .started_ms = dm_mono_ms()};
+        bulk_buffer_submit(b, 100 + k, &d, &st);
+        /* Until its result is in, and a little after. */
+        int64_t until = dm_mono_ms() + 5000;
+        bool done = false;
+        for (int settle = 0; dm_mono_ms() < until && settle < 200;) {
+            index_doc c;
+            looks++;
+            int in_buffer = bulk_buffer_find_copy(b, sha, other, &c);
+            if (in_buffer)
+                index_doc_free(&c);
+            int in_index = !in_buffer && reader->ops->find_copy(reader, sha, other, &c, &err) == 1;
+            if (in_index)
+                index_doc_free(&c);
+            if (!in_buffer && !in_index)
+                missing++;
+            pthread_mutex_lock(&rec.mu);
+            done = rec.n > k;
+            pthread_mutex_unlock(&rec.mu);
+            if (done)
+                settle++;
+        }
+        CHECK(done);
+    }
+    CHECK(looks > 1000);
+    CHECK_INT(missing, 0);
+    bulk_buffer_stop(b);
+    index_close(reader);
+    pthread_mutex_destroy(&rec.mu);
+}
+
 int main(void)
 {
     static const check_case cases[] = {
         {"flushes at batch_size; one bad document does not fail the batch", test_flush_by_count_and_one_bad_document},
         {"stop flushes what is left", test_stop_flushes_what_is_left},
         {"a document waiting for its batch is found by content", test_find_copy_while_waiting},
+        {"a document being sent is found in the buffer or the index, never neither",
+         test_a_document_being_sent_is_still_found},
         {NULL, NULL}};
     return check_run(cases);
 }
