@@ -154,6 +154,18 @@ local function new_range_result()
   return { pages = {}, errors = {}, pages_ocr = 0, stages = { text = 0, render = 0, ocr = 0 } }
 end
 
+-- Hands a taken range in whatever happens, since its owner waits for it:
+-- what fill(out) put in out, and the error it raised, if any.
+local function hand_in(board, task, fill)
+  local out = new_range_result()
+  local ok, err = pcall(fill, out)
+  if not ok then
+    out.errors[#out.errors + 1] = string.format("pages %d-%d: %s", task.first, task.last,
+      tostring(err))
+  end
+  board.pages_done(task, out)
+end
+
 local function page_of(entry)
   return type(entry) == "table" and entry.page or tonumber(entry:match("^pages? (%d+)")) or 0
 end
@@ -212,18 +224,12 @@ local function extract_paged(d, kind, path, limit, doc, ctx)
     while true do
       local task = board.pages_take(batch)
       if not task then break end
-      local out = new_range_result()
-      local ok, err = pcall(function()
+      hand_in(board, task, function(out)
         for i = task.first, task.last do
           if time_up(own, out, i, task.last) then break end
           ocr_here(i, out, own)
         end
       end)
-      if not ok then
-        out.errors[#out.errors + 1] = string.format("pages %d-%d: %s", task.first, task.last,
-          tostring(err))
-      end
-      board.pages_done(task, out)
     end
     local merged = board.pages_wait(batch)
     for _, p in ipairs(merged.pages) do doc.pages[#doc.pages + 1] = p end
@@ -243,10 +249,9 @@ local function close_helper_doc()
   helper_doc.batch, helper_doc.d = nil, nil
 end
 
--- Another worker's pages (C calls this between jobs): the file is opened in
--- this worker's own MuPDF context, once per batch; returns the result.
-function M.page_task(task)
-  local out = new_range_result()
+-- Another worker's pages, into out: the file is opened in this worker's
+-- own MuPDF context, once per batch.
+local function page_task_into(task, out)
   if helper_doc.batch ~= task.batch then
     close_helper_doc()
     local t0 = core.mono_ms()
@@ -254,7 +259,7 @@ function M.page_task(task)
     lap(out.stages, "text", t0)
     if not d then
       out.errors[1] = string.format("pages %d-%d: %s", task.first, task.last, err)
-      return out
+      return
     end
     helper_doc.batch, helper_doc.d = task.batch, d
   end
@@ -263,6 +268,12 @@ function M.page_task(task)
   extract_range(helper_doc.d, helper_doc.d:kind(), task.first, task.last, out, {
     languages = function() return langs end, opts = {}, s = s, dpi = task.dpi,
   })
+end
+
+-- The same for C, which calls it between jobs; returns the result.
+function M.page_task(task)
+  local out = new_range_result()
+  page_task_into(task, out)
   return out
 end
 
@@ -379,14 +390,7 @@ local function copy_in_the_making(s, sha, id, deadline)
   while not J.claim_content(sha) do
     local task = helps and J.pages_take(-1)
     if task then
-      -- The range is handed in whatever happens: its owner waits for it.
-      local ok, out = pcall(M.page_task, task)
-      if not ok then
-        local err = out
-        out = new_range_result()
-        out.errors[1] = string.format("pages %d-%d: %s", task.first, task.last, tostring(err))
-      end
-      J.pages_done(task, out)
+      hand_in(J, task, function(out) page_task_into(task, out) end)
     else
       J.await_content(sha, 250)
     end
