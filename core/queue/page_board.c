@@ -99,7 +99,13 @@ int64_t page_board_post(page_board *b, int owner, const char *path, const int *r
     return t->id;
 }
 
-static batch *find(page_board *b, int64_t id);
+static batch *find(page_board *b, int64_t id)
+{
+    for (batch *t = b->batches; t; t = t->next)
+        if (t->id == id)
+            return t;
+    return NULL;
+}
 
 void page_board_settle(page_board *b, int64_t id, const char *languages, int dpi)
 {
@@ -159,14 +165,6 @@ bool page_board_take(page_board *b, int64_t want, int me, page_task *out)
 bool page_board_take_spare(page_board *b, int me, page_task *out)
 {
     return take(b, -1, me, true, out);
-}
-
-static batch *find(page_board *b, int64_t id)
-{
-    for (batch *t = b->batches; t; t = t->next)
-        if (t->id == id)
-            return t;
-    return NULL;
 }
 
 void page_board_done(page_board *b, const page_task *task, page_range_result *r)

@@ -101,18 +101,19 @@ static int enqueue_seen(scan_state *s, dm_err *err)
     return 0;
 }
 
-static int walk(scan_state *s, const char *dir)
+/* Collects the regular files under dir; an unreadable folder is skipped
+ * with a warning (the queue is written afterwards, by enqueue_seen). */
+static void walk(scan_state *s, const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d) {
         log_warn("cannot read folder %s: %s", dir, strerror(errno));
-        return 0;
+        return;
     }
     struct dirent *e;
-    int rc = 0;
     sbuf path;
     sbuf_init(&path);
-    while (rc == 0 && (e = readdir(d)) != NULL) {
+    while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.')
             continue;
         sbuf_reset(&path);
@@ -121,7 +122,7 @@ static int walk(scan_state *s, const char *dir)
         if (lstat(path.data, &st) != 0)
             continue;
         if (S_ISDIR(st.st_mode)) {
-            rc = walk(s, path.data);
+            walk(s, path.data);
             continue;
         }
         if (!S_ISREG(st.st_mode) || excluded(s, path.data))
@@ -137,7 +138,6 @@ static int walk(scan_state *s, const char *dir)
     }
     sbuf_free(&path);
     closedir(d);
-    return rc;
 }
 
 
@@ -146,9 +146,8 @@ int source_dir_scan(queue *q, const char *root, const char *const *exclude, int 
 {
     memset(counts, 0, sizeof *counts);
     scan_state s = {q, exclude, nexclude, counts, NULL, 0, 0};
-    int rc = walk(&s, root);
-    if (rc == 0)
-        rc = enqueue_seen(&s, err);
+    walk(&s, root);
+    int rc = enqueue_seen(&s, err);
     char **paths = dm_xcalloc(s.nseen ? s.nseen : 1, sizeof *paths);
     if (rc == 0) {
         qsort(s.seen, s.nseen, sizeof *s.seen, by_path);
