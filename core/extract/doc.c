@@ -592,9 +592,48 @@ static int native_dpi(const char *mime, int xres)
     return xres;
 }
 
-static int render_image_page(doc *d, int page, int64_t max_pixels, gray_image *img, dm_err *err)
+/* A gray copy of `gray` at `scale` (< 1), resampled by MuPDF's draw device,
+ * which filters as it shrinks; plain decimation would drop thin strokes. */
+static fz_pixmap *shrink_gray(fz_context *ctx, fz_pixmap *gray, double scale)
 {
-    volatile int image_xres = 0;
+    int w = (int)(gray->w * scale + 0.5), h = (int)(gray->h * scale + 0.5);
+    if (w < 1)
+        w = 1;
+    if (h < 1)
+        h = 1;
+    fz_image *volatile image = NULL;
+    fz_device *volatile dev = NULL;
+    fz_pixmap *volatile out = NULL;
+    fz_var(image);
+    fz_var(dev);
+    fz_var(out);
+    fz_try(ctx)
+    {
+        image = fz_new_image_from_pixmap(ctx, gray, NULL);
+        out = fz_new_pixmap(ctx, fz_device_gray(ctx), w, h, NULL, 0);
+        fz_clear_pixmap_with_value(ctx, out, 255);
+        dev = fz_new_draw_device(ctx, fz_identity, out);
+        fz_fill_image(ctx, dev, image, fz_scale((float)w, (float)h), 1.0f,
+                      fz_default_color_params);
+        fz_close_device(ctx, dev);
+    }
+    fz_always(ctx)
+    {
+        fz_drop_device(ctx, dev);
+        fz_drop_image(ctx, image);
+    }
+    fz_catch(ctx)
+    {
+        fz_drop_pixmap(ctx, out);
+        fz_rethrow(ctx);
+    }
+    return out;
+}
+
+static int render_image_page(doc *d, int page, int dpi, int64_t max_pixels, gray_image *img,
+                             dm_err *err)
+{
+    volatile int image_xres = 0, native = 0;
     fz_context *ctx = d->dc->ctx;
     fz_pixmap *volatile pix = NULL;
     fz_pixmap *volatile gray = NULL;
@@ -622,6 +661,16 @@ static int render_image_page(doc *d, int page, int64_t max_pixels, gray_image *i
             fz_throw(ctx, FZ_ERROR_GENERIC, "image of %dx%d pixels exceeds the limit of %lld",
                      pix->w, pix->h, (long long)max_pixels);
         gray = to_gray_on_white(ctx, pix);
+        /* A photo or a 600 DPI scan holds more pixels than OCR needs: it
+         * is read at the policy's DPI like a rendered page, never above
+         * its own. */
+        native = native_dpi(d->mime, image_xres ? image_xres : gray->xres);
+        if (dpi > 0 && dpi * 1.05 < native) {
+            fz_pixmap *small = shrink_gray(ctx, gray, (double)dpi / native);
+            fz_drop_pixmap(ctx, gray);
+            gray = small;
+            native = dpi;
+        }
         op_check(d->dc);
     }
     fz_always(ctx)
@@ -645,7 +694,7 @@ static int render_image_page(doc *d, int page, int64_t max_pixels, gray_image *i
     img->width = gray->w;
     img->height = gray->h;
     img->stride = (int)gray->stride;
-    img->dpi = native_dpi(d->mime, image_xres ? image_xres : gray->xres);
+    img->dpi = native;
     return 0;
 }
 
@@ -659,7 +708,7 @@ int doc_render_gray(doc *d, int page, int dpi, int64_t max_pixels, gray_image *i
         return -1;
     }
     if (d->kind == DOC_KIND_IMAGE)
-        return render_image_page(d, page, max_pixels, img, err);
+        return render_image_page(d, page, dpi, max_pixels, img, err);
     fz_context *ctx = d->dc->ctx;
     fz_page *volatile pg = NULL;
     fz_pixmap *volatile pix = NULL;

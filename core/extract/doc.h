@@ -66,8 +66,8 @@ int doc_warning_count(const doc *d);
 int doc_page_text(doc *d, int page, sbuf *out, page_info *info, dm_err *err);
 /* Renders at dpi; a page that would exceed max_pixels is rendered at the
  * largest dpi that fits instead (img->dpi says which). Image documents are
- * decoded at their native resolution whatever dpi says, and one larger than
- * max_pixels is refused. */
+ * shrunk to dpi when their own resolution is higher, never enlarged, and
+ * one larger than max_pixels is refused. */
 int doc_render_gray(doc *d, int page, int dpi, int64_t max_pixels, gray_image *img, dm_err *err);
 void gray_image_free(doc_ctx *dc, gray_image *img);
 doc_ctx *doc_get_ctx(const doc *d);

@@ -19,7 +19,7 @@ const setting_spec settings_schema[] = {
      .doc = "after a document's first OCR'd page, jpn alone reads the rest when that page had at "
      "most this many Latin letters per Japanese character (0 = never)"},
     {"dpi", SETTING_INT, 72, 600, S(dpi), .dflt = 150,
-     .doc = "render resolution for OCR of PDF pages"},
+     .doc = "render resolution for OCR of PDF pages and images"},
     {"max_file_mb", SETTING_NUM, 0, 1e6, S(max_file_mb), .dflt = 200,
      .doc = "larger files fail (0 = no limit)"},
     {"max_pdf_mb", SETTING_NUM, 0, 1e6, S(max_pdf_mb), .dflt = 0,

@@ -340,7 +340,7 @@ function M.extract_file(path, opts)
   ctx.on_ocr = function(text, dpi, stats)
     ctx.on_ocr = nil
     refine_languages(text)
-    if not opts.dpi and kind ~= "image" then ctx.dpi = adapted_dpi(s, dpi, stats) end
+    if not opts.dpi then ctx.dpi = adapted_dpi(s, dpi, stats) end
   end
   if kind == "text" then
     extract_range(d, kind, 1, limit, doc, ctx)

@@ -254,10 +254,11 @@ class Extract(unittest.TestCase):
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
-    def extract(self, name):
-        if name not in self._cache:
-            self._cache[name] = U.dm("extract", os.path.join(self.docs, name), "--json")
-        return self._cache[name]
+    def extract(self, name, *extra):
+        key = (name,) + extra
+        if key not in self._cache:
+            self._cache[key] = U.dm("extract", os.path.join(self.docs, name), "--json", *extra)
+        return self._cache[key]
 
     def check_shape(self, r, path):
         j = r.json()
@@ -333,13 +334,17 @@ class Extract(unittest.TestCase):
     def test_extract_image_dpi_follows_file_resolution(self):
         # Every corpus image is 300 DPI: PNG pHYs, TIFF and BMP resolution,
         # JPEG JFIF density. (GIF has no resolution field: core/extract/doc.c says
-        # images without a usable tag are assumed to be 300 DPI scans.)
-        got = {}
-        for name in ("image_en.png", "multi.tif", "image.bmp", "image_ja.jpg", "image.gif"):
-            j = self.extract(name).json()
-            got[name] = [p["dpi"] for p in j["pages"]]
-        bad = {n: d for n, d in got.items() if any(abs(x - 300) > 1 for x in d)}
-        self.assertEqual(bad, {}, "reported OCR DPI per image: %r" % got)
+        # images without a usable tag are assumed to be 300 DPI scans.) Asked
+        # for more, an image is read at its own resolution, never enlarged;
+        # by default it is shrunk to the policy's DPI like a rendered page.
+        names = ("image_en.png", "multi.tif", "image.bmp", "image_ja.jpg", "image.gif")
+        for dpi, want in (("600", 300), (None, 150)):
+            got = {}
+            for name in names:
+                j = self.extract(name, *(["--dpi", dpi] if dpi else [])).json()
+                got[name] = [p["dpi"] for p in j["pages"]]
+            bad = {n: d for n, d in got.items() if not d or any(abs(x - want) > 1 for x in d)}
+            self.assertEqual(bad, {}, "reported OCR DPI per image (--dpi %s): %r" % (dpi, got))
 
     def test_extract_bad_files(self):
         for name in U.bad_files() + ["does-not-exist.pdf"]:

@@ -1,5 +1,7 @@
 /* MuPDF and Tesseract primitives on the generated corpus (ctest fixture). */
 #include "check.h"
+
+#include <stdlib.h>
 #include "extract/doc.h"
 #include "extract/ocr.h"
 #include "extract/textnorm.h"
@@ -140,6 +142,24 @@ static void test_render_and_pixel_cap(void)
     CHECK_CONTAINS(err.msg, "exceeds the limit");
     CHECK_INT(doc_render_gray(d, 1, 300, 0, &img, &err), 0);
     CHECK_INT(img.dpi, 300);
+    int full_w = img.width, full_h = img.height;
+    gray_image_free(dc, &img);
+    /* Never enlarged; shrunk to a lower DPI, its text still dark on white. */
+    CHECK_INT(doc_render_gray(d, 1, 600, 0, &img, &err), 0);
+    CHECK_INT(img.dpi, 300);
+    CHECK_INT(img.width, full_w);
+    gray_image_free(dc, &img);
+    CHECK_INT(doc_render_gray(d, 1, 150, 0, &img, &err), 0);
+    CHECK_INT(img.dpi, 150);
+    CHECK(abs(img.width - full_w / 2) <= 1 && abs(img.height - full_h / 2) <= 1);
+    int dark = 0, white = 0;
+    for (int y = 0; y < img.height; y++)
+        for (int x = 0; x < img.width; x++) {
+            unsigned char v = img.samples[(size_t)y * img.stride + x];
+            dark += v < 96;
+            white += v > 224;
+        }
+    CHECK(dark > 100 && white > img.width * img.height / 2);
     gray_image_free(dc, &img);
     doc_close(d);
 }
