@@ -592,15 +592,22 @@ static int native_dpi(const char *mime, int xres)
     return xres;
 }
 
-/* A gray copy of `gray` at `scale` (< 1), resampled by MuPDF's draw device,
- * which filters as it shrinks; plain decimation would drop thin strokes. */
-static fz_pixmap *shrink_gray(fz_context *ctx, fz_pixmap *gray, double scale)
+/* The unit-square map that turns an image clockwise by degrees (a multiple
+ * of 90), after mirroring it left to right when `mirror`. Device space has
+ * y down and an image's unit square has its origin at the top left. */
+static fz_matrix turn_matrix(int degrees, bool mirror)
 {
-    int w = (int)(gray->w * scale + 0.5), h = (int)(gray->h * scale + 0.5);
-    if (w < 1)
-        w = 1;
-    if (h < 1)
-        h = 1;
+    static const fz_matrix turns[4] = {
+        {1, 0, 0, 1, 0, 0}, {0, 1, -1, 0, 1, 0}, {-1, 0, 0, -1, 1, 1}, {0, -1, 1, 0, 0, 1}};
+    fz_matrix m = turns[((degrees / 90) % 4 + 4) % 4];
+    return mirror ? fz_concat(fz_make_matrix(-1, 0, 0, 1, 1, 0), m) : m;
+}
+
+/* A w x h gray copy of `gray` drawn through the unit-square map m (see
+ * turn_matrix) by MuPDF's draw device, which filters as it shrinks: plain
+ * decimation would drop thin strokes. */
+static fz_pixmap *redraw_gray(fz_context *ctx, fz_pixmap *gray, int w, int h, fz_matrix m)
+{
     fz_image *volatile image = NULL;
     fz_device *volatile dev = NULL;
     fz_pixmap *volatile out = NULL;
@@ -610,11 +617,11 @@ static fz_pixmap *shrink_gray(fz_context *ctx, fz_pixmap *gray, double scale)
     fz_try(ctx)
     {
         image = fz_new_image_from_pixmap(ctx, gray, NULL);
-        out = fz_new_pixmap(ctx, fz_device_gray(ctx), w, h, NULL, 0);
+        out = fz_new_pixmap(ctx, fz_device_gray(ctx), w < 1 ? 1 : w, h < 1 ? 1 : h, NULL, 0);
         fz_clear_pixmap_with_value(ctx, out, 255);
         dev = fz_new_draw_device(ctx, fz_identity, out);
-        fz_fill_image(ctx, dev, image, fz_scale((float)w, (float)h), 1.0f,
-                      fz_default_color_params);
+        fz_fill_image(ctx, dev, image, fz_concat(m, fz_scale((float)out->w, (float)out->h)),
+                      1.0f, fz_default_color_params);
         fz_close_device(ctx, dev);
     }
     fz_always(ctx)
@@ -630,10 +637,30 @@ static fz_pixmap *shrink_gray(fz_context *ctx, fz_pixmap *gray, double scale)
     return out;
 }
 
+/* A copy of `gray` turned clockwise by degrees (mirrored first when asked). */
+static fz_pixmap *turn_gray(fz_context *ctx, fz_pixmap *gray, int degrees, bool mirror)
+{
+    bool sideways = (degrees / 90) % 2 != 0;
+    return redraw_gray(ctx, gray, sideways ? gray->h : gray->w, sideways ? gray->w : gray->h,
+                       turn_matrix(degrees, mirror));
+}
+
+/* MuPDF's reading of a photo's EXIF orientation (fz_image_orientation: 1-4
+ * turn counter-clockwise by 0, 90, 180, 270 degrees; 5-8 the same after a
+ * mirror) as the clockwise turn that makes it upright. */
+static int exif_turn(int orientation)
+{
+    if (orientation < 1 || orientation > 8)
+        return 0;
+    int ccw = ((orientation - 1) % 4) * 90;
+    return (360 - ccw) % 360;
+}
+
 static int render_image_page(doc *d, int page, int dpi, int64_t max_pixels, gray_image *img,
                              dm_err *err)
 {
-    volatile int image_xres = 0, native = 0;
+    volatile int image_xres = 0, native = 0, turn = 0;
+    volatile bool mirror = false;
     fz_context *ctx = d->dc->ctx;
     fz_pixmap *volatile pix = NULL;
     fz_pixmap *volatile gray = NULL;
@@ -656,17 +683,30 @@ static int render_image_page(doc *d, int page, int dpi, int64_t max_pixels, gray
             /* The decoded pixmap carries MuPDF's default resolution; the
              * file's own (JFIF, pHYs...) is on the image. */
             image_xres = image->xres;
+            int orientation = fz_image_orientation(ctx, image);
+            turn = exif_turn(orientation);
+            mirror = orientation >= 5 && orientation <= 8;
         }
         if (max_pixels > 0 && (int64_t)pix->w * pix->h > max_pixels)
             fz_throw(ctx, FZ_ERROR_GENERIC, "image of %dx%d pixels exceeds the limit of %lld",
                      pix->w, pix->h, (long long)max_pixels);
         gray = to_gray_on_white(ctx, pix);
+        /* A phone photo stored sideways says so in its EXIF tag: OCR
+         * reads it the way it is shown. */
+        if (turn != 0 || mirror) {
+            fz_pixmap *upright = turn_gray(ctx, gray, turn, mirror);
+            fz_drop_pixmap(ctx, gray);
+            gray = upright;
+        }
+        img->turned = turn;
         /* A photo or a 600 DPI scan holds more pixels than OCR needs: it
          * is read at the policy's DPI like a rendered page, never above
          * its own. */
         native = native_dpi(d->mime, image_xres ? image_xres : gray->xres);
         if (dpi > 0 && dpi * 1.05 < native) {
-            fz_pixmap *small = shrink_gray(ctx, gray, (double)dpi / native);
+            double f = (double)dpi / native;
+            fz_pixmap *small = redraw_gray(ctx, gray, (int)(gray->w * f + 0.5),
+                                           (int)(gray->h * f + 0.5), fz_identity);
             fz_drop_pixmap(ctx, gray);
             gray = small;
             native = dpi;
@@ -773,6 +813,36 @@ int doc_render_gray(doc *d, int page, int dpi, int64_t max_pixels, gray_image *i
     img->height = pix->h;
     img->stride = (int)pix->stride;
     img->dpi = (int)used_dpi;
+    return 0;
+}
+
+int gray_image_turn(doc_ctx *dc, const gray_image *src, int degrees, gray_image *out,
+                    dm_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!src || !src->owner || degrees % 90 != 0) {
+        dm_err_set(err, true, "cannot turn an image by %d degrees", degrees);
+        return -1;
+    }
+    fz_context *ctx = dc->ctx;
+    fz_pixmap *volatile pix = NULL;
+    fz_var(pix);
+    fz_try(ctx)
+    {
+        pix = turn_gray(ctx, src->owner, degrees, false);
+    }
+    fz_catch(ctx)
+    {
+        dm_err_set(err, false, "cannot turn the image: %s", fz_caught_message(ctx));
+        return -1;
+    }
+    out->owner = pix;
+    out->samples = pix->samples;
+    out->width = pix->w;
+    out->height = pix->h;
+    out->stride = (int)pix->stride;
+    out->dpi = src->dpi;
+    out->turned = ((src->turned + degrees) % 360 + 360) % 360;
     return 0;
 }
 

@@ -14,7 +14,7 @@ typedef struct doc doc;
 typedef enum {
     DOC_KIND_PDF,    /* text layer + rendering */
     DOC_KIND_MUPDF,  /* XPS, EPUB, CBZ...: same as PDF through MuPDF */
-    DOC_KIND_IMAGE,  /* PNG, JPEG, TIFF, BMP, GIF: pages are OCR'd at native size */
+    DOC_KIND_IMAGE,  /* PNG, JPEG, TIFF, BMP, GIF: pages are OCR'd upright (EXIF) */
     DOC_KIND_TEXT,   /* plain text: one page, decoded to UTF-8 */
 } doc_kind;
 
@@ -23,6 +23,8 @@ typedef struct gray_image {
     unsigned char *samples;
     int width, height, stride;
     int dpi;
+    int turned;      /* degrees clockwise the source was turned to get here
+                        (a photo's EXIF orientation, or gray_image_turn) */
     void *owner;     /* the MuPDF pixmap that holds the samples */
 } gray_image;
 
@@ -70,6 +72,10 @@ int doc_page_text(doc *d, int page, sbuf *out, page_info *info, dm_err *err);
  * one larger than max_pixels is refused. */
 int doc_render_gray(doc *d, int page, int dpi, int64_t max_pixels, gray_image *img, dm_err *err);
 void gray_image_free(doc_ctx *dc, gray_image *img);
+/* out = src turned clockwise by degrees (a multiple of 90), a new image;
+ * out->turned adds the turn to src's. */
+int gray_image_turn(doc_ctx *dc, const gray_image *src, int degrees, gray_image *out,
+                    dm_err *err);
 doc_ctx *doc_get_ctx(const doc *d);
 
 #endif

@@ -9,9 +9,10 @@
 #include <sys/stat.h>
 #include <tesseract/capi.h>
 
-/* A worker rarely needs more than two language sets; beyond this the least
- * recently used instance is dropped to bound memory (~100 MB each). */
-#define OCR_MAX_APIS 3
+/* A worker rarely needs more than two language sets and the orientation
+ * detector; beyond this the least recently used instance is dropped to
+ * bound memory (~100 MB each). */
+#define OCR_MAX_APIS 4
 
 typedef struct ocr_slot {
     char langs[64];
@@ -188,6 +189,58 @@ static void line_heights(TessBaseAPI *api, ocr_result *res)
     free(h);
 }
 
+static ocr_slot *slot_of(ocr_engine *eng, TessBaseAPI *api)
+{
+    for (int i = 0; i < OCR_MAX_APIS; i++)
+        if (eng->slots[i].api == api)
+            return &eng->slots[i];
+    return NULL;
+}
+
+int ocr_detect_orientation(ocr_engine *eng, const gray_image *img, int64_t deadline_ms,
+                           ocr_orientation *out, dm_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!img || !img->samples || img->width <= 0 || img->height <= 0) {
+        dm_err_set(err, true, "no image to look at");
+        return -1;
+    }
+    int64_t t0 = dm_mono_ms();
+    if (deadline_ms > 0 && t0 >= deadline_ms) {
+        dm_err_set(err, true, "timed out before orientation detection");
+        return -1;
+    }
+    TessBaseAPI *api = engine_api(eng, "osd", err);
+    if (!api)
+        return -1;
+    ocr_slot *slot = slot_of(eng, api);
+    if (slot->psm != PSM_OSD_ONLY) {
+        TessBaseAPISetPageSegMode(api, PSM_OSD_ONLY);
+        /* Its thresholder warns on stderr about the raw image's missing
+         * resolution, which is set right after; nothing else goes there. */
+        TessBaseAPISetVariable(api, "debug_file", "/dev/null");
+        slot->psm = PSM_OSD_ONLY;
+    }
+    TessBaseAPISetImage(api, img->samples, img->width, img->height, 1, img->stride);
+    TessBaseAPISetSourceResolution(api, img->dpi > 0 ? img->dpi : 300);
+    int degrees = 0;
+    float conf = 0, script_conf = 0;
+    const char *script = NULL;
+    BOOL ok = TessBaseAPIDetectOrientationScript(api, &degrees, &conf, &script, &script_conf);
+    TessBaseAPIClear(api);
+    out->elapsed_ms = dm_mono_ms() - t0;
+    if (!ok) {
+        /* Too few characters to judge by (a blank or a picture). */
+        dm_err_set(err, false, "no text to detect the orientation of");
+        return -1;
+    }
+    out->degrees = ((degrees % 360) + 360) % 360;
+    out->confidence = conf;
+    out->script_confidence = script_conf;
+    snprintf(out->script, sizeof out->script, "%s", script ? script : "");
+    return 0;
+}
+
 int ocr_recognize(ocr_engine *eng, const char *langs, const gray_image *img,
                   const ocr_options *opt, sbuf *out, ocr_result *res, dm_err *err)
 {
@@ -199,10 +252,7 @@ int ocr_recognize(ocr_engine *eng, const char *langs, const gray_image *img,
     TessBaseAPI *api = engine_api(eng, langs, err);
     if (!api)
         return -1;
-    ocr_slot *slot = NULL;
-    for (int i = 0; i < OCR_MAX_APIS; i++)
-        if (eng->slots[i].api == api)
-            slot = &eng->slots[i];
+    ocr_slot *slot = slot_of(eng, api);
     int psm = opt ? opt->psm : 3;
     int skip_inv = opt ? opt->skip_inverted : 0;
     if (slot->psm != psm) {

@@ -24,6 +24,15 @@ typedef struct ocr_result {
     int64_t elapsed_ms;
 } ocr_result;
 
+typedef struct ocr_orientation {
+    int degrees;              /* the text on the image is turned clockwise by this:
+                                 0, 90, 180 or 270 (turn it back by 360 - degrees) */
+    double confidence;        /* Tesseract's OSD confidence in that (0 = a guess) */
+    char script[32];          /* "Japanese", "Latin"... */
+    double script_confidence;
+    int64_t elapsed_ms;
+} ocr_orientation;
+
 /* tessdata_dir may be NULL for Tesseract's compiled-in default. */
 ocr_engine *ocr_engine_new(const char *tessdata_dir);
 void ocr_engine_free(ocr_engine *eng);
@@ -38,6 +47,10 @@ int ocr_recognize(ocr_engine *eng, const char *langs, const gray_image *img,
  * (0 = never); otherwise `fallback`. Never a model `used` lacked. */
 void ocr_languages_refine(const char *used, long cjk, long latin, double max_latin_per_cjk,
                           const char *fallback, char out[64]);
+/* Tesseract's orientation and script detection (osd.traineddata) on img:
+ * about 0.5 s a page at 150 DPI, so it is a second look, not a first. */
+int ocr_detect_orientation(ocr_engine *eng, const gray_image *img, int64_t deadline_ms,
+                           ocr_orientation *out, dm_err *err);
 /* Language sets with a live TessBaseAPI in this engine. */
 int ocr_engine_loaded(const ocr_engine *eng);
 

@@ -513,3 +513,44 @@ int index_sqlite_count(const char *path, int64_t *docs, dm_err *err)
     sqlite3_close(db);
     return rc;
 }
+
+int index_sqlite_notes(const char *path, int limit, index_note **out, int *n, dm_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3 *db = dmdb_open(path, true, err);
+    if (!db)
+        return -1;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT source, note FROM documents WHERE note IS NOT NULL AND note != ''"
+                           " ORDER BY indexed_at DESC, source LIMIT ?1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        dm_err_set(err, true, "%s is not a docmill index: %s", path, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_bind_int(st, 1, limit);
+    int cap = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *out = dm_xrealloc(*out, (size_t)cap * sizeof **out);
+        }
+        (*out)[*n].source = dm_xstrdup((const char *)sqlite3_column_text(st, 0));
+        (*out)[*n].note = dm_xstrdup((const char *)sqlite3_column_text(st, 1));
+        (*n)++;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return 0;
+}
+
+void index_notes_free(index_note *notes, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(notes[i].source);
+        free(notes[i].note);
+    }
+    free(notes);
+}

@@ -24,5 +24,13 @@ int index_sqlite_search(const char *path, const char *query, int limit, search_h
 void search_hits_free(search_hit *hits, int n);
 /* Documents in the index; fails when PATH is missing or not an index. */
 int index_sqlite_count(const char *path, int64_t *docs, dm_err *err);
+/* Indexed documents that carry a note (pages that failed or read with low
+ * confidence, pages left out...), newest first. */
+typedef struct index_note {
+    char *source;
+    char *note;
+} index_note;
+int index_sqlite_notes(const char *path, int limit, index_note **out, int *n, dm_err *err);
+void index_notes_free(index_note *notes, int n);
 
 #endif

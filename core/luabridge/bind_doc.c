@@ -7,6 +7,8 @@
  *   doc:render(n, dpi, max_pixels) -> Image | nil, err, permanent
  *   doc:close()
  *   image:width(), image:height(), image:dpi(), image:free()
+ *   image:turned() -> degrees clockwise it was turned (EXIF, turn)
+ *   image:turn(degrees) -> a new Image turned clockwise | nil, err
  * normalize(text) -> NFKC text, CJK spacing fixed
  * set_deadline(seconds) sets the deadline of what this state's worker does
  *   next (text, render, OCR) to now + seconds; 0 clears it. Returns the
@@ -212,6 +214,30 @@ static int l_image_dpi(lua_State *L)
     return 1;
 }
 
+static int l_image_turned(lua_State *L)
+{
+    lua_pushinteger(L, check_image(L)->img.turned);
+    return 1;
+}
+
+/* image:turn(degrees) -> a new image turned clockwise | nil, err */
+static int l_image_turn(lua_State *L)
+{
+    limage *src = check_image(L);
+    int degrees = (int)luaL_checkinteger(L, 2);
+    if (degrees % 90 != 0)
+        return luaL_error(L, "turn: %d is not a multiple of 90 degrees", degrees);
+    limage *li = lua_newuserdata(L, sizeof *li);
+    memset(li, 0, sizeof *li);
+    li->dc = src->dc;
+    luaL_getmetatable(L, IMAGE_MT);
+    lua_setmetatable(L, -2);
+    dm_err err;
+    if (gray_image_turn(src->dc, &src->img, degrees, &li->img, &err) != 0)
+        return bind_push_error(L, &err);
+    return 1;
+}
+
 static int l_image_free(lua_State *L)
 {
     limage *li = luaL_checkudata(L, 1, IMAGE_MT);
@@ -262,6 +288,8 @@ void bind_doc_register(lua_State *L, int module)
     static const luaL_Reg image_methods[] = {{"width", l_image_width},
                                              {"height", l_image_height},
                                              {"dpi", l_image_dpi},
+                                             {"turned", l_image_turned},
+                                             {"turn", l_image_turn},
                                              {"free", l_image_free},
                                              {NULL, NULL}};
     new_metatable(L, DOC_MT, doc_methods, l_doc_close);

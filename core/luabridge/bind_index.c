@@ -13,7 +13,8 @@
  * index_remove({id...}) -> true | nil, err, permanent
  * doc_id(source) -> 32 hex digits
  * search(db_path, query, limit) -> {{id=, source=, page=, score=, snippet=}} | nil, err
- * status(db_path, limit) -> {indexed=, failed=, pending=, failures={{source=, error=}}} | nil, err */
+ * status(db_path, limit) -> {indexed=, failed=, pending=, failures={{source=, error=}},
+ *                            notes={{source=, note=}}} | nil, err */
 #include "luabridge/bindings.h"
 #include "index/index_sqlite.h"
 #include "luabridge/lstate.h"
@@ -352,6 +353,23 @@ static int l_status(lua_State *L)
     }
     lua_setfield(L, -2, "failures");
     queue_failures_free(f, nf);
+    index_note *notes = NULL;
+    int nn = 0;
+    if (index_sqlite_notes(path, limit, &notes, &nn, &err) != 0) {
+        lua_pop(L, 1);
+        return bind_push_error(L, &err);
+    }
+    lua_createtable(L, nn, 0);
+    for (int i = 0; i < nn; i++) {
+        lua_createtable(L, 0, 2);
+        lua_pushstring(L, notes[i].source);
+        lua_setfield(L, -2, "source");
+        lua_pushstring(L, notes[i].note);
+        lua_setfield(L, -2, "note");
+        lua_rawseti(L, -2, i + 1);
+    }
+    index_notes_free(notes, nn);
+    lua_setfield(L, -2, "notes");
     return 1;
 }
 

@@ -1,5 +1,7 @@
 /* ocr(image, langs, {psm=, skip_inverted=}) -> text (NFKC), {confidence=, ms=}
  *                                            | nil, err, permanent
+ * ocr_orientation(image) -> {degrees=, confidence=, script=, script_confidence=, ms=}
+ *                         | nil, err
  * ocr_languages_available(langs) -> true | false, err */
 #include "luabridge/bindings.h"
 #include "luabridge/lstate.h"
@@ -52,6 +54,31 @@ static int l_ocr(lua_State *L)
     return 2;
 }
 
+static int l_ocr_orientation(lua_State *L)
+{
+    const gray_image *img = bind_doc_check_image(L, 1);
+    lstate_env *env = lstate_get_env(L);
+    if (!env->ocr)
+        return luaL_error(L, "ocr_orientation: this Lua state has no OCR engine");
+    ocr_orientation o;
+    dm_err err;
+    if (ocr_detect_orientation(env->ocr, img, env->docs ? doc_ctx_deadline(env->docs) : 0, &o,
+                               &err) != 0)
+        return bind_push_error(L, &err);
+    lua_createtable(L, 0, 5);
+    lua_pushinteger(L, o.degrees);
+    lua_setfield(L, -2, "degrees");
+    lua_pushnumber(L, o.confidence);
+    lua_setfield(L, -2, "confidence");
+    lua_pushstring(L, o.script);
+    lua_setfield(L, -2, "script");
+    lua_pushnumber(L, o.script_confidence);
+    lua_setfield(L, -2, "script_confidence");
+    lua_pushnumber(L, (lua_Number)o.elapsed_ms);
+    lua_setfield(L, -2, "ms");
+    return 1;
+}
+
 static int l_ocr_languages_available(lua_State *L)
 {
     const char *langs = luaL_checkstring(L, 1);
@@ -68,6 +95,9 @@ static int l_ocr_languages_available(lua_State *L)
 void bind_ocr_register(lua_State *L, int module)
 {
     static const luaL_Reg fns[] = {
-        {"ocr", l_ocr}, {"ocr_languages_available", l_ocr_languages_available}, {NULL, NULL}};
+        {"ocr", l_ocr},
+        {"ocr_orientation", l_ocr_orientation},
+        {"ocr_languages_available", l_ocr_languages_available},
+        {NULL, NULL}};
     bind_set_funcs(L, module, fns);
 }

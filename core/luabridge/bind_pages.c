@@ -146,7 +146,11 @@ void bind_pages_read_result(lua_State *L, int idx, page_range_result *r)
             p->text = dm_xmalloc(len + 1);
             memcpy(p->text, text ? text : "", len);
             p->text[len] = '\0';
-            lua_pop(L, 4);
+            lua_getfield(L, -5, "confidence");
+            p->confidence = lua_isnumber(L, -1) ? (int)lua_tointeger(L, -1) : -1;
+            lua_getfield(L, -6, "rotate");
+            p->rotate = (int)lua_tointeger(L, -1);
+            lua_pop(L, 6);
             r->npages++;
         }
         lua_pop(L, 1);
@@ -218,6 +222,14 @@ static int l_pages_wait(lua_State *L)
         for (int k = 0; k < res[i].npages; k++) {
             page_text *p = &res[i].pages[k];
             bind_push_page(L, p->page, p->method, p->dpi, p->text, p->text ? strlen(p->text) : 0);
+            if (p->confidence >= 0) {
+                lua_pushinteger(L, p->confidence);
+                lua_setfield(L, -2, "confidence");
+            }
+            if (p->rotate != 0) {
+                lua_pushinteger(L, p->rotate);
+                lua_setfield(L, -2, "rotate");
+            }
             lua_rawseti(L, -2, ++np);
         }
         ocr += res[i].pages_ocr;

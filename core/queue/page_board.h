@@ -27,6 +27,8 @@ typedef struct page_text {
     int page;
     char method[8];          /* "text" | "ocr" */
     int dpi;                 /* 0 for text */
+    int confidence;          /* OCR's mean word confidence; -1 for a text layer */
+    int rotate;              /* degrees clockwise the page was turned for OCR */
     char *text;
 } page_text;
 

@@ -23,6 +23,9 @@ typedef struct policy_settings {
     double max_bad_char_ratio;
     int ocr_psm;
     bool ocr_skip_inverted;
+    int orientation_check_below;
+    double orientation_min_confidence;
+    int low_confidence_below;
     int batch_size;
     double batch_max_mb;
     double batch_max_age_seconds;

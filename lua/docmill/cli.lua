@@ -17,7 +17,7 @@ Commands:
   run       index a folder into the index (the worker)
   extract   print the text of one file
   search    query the index
-  status    counts of indexed, failed and pending jobs, and the failures
+  status    counts of indexed, failed and pending jobs, the failures and the notes
   policy    check or show a policy file
   enqueue   send jobs to an SQS queue (uploading local files to S3)
   dlq       replay dead-lettered jobs into a queue
@@ -95,6 +95,8 @@ Prints the text of one file: PDF (text layer, or OCR of pages without
 one), images (PNG, JPEG, TIFF, BMP, GIF: OCR), plain text (UTF-8,
 Shift_JIS, EUC-JP), XPS/EPUB/CBZ. --dpi and --lang override the policy.
 --json prints {"source","mime","pages":[{"page","method","dpi","text"}],"note","error"}
+(OCR'd pages add "confidence", Tesseract's mean word confidence, and "rotate",
+the clockwise turn that read a turned scan or photo upright)
 (note: what was left out and why: pages over max_pages, timed out, failed).
 Exit status 1 (with a one-line error on stderr) when the file cannot be read.
 ]],
@@ -109,8 +111,9 @@ by substring (Japanese needs no spaces), case-insensitive for Latin text.
   status = [[
 usage: docmill status [--index sqlite:PATH] [--json]
 
-Counts of indexed documents and of failed and pending jobs, and each
-failure with its reason.
+Counts of indexed documents and of failed and pending jobs, each
+failure with its reason, and each indexed document with a note (pages
+that failed or were read with low confidence, pages left out).
 ]],
   enqueue = [[
 usage: docmill enqueue --queue URL [--bucket B] FILE_OR_S3_URI...
@@ -257,7 +260,8 @@ local function cmd_extract(opts, pos)
     local source = (f and core.realpath(f.path)) or file
     if doc then
       for i, p in ipairs(doc.pages) do
-        pages[i] = { page = p.page, method = p.method, dpi = p.dpi or util.null, text = p.text }
+        pages[i] = { page = p.page, method = p.method, dpi = p.dpi or util.null, text = p.text,
+          confidence = p.confidence, rotate = p.rotate }
       end
     end
     util.printf("%s\n", util.json({
@@ -529,6 +533,7 @@ local function cmd_status(opts, pos)
     return EXIT_FAIL
   end
   st.failures = util.array(st.failures)
+  st.notes = util.array(st.notes)
   if opts.json then
     util.printf("%s\n", util.json(st))
     return EXIT_OK
@@ -537,6 +542,10 @@ local function cmd_status(opts, pos)
   if #st.failures > 0 then
     util.printf("failures:\n")
     for _, f in ipairs(st.failures) do util.printf("  %s: %s\n", f.source, f.error) end
+  end
+  if #st.notes > 0 then
+    util.printf("notes (indexed, with something to say):\n")
+    for _, d in ipairs(st.notes) do util.printf("  %s: %s\n", d.source, d.note) end
   end
   return EXIT_OK
 end

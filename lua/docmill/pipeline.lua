@@ -30,6 +30,34 @@ local function lap(stages, name, t0)
   return now
 end
 
+-- A page read with a low mean word confidence may have been scanned turned
+-- (upside down, sideways): Tesseract's orientation detection (~0.5 s) says
+-- by how much, and the page is read again turned back; the reading with
+-- the higher confidence is kept, with res.rotate = the clockwise turn that
+-- gave it. Upright pages read at 90+ and pay nothing; turned ones read at
+-- 20-55 (policies/README.md, "Orientation").
+local function second_look(img, text, res, langs, ocr_opts, s)
+  res.rotate = img:turned()
+  if s.orientation_check_below <= 0 or res.confidence >= s.orientation_check_below then
+    return text, res
+  end
+  local o = core.ocr_orientation(img)
+  if not o or o.degrees == 0 or o.confidence < s.orientation_min_confidence then
+    return text, res
+  end
+  local turned = img:turn((360 - o.degrees) % 360)
+  if not turned then return text, res end
+  local text2, res2 = core.ocr(turned, langs, ocr_opts)
+  res2 = text2 and res2
+  if res2 then res2.rotate = turned:turned() end
+  turned:free()
+  if res2 and res2.confidence > res.confidence then
+    res2.ms = res.ms + o.ms + res2.ms
+    return text2, res2
+  end
+  return text, res
+end
+
 local function ocr_page(d, i, info, langs, opts, s, stages, adapted)
   local dpi = opts.dpi or adapted or core.policy_dpi(info)
   -- Never above the scan's own resolution: more pixels, no more detail.
@@ -42,7 +70,9 @@ local function ocr_page(d, i, info, langs, opts, s, stages, adapted)
   t0 = lap(stages, "render", t0)
   if not img then return nil, err, permanent end
   local used_dpi = img:dpi()
-  local text, res = core.ocr(img, langs, { psm = s.ocr_psm, skip_inverted = s.ocr_skip_inverted })
+  local ocr_opts = { psm = s.ocr_psm, skip_inverted = s.ocr_skip_inverted }
+  local text, res = core.ocr(img, langs, ocr_opts)
+  if text then text, res = second_look(img, text, res, langs, ocr_opts, s) end
   lap(stages, "ocr", t0)
   img:free()
   if not text then return nil, res end
@@ -124,7 +154,8 @@ local function add_page(d, i, text, info, need_ocr, out, ctx)
       out.stages, ctx.dpi)
     if otext then
       if ctx.on_ocr then ctx.on_ocr(otext, dpi_or_err, stats) end
-      out.pages[#out.pages + 1] = { page = i, method = "ocr", dpi = dpi_or_err, text = otext }
+      out.pages[#out.pages + 1] = { page = i, method = "ocr", dpi = dpi_or_err, text = otext,
+        confidence = stats.confidence, rotate = stats.rotate ~= 0 and stats.rotate or nil }
       out.pages_ocr = out.pages_ocr + 1
     elseif text and info.chars > 0 then
       -- OCR failed but there is a text layer: keep what we have.
@@ -356,6 +387,20 @@ function M.extract_file(path, opts)
       limit, count)
   end
   for _, e in ipairs(doc.errors) do notes[#notes + 1] = e end
+  -- Indexed all the same (a poor reading is better than none), but said:
+  -- `status` lists the note, so nobody takes garbage for text unawares.
+  local low = {}
+  for _, p in ipairs(doc.pages) do
+    if p.confidence and p.confidence < s.low_confidence_below then low[#low + 1] = p.page end
+  end
+  if #low > 0 then
+    notes[#notes + 1] = string.format("low_confidence: page%s %s read below %d%% mean word "
+      .. "confidence", #low > 1 and "s" or "", table.concat(low, ", "), s.low_confidence_below)
+  end
+  doc.pages_rotated = 0
+  for _, p in ipairs(doc.pages) do
+    if p.rotate then doc.pages_rotated = doc.pages_rotated + 1 end
+  end
   if warnings > 0 then
     notes[#notes + 1] = string.format("%d MuPDF warnings (damaged file?)", warnings)
   end

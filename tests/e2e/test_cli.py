@@ -140,7 +140,8 @@ class FirstRun(unittest.TestCase):
 
     def test_status_lists_the_failures(self):
         st = U.status(self.db)
-        self.assertEqual(set(st), {"indexed", "failed", "pending", "failures"}, st)
+        self.assertEqual(set(st), {"indexed", "failed", "pending", "failures", "notes"}, st)
+        self.assertEqual(st["notes"], [], st)
         self.assertEqual(st["indexed"], len(U.good_files()), st)
         self.assertEqual(st["failed"], 4, st)
         self.assertEqual(st["pending"], 0, st)
@@ -266,7 +267,13 @@ class Extract(unittest.TestCase):
         self.assertEqual(j["source"], path, j)
         self.assertIsInstance(j["pages"], list, j)
         for p in j["pages"]:
-            self.assertEqual(set(p), {"page", "method", "dpi", "text"}, p)
+            # OCR'd pages say how sure Tesseract was, and how the page was
+            # turned when it had to be; text-layer pages carry neither.
+            want = {"page", "method", "dpi", "text"}
+            if p["method"] == "ocr":
+                want = want | {"confidence"} | ({"rotate"} if "rotate" in p else set())
+                self.assertIsInstance(p["confidence"], int, p)
+            self.assertEqual(set(p), want, p)
             self.assertIsInstance(p["page"], int)
             self.assertIn(p["method"], ("text", "ocr"), p)
             self.assertIsInstance(p["text"], str)

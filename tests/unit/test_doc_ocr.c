@@ -196,6 +196,61 @@ static void test_ocr(void)
     ocr_engine_free(eng);
 }
 
+static void test_turn_and_orientation(void)
+{
+    doc *d = open_doc("image_en.png");
+    if (!d)
+        return;
+    dm_err err;
+    gray_image img, a, b;
+    CHECK_INT(doc_render_gray(d, 1, 150, 0, &img, &err), 0);
+    CHECK_INT(img.turned, 0);
+    CHECK_INT(gray_image_turn(dc, &img, 45, &a, &err), -1);
+    /* A quarter turn swaps the sides; four of them give the pixels back. */
+    CHECK_INT(gray_image_turn(dc, &img, 90, &a, &err), 0);
+    CHECK_INT(a.width, img.height);
+    CHECK_INT(a.height, img.width);
+    CHECK_INT(a.turned, 90);
+    for (int k = 0; k < 3; k++) {
+        CHECK_INT(gray_image_turn(dc, &a, 90, &b, &err), 0);
+        gray_image_free(dc, &a);
+        a = b;
+    }
+    CHECK_INT(a.turned, 0);
+    CHECK_INT(a.width, img.width);
+    long differ = 0;
+    for (int y = 0; y < img.height; y++)
+        for (int x = 0; x < img.width; x++)
+            differ += abs(a.samples[(size_t)y * a.stride + x] -
+                          img.samples[(size_t)y * img.stride + x]) > 8;
+    CHECK(differ < (long)img.width * img.height / 1000);
+    gray_image_free(dc, &a);
+    /* Tesseract's orientation detection sees the page upside down, and
+     * turning it back reads the text. */
+    ocr_engine *eng = ocr_engine_new(NULL);
+    CHECK_INT(gray_image_turn(dc, &img, 180, &a, &err), 0);
+    ocr_orientation o;
+    CHECK_INT(ocr_detect_orientation(eng, &a, 0, &o, &err), 0);
+    CHECK_INT(o.degrees, 180);
+    CHECK(o.confidence > 1.5);
+    CHECK_STR(o.script, "Latin");
+    CHECK_INT(ocr_detect_orientation(eng, &img, 0, &o, &err), 0);
+    CHECK_INT(o.degrees, 0);
+    CHECK_INT(gray_image_turn(dc, &a, 180, &b, &err), 0);
+    sbuf out;
+    sbuf_init(&out);
+    ocr_result res;
+    ocr_options opt = {.psm = 3, .skip_inverted = true};
+    CHECK_INT(ocr_recognize(eng, "eng", &b, &opt, &out, &res, &err), 0);
+    CHECK_CONTAINS(out.data, "harbor lighthouse keeper");
+    sbuf_free(&out);
+    gray_image_free(dc, &a);
+    gray_image_free(dc, &b);
+    gray_image_free(dc, &img);
+    ocr_engine_free(eng);
+    doc_close(d);
+}
+
 static void test_mupdf_allocations_counted(void)
 {
     size_t before = doc_ctx_allocated(dc);
@@ -316,6 +371,7 @@ int main(void)
         {"text layer extraction and image coverage", test_text_layer},
         {"gray rendering at a DPI, pixel cap lowers DPI or refuses images", test_render_and_pixel_cap},
         {"Tesseract reads a rendered scan and reuses its instance", test_ocr},
+        {"images turn by quarter turns; OSD sees an upside-down page", test_turn_and_orientation},
         {"MuPDF allocations are counted per context", test_mupdf_allocations_counted},
         {"the per-context memory cap fails a page with \"memory limit\"", test_memory_cap},
         {"deadlines stop text, rendering and Tesseract with \"timed out\"", test_deadlines},
