@@ -9,10 +9,9 @@
 #include <sys/stat.h>
 #include <tesseract/capi.h>
 
-/* A worker rarely needs more than two language sets and the orientation
- * detector; beyond this the least recently used instance is dropped to
- * bound memory (~100 MB each). */
-#define OCR_MAX_APIS 4
+/* A worker rarely needs more than two language sets; beyond this the least
+ * recently used instance is dropped to bound memory (~100 MB each). */
+#define OCR_MAX_APIS 3
 
 typedef struct ocr_slot {
     char langs[64];
@@ -227,7 +226,12 @@ int ocr_detect_orientation(ocr_engine *eng, const gray_image *img, int64_t deadl
     float conf = 0, script_conf = 0;
     const char *script = NULL;
     BOOL ok = TessBaseAPIDetectOrientationScript(api, &degrees, &conf, &script, &script_conf);
-    TessBaseAPIClear(api);
+    if (script)
+        snprintf(out->script, sizeof out->script, "%s", script);
+    /* Loaded per use (60-120 ms) rather than kept: it holds ~25 MB a
+     * worker, which kept the robust corpus run over its 600 MB cap, and
+     * few pages need it. The script name points into it: copied above. */
+    slot_clear(slot);
     out->elapsed_ms = dm_mono_ms() - t0;
     if (!ok) {
         /* Too few characters to judge by (a blank or a picture). */
@@ -237,7 +241,6 @@ int ocr_detect_orientation(ocr_engine *eng, const gray_image *img, int64_t deadl
     out->degrees = ((degrees % 360) + 360) % 360;
     out->confidence = conf;
     out->script_confidence = script_conf;
-    snprintf(out->script, sizeof out->script, "%s", script ? script : "");
     return 0;
 }
 

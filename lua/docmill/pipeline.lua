@@ -47,6 +47,9 @@ local function second_look(img, text, res, langs, ocr_opts, s)
   end
   local turned = img:turn((360 - o.degrees) % 360)
   if not turned then return text, res end
+  -- Two copies of a large page would double its memory; the first reading
+  -- is kept as text. (ocr_page's own free is then a no-op.)
+  img:free()
   local text2, res2 = core.ocr(turned, langs, ocr_opts)
   res2 = text2 and res2
   if res2 then res2.rotate = turned:turned() end
