@@ -2,6 +2,7 @@
 
 #include "base/log.h"
 
+#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,6 +233,9 @@ int ocr_detect_orientation(ocr_engine *eng, const gray_image *img, int64_t deadl
      * worker, which kept the robust corpus run over its 600 MB cap, and
      * few pages need it. The script name points into it: copied above. */
     slot_clear(slot);
+    /* ...and what it held goes back to the system, not to this thread's
+     * malloc arena, where it would count against the memory cap. */
+    malloc_trim(0);
     out->elapsed_ms = dm_mono_ms() - t0;
     if (!ok) {
         /* Too few characters to judge by (a blank or a picture). */

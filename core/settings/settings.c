@@ -36,10 +36,9 @@ const setting_spec settings_schema[] = {
      .doc = "Tesseract page segmentation mode"},
     {"ocr_skip_inverted", SETTING_BOOL, 0, 1, S(ocr_skip_inverted), .dflt = 1,
      .doc = "skip Tesseract's inverted-text pass (faster)"},
-    {"orientation_check_below", SETTING_INT, 0, 100, S(orientation_check_below), .dflt = 0,
+    {"orientation_check_below", SETTING_INT, 0, 100, S(orientation_check_below), .dflt = 70,
      .doc = "a page read with a lower mean word confidence gets Tesseract's orientation "
-            "detection and, when it is turned, a second reading turned back; 0 = never "
-            "(the default for now; 70 measured right)"},
+            "detection and, when it is turned, a second reading turned back; 0 = never"},
     {"orientation_min_confidence", SETTING_NUM, 0, 100, S(orientation_min_confidence),
      .dflt = 1.5, .doc = "the least OSD confidence in a turn for the second reading"},
     {"low_confidence_below", SETTING_INT, 0, 100, S(low_confidence_below), .dflt = 50,

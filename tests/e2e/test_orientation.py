@@ -42,10 +42,6 @@ class Orientation(unittest.TestCase):
             "upside_down_ja.png": ja.rotate(180, expand=True, fillcolor=255),
             "sideways_en.png": en.rotate(90, expand=True, fillcolor=255),
         }
-        # Off by default for now (its memory cost: README, "Turned scans").
-        cls.on = os.path.join(cls.tmp.name, "orientation.lua")
-        with open(cls.on, "w") as f:
-            f.write("return { orientation_check_below = 70 }\n")
         for name, im in cls.files.items():
             im.save(os.path.join(cls.src, name), dpi=dpi)
         # A phone photo stored sideways: the pixels are turned 90 degrees
@@ -60,8 +56,6 @@ class Orientation(unittest.TestCase):
         cls.tmp.cleanup()
 
     def extract(self, name, *extra):
-        if not extra:
-            extra = ("--policy", self.on)
         r = U.dm("extract", os.path.join(self.src, name), "--json", *extra)
         self.assertEqual(r.rc, 0, r)
         j = r.json()
@@ -92,11 +86,11 @@ class Orientation(unittest.TestCase):
         self.assertGreaterEqual(p["confidence"], 80, p)
         self.assertIn(EN_PHRASE, p["text"], p)
 
-    def test_second_look_is_off_by_default(self):
+    def test_second_look_can_be_turned_off(self):
         with tempfile.TemporaryDirectory() as tmp:
             pol = os.path.join(tmp, "p.lua")
             with open(pol, "w") as f:
-                f.write("return {}\n")
+                f.write("return { orientation_check_below = 0 }\n")
             j, p = self.extract("upside_down_ja.png", "--policy", pol)
             self.assertNotIn("rotate", p, p)
             self.assertLess(p["confidence"], 70, p)
@@ -121,7 +115,7 @@ class Orientation(unittest.TestCase):
             self.assertIn("low_confidence", text.out, text)
         with tempfile.TemporaryDirectory() as tmp:
             db = os.path.join(tmp, "index.db")
-            r = U.run_once(self.src, db, "--policy", self.on)
+            r = U.run_once(self.src, db)
             self.assertEqual(r.rc, 0, r)
             hits = {os.path.basename(h["source"]) for h in U.search(db, JA_PHRASE)}
             self.assertEqual(hits, {"upright_ja.png", "upside_down_ja.png"}, hits)
