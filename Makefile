@@ -15,7 +15,7 @@ APT        := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo -E apt-ge
 # Debian packages: what builds docmill, and what its tests use on top.
 DEPS_BUILD := cmake make gcc g++ pkg-config luajit libluajit-5.1-dev lua-cjson-dev \
   libcurl4-openssl-dev libcjson-dev libedit-dev libuv1-dev libsqlite3-dev libutf8proc-dev \
-  libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng tesseract-ocr-jpn tesseract-ocr-osd \
+  libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng tesseract-ocr-jpn tesseract-ocr-jpn-vert tesseract-ocr-osd \
   libmupdf-dev libmujs-dev libgumbo-dev libopenjp2-7-dev libjbig2dec0-dev \
   libharfbuzz-dev libfreetype-dev libjpeg-dev libpng-dev zlib1g-dev libbrotli-dev
 DEPS_TEST  := lua-check python3 python3-reportlab python3-pil fonts-ipafont-gothic fonts-dejavu-core

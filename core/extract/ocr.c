@@ -248,6 +248,65 @@ int ocr_detect_orientation(ocr_engine *eng, const gray_image *img, int64_t deadl
     return 0;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static bool utf8_is_cjk(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if ((p[0] & 0xF0) != 0xE0 || !p[1] || !p[2])
+        return false;
+    unsigned cp = ((p[0] & 0x0Fu) << 12) | ((p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu);
+    return cp >= 0x3040 && cp <= 0x9FFF;   /* kana and CJK ideographs */
+}
+
+/* Vertical Japanese read as horizontal lines comes out as rows of
+ * characters one column apart: the gap between neighbours on a "line" is
+ * as wide as the space between columns, not the few pixels of horizontal
+ * text. Its median tells the two apart where the confidence does not. */
+static void cjk_gaps(TessBaseAPI *api, ocr_result *res)
+{
+    res->cjk_symbols = 0;
+    res->cjk_gap = 0;
+    TessResultIterator *it = TessBaseAPIGetIterator(api);
+    if (!it)
+        return;
+    TessPageIterator *pit = TessResultIteratorGetPageIterator(it);
+    int cap = 256, n = 0;
+    double *gaps = dm_xmalloc((size_t)cap * sizeof *gaps);
+    bool prev_cjk = false;
+    int pt = 0, pr = 0, pb = 0;
+    do {
+        if (TessPageIteratorIsAtBeginningOf(pit, RIL_TEXTLINE))
+            prev_cjk = false;
+        char *sym = TessResultIteratorGetUTF8Text(it, RIL_SYMBOL);
+        int l, t, r, b;
+        bool cjk = sym && utf8_is_cjk(sym);
+        if (sym && TessPageIteratorBoundingBox(pit, RIL_SYMBOL, &l, &t, &r, &b)) {
+            res->cjk_symbols += cjk;
+            int h = (b - t) > (pb - pt) ? (b - t) : (pb - pt);
+            if (cjk && prev_cjk && h > 0) {
+                if (n == cap)
+                    gaps = dm_xrealloc(gaps, (size_t)(cap *= 2) * sizeof *gaps);
+                gaps[n++] = (double)(l - pr) / h;
+            }
+            pt = t, pr = r, pb = b;
+        }
+        prev_cjk = cjk;
+        if (sym)
+            TessDeleteText(sym);
+    } while (TessPageIteratorNext(pit, RIL_SYMBOL));
+    TessResultIteratorDelete(it);
+    if (n > 0) {
+        qsort(gaps, (size_t)n, sizeof *gaps, cmp_double);
+        res->cjk_gap = gaps[n / 2];
+    }
+    free(gaps);
+}
+
 int ocr_recognize(ocr_engine *eng, const char *langs, const gray_image *img,
                   const ocr_options *opt, sbuf *out, ocr_result *res, dm_err *err)
 {
@@ -305,6 +364,7 @@ int ocr_recognize(ocr_engine *eng, const char *langs, const gray_image *img,
     }
     res->mean_confidence = TessBaseAPIMeanTextConf(api);
     line_heights(api, res);
+    cjk_gaps(api, res);
     TessBaseAPIClear(api);
     res->elapsed_ms = dm_mono_ms() - t0;
     return 0;

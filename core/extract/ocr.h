@@ -21,6 +21,10 @@ typedef struct ocr_result {
     int lines;            /* text lines found */
     int line_height_px;   /* their median height in the image's pixels (0 = none):
                              what the render DPI should be adapted to */
+    int cjk_symbols;      /* Japanese/Chinese characters read */
+    double cjk_gap;       /* median gap between consecutive ones on a line, in
+                             character heights: ~0.1-0.25 for horizontal text,
+                             ~0.9 for vertical text read across its columns */
     int64_t elapsed_ms;
 } ocr_result;
 

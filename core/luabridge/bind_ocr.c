@@ -1,4 +1,5 @@
-/* ocr(image, langs, {psm=, skip_inverted=}) -> text (NFKC), {confidence=, ms=}
+/* ocr(image, langs, {psm=, skip_inverted=}) -> text (NFKC), {confidence=, lines=,
+ *     line_height_px=, cjk_symbols=, cjk_gap=, ms=}
  *                                            | nil, err, permanent
  * ocr_orientation(image) -> {degrees=, confidence=, script=, script_confidence=, ms=}
  *                         | nil, err
@@ -49,6 +50,10 @@ static int l_ocr(lua_State *L)
     lua_setfield(L, -2, "lines");
     lua_pushinteger(L, res.line_height_px);
     lua_setfield(L, -2, "line_height_px");
+    lua_pushinteger(L, res.cjk_symbols);
+    lua_setfield(L, -2, "cjk_symbols");
+    lua_pushnumber(L, res.cjk_gap);
+    lua_setfield(L, -2, "cjk_gap");
     lua_pushnumber(L, (lua_Number)res.elapsed_ms);
     lua_setfield(L, -2, "ms");
     return 2;

@@ -150,7 +150,9 @@ void bind_pages_read_result(lua_State *L, int idx, page_range_result *r)
             p->confidence = lua_isnumber(L, -1) ? (int)lua_tointeger(L, -1) : -1;
             lua_getfield(L, -6, "rotate");
             p->rotate = (int)lua_tointeger(L, -1);
-            lua_pop(L, 6);
+            lua_getfield(L, -7, "vertical");
+            p->vertical = lua_toboolean(L, -1);
+            lua_pop(L, 7);
             r->npages++;
         }
         lua_pop(L, 1);
@@ -229,6 +231,10 @@ static int l_pages_wait(lua_State *L)
             if (p->rotate != 0) {
                 lua_pushinteger(L, p->rotate);
                 lua_setfield(L, -2, "rotate");
+            }
+            if (p->vertical) {
+                lua_pushboolean(L, 1);
+                lua_setfield(L, -2, "vertical");
             }
             lua_rawseti(L, -2, ++np);
         }

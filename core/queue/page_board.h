@@ -29,6 +29,7 @@ typedef struct page_text {
     int dpi;                 /* 0 for text */
     int confidence;          /* OCR's mean word confidence; -1 for a text layer */
     int rotate;              /* degrees clockwise the page was turned for OCR */
+    bool vertical;           /* read as vertical Japanese */
     char *text;
 } page_text;
 

@@ -26,6 +26,7 @@ typedef struct policy_settings {
     int orientation_check_below;
     double orientation_min_confidence;
     int low_confidence_below;
+    double vertical_min_cjk_gap;
     int batch_size;
     double batch_max_mb;
     double batch_max_age_seconds;

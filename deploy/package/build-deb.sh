@@ -34,7 +34,7 @@ install -D -m 0644 "$STAGE/help.txt" "$P/usr/share/doc/docmill/docmill-help.txt"
 mkdir -p "$STAGE/debian"
 printf 'Source: docmill\n\nPackage: docmill\nArchitecture: any\n' > "$STAGE/debian/control"
 SHLIBS=$(cd "$STAGE" && dpkg-shlibdeps -O "$P/usr/bin/docmill" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
-DEPENDS="$SHLIBS, tesseract-ocr-eng, tesseract-ocr-jpn, tesseract-ocr-osd"
+DEPENDS="$SHLIBS, tesseract-ocr-eng, tesseract-ocr-jpn, tesseract-ocr-jpn-vert, tesseract-ocr-osd"
 mkdir -p "$P/DEBIAN"
 cat > "$P/DEBIAN/control" <<CTRL
 Package: docmill

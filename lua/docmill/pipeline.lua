@@ -30,43 +30,74 @@ local function lap(stages, name, t0)
   return now
 end
 
--- A page read with a low mean word confidence may have been scanned turned
--- (upside down, sideways): Tesseract's orientation detection (~0.5 s) says
--- by how much, and the page is read again turned back; the reading with
--- the higher confidence is kept, with res.rotate = the clockwise turn that
--- gave it. Upright pages read at 90+ and pay nothing; turned ones read at
--- 20-55 (policies/README.md, "Orientation").
 local ORIENTATION_MIN_CHARS = 50
+-- Vertical text is judged from at least this many Japanese characters.
+local VERTICAL_MIN_CJK = 30
 
+local vertical_installed = nil
+local function vertical_model()
+  if vertical_installed == nil then
+    vertical_installed = core.ocr_languages_available("jpn_vert") and true or false
+  end
+  return vertical_installed
+end
+
+-- The page read as vertical Japanese (縦書き): the vertical model, the page
+-- one vertical block. nil when off, not Japanese, or not installed.
+local function vertical_read(img, res, langs, ocr_opts, s)
+  if s.vertical_min_cjk_gap <= 0 or not langs:find("jpn", 1, true) or not vertical_model() then
+    return nil
+  end
+  local vtext, vres = core.ocr(img, "jpn_vert", { psm = 5, skip_inverted = ocr_opts.skip_inverted })
+  if not vtext then return nil end
+  vres.vertical, vres.rotate = true, res.rotate
+  return vtext, vres
+end
+
+-- A second look at a page the first reading may have got wrong, in
+-- policies/README.md's "Orientation and vertical text":
+-- * read below orientation_check_below (upright horizontal pages read at
+--   90-95 and pay nothing), with text enough to judge by: Tesseract's
+--   orientation detection (~0.5 s), and when it finds the page turned
+--   (upside down, sideways), a reading turned back; still low, a reading
+--   as vertical Japanese (which automatic segmentation reads at ~20);
+-- * read well, but as rows of Japanese characters a column apart
+--   (res.cjk_gap >= vertical_min_cjk_gap, in character heights: ~0.9
+--   against 0.1-0.25 for horizontal text): a reading as vertical Japanese.
+-- The reading with the highest confidence is kept; res.rotate is the
+-- clockwise turn behind it (EXIF included), res.vertical says which model.
 local function second_look(img, text, res, langs, ocr_opts, s)
   res.rotate = img:turned()
-  -- A blank page or a picture reads low too, but OSD finds nothing there
-  -- to judge by (on the robust corpus 85 of 104 such pages had no text).
-  if s.orientation_check_below <= 0 or res.confidence >= s.orientation_check_below
-      or #text < ORIENTATION_MIN_CHARS then
-    return text, res
+  local best_text, best = text, res
+  local function consider(t, r)
+    if t and r.confidence > best.confidence then best_text, best = t, r end
   end
-  local o = core.ocr_orientation(img)
-  core.log("debug", string.format("second look: confidence %d, %d lines, %d chars: OSD %s",
-    res.confidence, res.lines or 0, #text, o and string.format("%d (%.1f)", o.degrees,
-    o.confidence) or "none"))
-  if not o or o.degrees == 0 or o.confidence < s.orientation_min_confidence then
-    return text, res
+  local low = s.orientation_check_below > 0 and res.confidence < s.orientation_check_below
+    and #text >= ORIENTATION_MIN_CHARS
+  if not low then
+    if s.vertical_min_cjk_gap > 0 and res.cjk_symbols >= VERTICAL_MIN_CJK
+        and res.cjk_gap >= s.vertical_min_cjk_gap then
+      consider(vertical_read(img, res, langs, ocr_opts, s))
+    end
+  else
+    local o = core.ocr_orientation(img)
+    core.log("debug", string.format("second look: confidence %d, %d lines, %d chars: OSD %s",
+      res.confidence, res.lines or 0, #text, o and string.format("%d (%.1f, %s)", o.degrees,
+      o.confidence, o.script) or "none"))
+    if o and o.degrees ~= 0 and o.confidence >= s.orientation_min_confidence then
+      local turned = img:turn((360 - o.degrees) % 360)
+      if turned then
+        local t2, r2 = core.ocr(turned, langs, ocr_opts)
+        if t2 then r2.rotate = turned:turned() end
+        turned:free()
+        consider(t2, r2)
+      end
+    end
+    if best.confidence < s.orientation_check_below then
+      consider(vertical_read(img, res, langs, ocr_opts, s))
+    end
   end
-  local turned = img:turn((360 - o.degrees) % 360)
-  if not turned then return text, res end
-  -- Two copies of a large page would double its memory; the first reading
-  -- is kept as text. (ocr_page's own free is then a no-op.)
-  img:free()
-  local text2, res2 = core.ocr(turned, langs, ocr_opts)
-  res2 = text2 and res2
-  if res2 then res2.rotate = turned:turned() end
-  turned:free()
-  if res2 and res2.confidence > res.confidence then
-    res2.ms = res.ms + o.ms + res2.ms
-    return text2, res2
-  end
-  return text, res
+  return best_text, best
 end
 
 local function ocr_page(d, i, info, langs, opts, s, stages, adapted)
@@ -166,7 +197,8 @@ local function add_page(d, i, text, info, need_ocr, out, ctx)
     if otext then
       if ctx.on_ocr then ctx.on_ocr(otext, dpi_or_err, stats) end
       out.pages[#out.pages + 1] = { page = i, method = "ocr", dpi = dpi_or_err, text = otext,
-        confidence = stats.confidence, rotate = stats.rotate ~= 0 and stats.rotate or nil }
+        confidence = stats.confidence, rotate = stats.rotate ~= 0 and stats.rotate or nil,
+        vertical = stats.vertical }
       out.pages_ocr = out.pages_ocr + 1
     elseif text and info.chars > 0 then
       -- OCR failed but there is a text layer: keep what we have.

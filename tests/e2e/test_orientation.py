@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """Scans as they arrive: pages fed upside down or sideways are read turned
 back (Tesseract's orientation detection, asked only when the first reading
-is poor), phone photos follow their EXIF orientation, and a page still read
-poorly is indexed with a low_confidence note that `status` lists."""
+is poor), phone photos follow their EXIF orientation, vertical Japanese is
+read with jpn_vert, and a page still read poorly is indexed with a
+low_confidence note that `status` lists."""
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -18,6 +20,26 @@ from PIL import Image  # noqa: E402
 
 JA_PHRASE = "株式会社山田製作所"
 EN_PHRASE = "invoice number 48213"
+
+
+def vertical_page(text, rng_seed):
+    """A 300-DPI scan of Japanese set vertically (縦書き): columns of 11 pt
+    characters top to bottom, right to left. Returns (image, text drawn)."""
+    from PIL import ImageDraw, ImageFont
+    px = round(11 * C.PX_PER_PT)
+    font = ImageFont.truetype(C.JA_FONT, px)
+    img = Image.new("L", C.PAGE_PX, 255)
+    d = ImageDraw.Draw(img)
+    per_col = (C.PAGE_PX[1] - 480) // px
+    x, i, drawn = C.PAGE_PX[0] - 240 - px, 0, []
+    while i < len(text) and x > 200:
+        col = text[i:i + per_col]
+        d.text((x, 240), col, font=font, fill=0, direction="ttb", features=["vert"])
+        drawn.append(col)
+        i += per_col
+        x -= int(px * 1.6)
+    C.add_speckles(img, random.Random(rng_seed), 40, "L")
+    return img, "".join(drawn)
 
 
 def page(lines, font, rng_seed):
@@ -42,6 +64,8 @@ class Orientation(unittest.TestCase):
             "upside_down_ja.png": ja.rotate(180, expand=True, fillcolor=255),
             "sideways_en.png": en.rotate(90, expand=True, fillcolor=255),
         }
+        vert, cls.vertical_text = vertical_page("".join(C.SCAN_JA) * 4, 13)
+        cls.files["vertical_ja.png"] = vert
         for name, im in cls.files.items():
             im.save(os.path.join(cls.src, name), dpi=dpi)
         # A phone photo stored sideways: the pixels are turned 90 degrees
@@ -86,6 +110,21 @@ class Orientation(unittest.TestCase):
         self.assertGreaterEqual(p["confidence"], 80, p)
         self.assertIn(EN_PHRASE, p["text"], p)
 
+    def test_vertical_japanese_reads_as_well_as_tesseract_told_it_is(self):
+        from textmetrics import cer
+        j, p = self.extract("vertical_ja.png")
+        self.assertTrue(p.get("vertical"), {k: v for k, v in p.items() if k != "text"})
+        self.assertIn(JA_PHRASE, p["text"].replace(" ", ""), p)
+        got = cer(self.vertical_text, p["text"])
+        # What `tesseract -l jpn_vert --psm 5` makes of the same page.
+        path = os.path.join(self.src, "vertical_ja.png")
+        cli = subprocess.run(["tesseract", path, "stdout", "-l", "jpn_vert", "--psm", "5"],
+                             capture_output=True, encoding="utf-8",
+                             env=dict(os.environ, OMP_THREAD_LIMIT="1"))
+        self.assertEqual(cli.returncode, 0, cli.stderr)
+        want = cer(self.vertical_text, cli.stdout)
+        self.assertLessEqual(got, want * 1.5 + 0.02, (got, want))
+
     def test_second_look_can_be_turned_off(self):
         with tempfile.TemporaryDirectory() as tmp:
             pol = os.path.join(tmp, "p.lua")
@@ -106,7 +145,7 @@ class Orientation(unittest.TestCase):
                 f.write("return { orientation_check_below = 0, low_confidence_below = 60 }\n")
             r = U.run_once(self.src, db, "--policy", pol)
             self.assertEqual(r.rc, 0, r)
-            self.assertEqual(r.json()["indexed"], 4, r)
+            self.assertEqual(r.json()["indexed"], 5, r)
             notes = {os.path.basename(n["source"]): n["note"] for n in U.status(db)["notes"]}
             self.assertIn("upside_down_ja.png", notes, notes)
             self.assertIn("low_confidence: page 1", notes["upside_down_ja.png"])
@@ -118,7 +157,7 @@ class Orientation(unittest.TestCase):
             r = U.run_once(self.src, db)
             self.assertEqual(r.rc, 0, r)
             hits = {os.path.basename(h["source"]) for h in U.search(db, JA_PHRASE)}
-            self.assertEqual(hits, {"upright_ja.png", "upside_down_ja.png"}, hits)
+            self.assertEqual(hits, {"upright_ja.png", "upside_down_ja.png", "vertical_ja.png"}, hits)
             hits = {os.path.basename(h["source"]) for h in U.search(db, "48213")}
             self.assertEqual(hits, {"sideways_en.png", "photo_exif6.jpg"}, hits)
             self.assertEqual(U.status(db)["notes"], [])
