@@ -189,6 +189,16 @@ static void line_heights(TessBaseAPI *api, ocr_result *res)
     free(h);
 }
 
+/* Ends an instance kept for one call, and hands what it held back to the
+ * system rather than to this thread's malloc arena, where it would count
+ * against the memory cap: a kept orientation detector and vertical model
+ * took the robust corpus run from 600 MB to 647 MB, over its cap. */
+static void drop_slot(ocr_slot *slot)
+{
+    slot_clear(slot);
+    malloc_trim(0);
+}
+
 static ocr_slot *slot_of(ocr_engine *eng, TessBaseAPI *api)
 {
     for (int i = 0; i < OCR_MAX_APIS; i++)
@@ -229,13 +239,9 @@ int ocr_detect_orientation(ocr_engine *eng, const gray_image *img, int64_t deadl
     BOOL ok = TessBaseAPIDetectOrientationScript(api, &degrees, &conf, &script, &script_conf);
     if (script)
         snprintf(out->script, sizeof out->script, "%s", script);
-    /* Loaded per use (60-120 ms) rather than kept: it holds ~25 MB a
-     * worker, which kept the robust corpus run over its 600 MB cap, and
-     * few pages need it. The script name points into it: copied above. */
-    slot_clear(slot);
-    /* ...and what it held goes back to the system, not to this thread's
-     * malloc arena, where it would count against the memory cap. */
-    malloc_trim(0);
+    /* Loaded per use (60-120 ms) rather than kept: few pages need it.
+     * The script name points into it: copied above. */
+    drop_slot(slot);
     out->elapsed_ms = dm_mono_ms() - t0;
     if (!ok) {
         /* Too few characters to judge by (a blank or a picture). */
@@ -366,6 +372,8 @@ int ocr_recognize(ocr_engine *eng, const char *langs, const gray_image *img,
     line_heights(api, res);
     cjk_gaps(api, res);
     TessBaseAPIClear(api);
+    if (opt && opt->transient)
+        drop_slot(slot);
     res->elapsed_ms = dm_mono_ms() - t0;
     return 0;
 }

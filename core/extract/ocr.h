@@ -14,6 +14,8 @@ typedef struct ocr_options {
     int psm;              /* page segmentation mode; 3 = automatic */
     bool skip_inverted;   /* skip the inverted-text pass (tessedit_do_invert=0) */
     int64_t deadline_ms;  /* monotonic; recognition past it fails "timed out" (0 = none) */
+    bool transient;       /* a model for the odd page (jpn_vert): loaded for this
+                             call and dropped after it, its memory trimmed */
 } ocr_options;
 
 typedef struct ocr_result {

@@ -1,4 +1,4 @@
-/* ocr(image, langs, {psm=, skip_inverted=}) -> text (NFKC), {confidence=, lines=,
+/* ocr(image, langs, {psm=, skip_inverted=, transient=}) -> text (NFKC), {confidence=, lines=,
  *     line_height_px=, cjk_symbols=, cjk_gap=, ms=}
  *                                            | nil, err, permanent
  * ocr_orientation(image) -> {degrees=, confidence=, script=, script_confidence=, ms=}
@@ -21,7 +21,9 @@ static int l_ocr(lua_State *L)
         lua_getfield(L, 3, "skip_inverted");
         if (!lua_isnil(L, -1))
             opt.skip_inverted = lua_toboolean(L, -1);
-        lua_pop(L, 2);
+        lua_getfield(L, 3, "transient");
+        opt.transient = lua_toboolean(L, -1);
+        lua_pop(L, 3);
     }
     if (opt.psm < 0 || opt.psm > 13)
         return luaL_error(L, "ocr: psm %d out of range 0..13", opt.psm);

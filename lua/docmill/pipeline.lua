@@ -33,6 +33,8 @@ end
 local ORIENTATION_MIN_CHARS = 50
 -- Vertical text is judged from at least this many Japanese characters.
 local VERTICAL_MIN_CJK = 30
+-- What Tesseract's script detection calls Japanese text.
+local JAPANESE_SCRIPTS = { Japanese = true, Han = true, Hiragana = true, Katakana = true }
 
 local vertical_installed = nil
 local function vertical_model()
@@ -48,7 +50,13 @@ local function vertical_read(img, res, langs, ocr_opts, s)
   if s.vertical_min_cjk_gap <= 0 or not langs:find("jpn", 1, true) or not vertical_model() then
     return nil
   end
-  local vtext, vres = core.ocr(img, "jpn_vert", { psm = 5, skip_inverted = ocr_opts.skip_inverted })
+  -- transient: the model is loaded for this page only (~0.2 s), as few
+  -- pages need it and each worker would otherwise keep it in memory.
+  local vtext, vres = core.ocr(img, "jpn_vert", { psm = 5, skip_inverted = ocr_opts.skip_inverted,
+    transient = true })
+  core.log("debug", string.format("vertical look: %d Japanese characters %.2f apart, "
+    .. "confidence %d -> %s", res.cjk_symbols, res.cjk_gap, res.confidence,
+    vtext and tostring(vres.confidence) or tostring(vres)))
   if not vtext then return nil end
   vres.vertical, vres.rotate = true, res.rotate
   return vtext, vres
@@ -59,8 +67,9 @@ end
 -- * read below orientation_check_below (upright horizontal pages read at
 --   90-95 and pay nothing), with text enough to judge by: Tesseract's
 --   orientation detection (~0.5 s), and when it finds the page turned
---   (upside down, sideways), a reading turned back; still low, a reading
---   as vertical Japanese (which automatic segmentation reads at ~20);
+--   (upside down, sideways), a reading turned back; still low and in
+--   Japanese script, a reading as vertical Japanese (which automatic
+--   segmentation reads at ~20);
 -- * read well, but as rows of Japanese characters a column apart
 --   (res.cjk_gap >= vertical_min_cjk_gap, in character heights: ~0.9
 --   against 0.1-0.25 for horizontal text): a reading as vertical Japanese.
@@ -93,7 +102,9 @@ local function second_look(img, text, res, langs, ocr_opts, s)
         consider(t2, r2)
       end
     end
-    if best.confidence < s.orientation_check_below then
+    -- Only where OSD saw Japanese script: on a dense page of Latin text
+    -- the vertical model takes many seconds to read nothing.
+    if best.confidence < s.orientation_check_below and o and JAPANESE_SCRIPTS[o.script] then
       consider(vertical_read(img, res, langs, ocr_opts, s))
     end
   end
