@@ -309,4 +309,102 @@ T.test("mem_stats reports the process and this state", function()
   core.gc()
 end)
 
+-- The second look (pipeline.lua, second_look), with Tesseract's answers
+-- stubbed: what it asks for, and which reading it keeps.
+local LONG = string.rep("text ", 20)   -- enough characters to judge by
+local function second_look_case(first, osd, readings)
+  local calls = { ocr = {}, osd = 0 }
+  local doc
+  with_stubs({
+    ocr = function(img, langs, o)
+      local k = #calls.ocr + 1
+      calls.ocr[k] = { langs = langs, psm = o.psm, transient = o.transient, turned = img:turned() }
+      local r = k == 1 and first or readings[k - 1]
+      return r.text or LONG, { confidence = r.confidence, lines = 30, line_height_px = 20,
+        cjk_symbols = r.cjk_symbols or 0, cjk_gap = r.cjk_gap or 0, ms = 1 }
+    end,
+    ocr_orientation = function()
+      calls.osd = calls.osd + 1
+      return osd
+    end,
+  }, function()
+    doc = assert(pipeline.extract_file(path("image_en.png"), { lang = "jpn+eng" }))
+  end)
+  return doc, calls
+end
+
+T.test("second look: an upright page read well pays nothing", function()
+  local doc, calls = second_look_case({ confidence = 93 }, nil, {})
+  T.eq(calls.osd, 0)
+  T.eq(#calls.ocr, 1)
+  T.eq(doc.pages[1].rotate, nil)
+  T.eq(doc.pages[1].confidence, 93)
+  T.eq(doc.note, nil)
+end)
+
+T.test("second look: a page read poorly and found upside down is read turned back", function()
+  local doc, calls = second_look_case({ confidence = 22 },
+    { degrees = 180, confidence = 20, script = "Japanese", ms = 1 },
+    { { confidence = 92, text = "turned back " .. LONG } })
+  T.eq(calls.osd, 1)
+  T.eq(#calls.ocr, 2)
+  T.eq(calls.ocr[2].turned, 180)
+  T.eq(doc.pages[1].rotate, 180)
+  T.eq(doc.pages[1].confidence, 92)
+  T.contains(doc.pages[1].text, "turned back")
+end)
+
+T.test("second look: a sideways page turns the other way (OSD gives the text's turn)", function()
+  local doc, calls = second_look_case({ confidence = 36 },
+    { degrees = 90, confidence = 15, script = "Latin", ms = 1 }, { { confidence = 95 } })
+  T.eq(calls.ocr[2].turned, 270)
+  T.eq(doc.pages[1].rotate, 270)
+end)
+
+T.test("second look: a turn OSD is unsure of, or no turn, keeps the first reading", function()
+  local doc, calls = second_look_case({ confidence = 40 },
+    { degrees = 180, confidence = 0.5, script = "Latin", ms = 1 }, {})
+  T.eq(#calls.ocr, 1)
+  T.eq(doc.pages[1].rotate, nil)
+  -- still below low_confidence_below (50): indexed, with a note
+  T.contains(doc.note, "low_confidence: page 1")
+end)
+
+T.test("second look: too little text to judge by asks nothing", function()
+  local _, calls = second_look_case({ confidence = 10, text = "x" }, nil, {})
+  T.eq(calls.osd, 0)
+  T.eq(#calls.ocr, 1)
+end)
+
+T.test("second look: still low in Japanese script, vertical Japanese is tried", function()
+  local doc, calls = second_look_case({ confidence = 20 },
+    { degrees = 0, confidence = 22, script = "Japanese", ms = 1 }, { { confidence = 93 } })
+  T.eq(#calls.ocr, 2)
+  T.eq(calls.ocr[2].langs, "jpn_vert")
+  T.eq(calls.ocr[2].psm, 5)
+  T.eq(calls.ocr[2].transient, true)
+  T.eq(doc.pages[1].vertical, true)
+  T.eq(doc.pages[1].confidence, 93)
+  -- in Latin script it is not: the vertical model would read nothing, slowly
+  local _, latin = second_look_case({ confidence = 20 },
+    { degrees = 0, confidence = 22, script = "Latin", ms = 1 }, {})
+  T.eq(#latin.ocr, 1)
+end)
+
+T.test("second look: rows of Japanese characters a column apart are read as vertical", function()
+  local doc, calls = second_look_case({ confidence = 83, cjk_symbols = 600, cjk_gap = 0.9 }, nil,
+    { { confidence = 93 } })
+  T.eq(calls.osd, 0)
+  T.eq(calls.ocr[2].langs, "jpn_vert")
+  T.eq(doc.pages[1].vertical, true)
+  -- horizontal Japanese (gaps of 0.1-0.25) is left alone
+  local _, horizontal = second_look_case({ confidence = 92, cjk_symbols = 600, cjk_gap = 0.2 },
+    nil, {})
+  T.eq(#horizontal.ocr, 1)
+  -- and a vertical reading that reads worse is not kept
+  local worse = second_look_case({ confidence = 83, cjk_symbols = 600, cjk_gap = 0.9 }, nil,
+    { { confidence = 40 } })
+  T.eq(worse.pages[1].vertical, nil)
+end)
+
 return T.run()
