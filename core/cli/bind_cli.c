@@ -107,6 +107,9 @@ static int l_run(lua_State *L)
     SETN("retried", sum.retried);
     SETN("pages", sum.pages);
     SETN("pages_ocr", sum.pages_ocr);
+    SETN("pages_rotated", sum.pages_rotated);
+    SETN("pages_vertical", sum.pages_vertical);
+    SETN("pages_low_confidence", sum.pages_low_confidence);
     SETN("elapsed_ms", sum.elapsed_ms);
     SETN("files_per_hour", sum.files_per_hour);
     SETN("peak_rss", sum.peak_rss_bytes);

@@ -51,6 +51,9 @@ static int l_rt_stats(lua_State *L)
     SETNUM("retried", st.sum.retried);
     SETNUM("pages", st.sum.pages);
     SETNUM("pages_ocr", st.sum.pages_ocr);
+    SETNUM("pages_rotated", st.sum.pages_rotated);
+    SETNUM("pages_vertical", st.sum.pages_vertical);
+    SETNUM("pages_low_confidence", st.sum.pages_low_confidence);
     SETNUM("files_per_hour", st.sum.files_per_hour);
     SETNUM("pages_per_second", st.pages_per_second);
     SETNUM("rss_mb", (double)st.rss_bytes / 1048576.0);

@@ -243,6 +243,9 @@ void runtime_apply_results(runtime *rt)
             rt->finished++;
         rt->sum.pages += r->pages;
         rt->sum.pages_ocr += r->pages_ocr;
+        rt->sum.pages_rotated += r->looks.rotated;
+        rt->sum.pages_vertical += r->looks.vertical;
+        rt->sum.pages_low_confidence += r->looks.low_confidence;
         flight_remove(rt, r->job_id);
     }
     free(res);

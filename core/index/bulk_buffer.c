@@ -84,6 +84,7 @@ static void flush_batch(bulk_buffer *b, pending_doc *batch, int n)
         job_result r = {.job_id = batch[i].job_id, .worker_id = batch[i].stats.worker_id};
         r.pages = batch[i].stats.pages;
         r.pages_ocr = batch[i].stats.pages_ocr;
+        r.looks = batch[i].stats.looks;
         r.elapsed_ms = now - batch[i].stats.started_ms;
         memcpy(r.stage_ms, batch[i].stats.stage_ms, sizeof r.stage_ms);
         /* One request served them all: each carries its share. */

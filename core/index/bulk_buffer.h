@@ -20,6 +20,7 @@ typedef struct bulk_limits {
 
 typedef struct bulk_job_stats {
     int pages, pages_ocr;
+    ocr_looks looks;
     int64_t started_ms;     /* dm_mono_ms() when the job began */
     int worker_id;
     int64_t stage_ms[STAGE_COUNT];  /* the worker's stages; index is added here */

@@ -31,14 +31,22 @@ void bind_read_stages(lua_State *L, int t, int64_t *stage_ms)
     }
 }
 
-/* {pages=, pages_ocr=, <stage>=ms...} at t (missing = 0); raises on misuse. */
-static void read_figures(lua_State *L, int t, int *pages, int *pages_ocr, int64_t *stage_ms)
+/* {pages=, pages_ocr=, pages_rotated=, pages_vertical=, pages_low_confidence=,
+ * <stage>=ms...} at t (missing = 0); raises on misuse. */
+static void read_figures(lua_State *L, int t, int *pages, int *pages_ocr, ocr_looks *looks,
+                         int64_t *stage_ms)
 {
     lua_getfield(L, t, "pages");
     *pages = (int)luaL_optinteger(L, -1, 0);
     lua_getfield(L, t, "pages_ocr");
     *pages_ocr = (int)luaL_optinteger(L, -1, 0);
-    lua_pop(L, 2);
+    lua_getfield(L, t, "pages_rotated");
+    looks->rotated = (int)luaL_optinteger(L, -1, 0);
+    lua_getfield(L, t, "pages_vertical");
+    looks->vertical = (int)luaL_optinteger(L, -1, 0);
+    lua_getfield(L, t, "pages_low_confidence");
+    looks->low_confidence = (int)luaL_optinteger(L, -1, 0);
+    lua_pop(L, 5);
     bind_read_stages(L, t, stage_ms);
 }
 
@@ -52,7 +60,7 @@ static int l_complete(lua_State *L)
         return luaL_error(L, "complete: unknown outcome '%s'", outcome);
     const char *msg = luaL_optstring(L, 3, "");
     if (lua_istable(L, 4)) {
-        read_figures(L, 4, &r.pages, &r.pages_ocr, r.stage_ms);
+        read_figures(L, 4, &r.pages, &r.pages_ocr, &r.looks, r.stage_ms);
         lua_getfield(L, 4, "elapsed_ms");
         r.elapsed_ms = (int64_t)luaL_optnumber(L, -1, 0);
         lua_pop(L, 1);
@@ -74,7 +82,7 @@ static int l_index_submit(lua_State *L)
     lstate_env *env = lstate_get_env(L);
     bulk_job_stats stats = {.worker_id = env->worker_id};
     if (lua_istable(L, 3)) {
-        read_figures(L, 3, &stats.pages, &stats.pages_ocr, stats.stage_ms);
+        read_figures(L, 3, &stats.pages, &stats.pages_ocr, &stats.looks, stats.stage_ms);
         lua_getfield(L, 3, "started_ms");
         stats.started_ms = (int64_t)luaL_optnumber(L, -1, (lua_Number)dm_mono_ms());
         lua_pop(L, 1);

@@ -146,6 +146,13 @@ void metrics_prometheus(const metrics_point *now, const metrics_context *ctx, sb
                      job_stage_names[k], s->stage_seconds[k]);
     prom(out, "pages_total", "counter", "Pages extracted.", (double)s->sum.pages);
     prom(out, "pages_ocr_total", "counter", "Pages OCR'd.", (double)s->sum.pages_ocr);
+    prom(out, "pages_rotated_total", "counter", "OCR'd pages read turned back (EXIF or detected).",
+         (double)s->sum.pages_rotated);
+    prom(out, "pages_vertical_total", "counter", "OCR'd pages read as vertical Japanese.",
+         (double)s->sum.pages_vertical);
+    prom(out, "pages_low_confidence_total", "counter",
+         "OCR'd pages indexed below the confidence floor (low_confidence_below).",
+         (double)s->sum.pages_low_confidence);
     prom(out, "queue_latency_seconds_sum", "counter",
          "Time jobs waited in the queue once available.", s->queue_latency_ms_sum / 1000.0);
     prom(out, "queue_latency_seconds_count", "counter", "Jobs counted in the latency sum.",

@@ -11,6 +11,7 @@
 typedef struct run_summary {
     int64_t indexed, unchanged, deleted, skipped, failed, retried;
     int64_t pages, pages_ocr;
+    int64_t pages_rotated, pages_vertical, pages_low_confidence;   /* see ocr_looks */
     int64_t elapsed_ms;
     double files_per_hour;
     int64_t peak_rss_bytes;

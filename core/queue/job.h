@@ -24,11 +24,18 @@ typedef enum { STAGE_FETCH, STAGE_TEXT, STAGE_RENDER, STAGE_OCR, STAGE_INDEX, ST
 /* "fetch", "text", "render", "ocr", "index" */
 extern const char *const job_stage_names[STAGE_COUNT];
 
+/* A job's pages that OCR took a second look at: read turned back, read as
+ * vertical Japanese, or indexed still below the confidence floor. */
+typedef struct ocr_looks {
+    int rotated, vertical, low_confidence;
+} ocr_looks;
+
 typedef struct job_result {
     int64_t job_id;
     job_outcome outcome;
     char error[512];
     int pages, pages_ocr;
+    ocr_looks looks;
     int64_t elapsed_ms;
     int64_t stage_ms[STAGE_COUNT];
     int worker_id;

@@ -451,9 +451,11 @@ function M.extract_file(path, opts)
     notes[#notes + 1] = string.format("low_confidence: page%s %s read below %d%% mean word "
       .. "confidence", #low > 1 and "s" or "", table.concat(low, ", "), s.low_confidence_below)
   end
-  doc.pages_rotated = 0
+  -- For stats() and the metrics: what the second looks did.
+  doc.pages_low_confidence, doc.pages_rotated, doc.pages_vertical = #low, 0, 0
   for _, p in ipairs(doc.pages) do
     if p.rotate then doc.pages_rotated = doc.pages_rotated + 1 end
+    if p.vertical then doc.pages_vertical = doc.pages_vertical + 1 end
   end
   if warnings > 0 then
     notes[#notes + 1] = string.format("%d MuPDF warnings (damaged file?)", warnings)
@@ -583,7 +585,9 @@ function M.process(job)
     mtime_ms = f.mtime_ms, page_count = doc.page_count, pages_ocr = doc.pages_ocr,
     extract_ms = doc.extract_ms, note = doc.note, pages = doc.pages,
   }, { pages = #doc.pages, pages_ocr = doc.pages_ocr, started_ms = t0, fetch = timing.fetch,
-        text = doc.stages.text, render = doc.stages.render, ocr = doc.stages.ocr })
+        text = doc.stages.text, render = doc.stages.render, ocr = doc.stages.ocr,
+        pages_rotated = doc.pages_rotated, pages_vertical = doc.pages_vertical,
+        pages_low_confidence = doc.pages_low_confidence })
 end
 
 return M

@@ -146,6 +146,10 @@ class Orientation(unittest.TestCase):
             r = U.run_once(self.src, db, "--policy", pol)
             self.assertEqual(r.rc, 0, r)
             self.assertEqual(r.json()["indexed"], 5, r)
+            # the upside-down, the sideways and the vertical page; only the
+            # photo turned (EXIF)
+            self.assertEqual((r.json()["pages_low_confidence"], r.json()["pages_rotated"]),
+                             (3, 1), r.json())
             notes = {os.path.basename(n["source"]): n["note"] for n in U.status(db)["notes"]}
             self.assertIn("upside_down_ja.png", notes, notes)
             self.assertIn("low_confidence: page 1", notes["upside_down_ja.png"])
@@ -156,6 +160,11 @@ class Orientation(unittest.TestCase):
             db = os.path.join(tmp, "index.db")
             r = U.run_once(self.src, db)
             self.assertEqual(r.rc, 0, r)
+            # turned back: the upside-down page, the sideways one, the EXIF
+            # photo; vertical: one; none left below the floor
+            summary = r.json()
+            self.assertEqual((summary["pages_rotated"], summary["pages_vertical"],
+                              summary["pages_low_confidence"]), (3, 1, 0), summary)
             hits = {os.path.basename(h["source"]) for h in U.search(db, JA_PHRASE)}
             self.assertEqual(hits, {"upright_ja.png", "upside_down_ja.png", "vertical_ja.png"}, hits)
             hits = {os.path.basename(h["source"]) for h in U.search(db, "48213")}

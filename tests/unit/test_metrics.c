@@ -20,6 +20,9 @@ static void points(metrics_point *a, metrics_point *b)
     b->st.sum.failed = 2;
     b->st.sum.pages = 300;
     b->st.sum.pages_ocr = 120;
+    b->st.sum.pages_rotated = 4;
+    b->st.sum.pages_vertical = 2;
+    b->st.sum.pages_low_confidence = 3;
     a->st.queue_latency_ms_sum = 1000;
     a->st.queue_latency_count = 10;
     b->st.queue_latency_ms_sum = 7000;
@@ -97,6 +100,9 @@ static void test_prometheus_text(void)
     CHECK_CONTAINS(out.data, "docmill_failures_total{reason=\"unsupported \\\"type\\\"\"} 2\n");
     CHECK_CONTAINS(out.data, "docmill_stage_seconds_total{stage=\"ocr\"} 55.500\n");
     CHECK_CONTAINS(out.data, "# TYPE docmill_pages_ocr_total counter\ndocmill_pages_ocr_total 120\n");
+    CHECK_CONTAINS(out.data, "docmill_pages_rotated_total 4\n");
+    CHECK_CONTAINS(out.data, "docmill_pages_vertical_total 2\n");
+    CHECK_CONTAINS(out.data, "docmill_pages_low_confidence_total 3\n");
     CHECK_CONTAINS(out.data, "docmill_queue_pending 77\n");
     /* Every sample line is NAME[{labels}] VALUE. */
     for (char *line = strtok(out.data, "\n"); line; line = strtok(NULL, "\n")) {
