@@ -3,6 +3,7 @@
 #include "base/log.h"
 #include "extract/textnorm.h"
 
+#include <leptonica/allheaders.h>
 #include <mupdf/fitz.h>
 #include <math.h>
 #include <pthread.h>
@@ -813,6 +814,87 @@ int doc_render_gray(doc *d, int page, int dpi, int64_t max_pixels, gray_image *i
     img->height = pix->h;
     img->stride = (int)pix->stride;
     img->dpi = (int)used_dpi;
+    return 0;
+}
+
+void gray_image_skew(const gray_image *img, double *degrees, double *confidence)
+{
+    *degrees = 0;
+    *confidence = 0;
+    if (!img || !img->samples || img->width < 16 || img->height < 16)
+        return;
+    PIX *pix = pixCreate(img->width, img->height, 8);
+    if (!pix)
+        return;
+    l_uint32 *data = pixGetData(pix);
+    int wpl = pixGetWpl(pix);
+    for (int y = 0; y < img->height; y++) {
+        const unsigned char *row = img->samples + (size_t)y * img->stride;
+        l_uint32 *line = data + (size_t)y * wpl;
+        for (int x = 0; x < img->width; x++)
+            SET_DATA_BYTE(line, x, row[x]);
+    }
+    PIX *bin = pixConvertTo1(pix, 160);
+    l_float32 angle = 0, conf = 0;
+    if (bin && pixFindSkew(bin, &angle, &conf) == 0) {
+        /* leptonica's angle is the turn that levels the lines, clockwise
+         * positive in image coordinates. */
+        *degrees = angle;
+        *confidence = conf;
+    }
+    pixDestroy(&bin);
+    pixDestroy(&pix);
+}
+
+int gray_image_rotate(doc_ctx *dc, const gray_image *src, double degrees, gray_image *out,
+                      dm_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!src || !src->owner) {
+        dm_err_set(err, true, "no image to rotate");
+        return -1;
+    }
+    fz_context *ctx = dc->ctx;
+    fz_pixmap *volatile pix = NULL;
+    fz_var(pix);
+    fz_pixmap *in = src->owner;
+    float w = (float)in->w, h = (float)in->h;
+    /* Pixel space: scale the unit square to the page, turn about the centre. */
+    fz_matrix m = fz_scale(w, h);
+    m = fz_concat(m, fz_translate(-w / 2, -h / 2));
+    m = fz_concat(m, fz_rotate((float)degrees));
+    m = fz_concat(m, fz_translate(w / 2, h / 2));
+    fz_image *volatile image = NULL;
+    fz_device *volatile dev = NULL;
+    fz_var(image);
+    fz_var(dev);
+    fz_try(ctx)
+    {
+        image = fz_new_image_from_pixmap(ctx, in, NULL);
+        pix = fz_new_pixmap(ctx, fz_device_gray(ctx), in->w, in->h, NULL, 0);
+        fz_clear_pixmap_with_value(ctx, pix, 255);
+        dev = fz_new_draw_device(ctx, fz_identity, pix);
+        fz_fill_image(ctx, dev, image, m, 1.0f, fz_default_color_params);
+        fz_close_device(ctx, dev);
+    }
+    fz_always(ctx)
+    {
+        fz_drop_device(ctx, dev);
+        fz_drop_image(ctx, image);
+    }
+    fz_catch(ctx)
+    {
+        fz_drop_pixmap(ctx, pix);
+        dm_err_set(err, false, "cannot rotate the image: %s", fz_caught_message(ctx));
+        return -1;
+    }
+    out->owner = pix;
+    out->samples = pix->samples;
+    out->width = pix->w;
+    out->height = pix->h;
+    out->stride = (int)pix->stride;
+    out->dpi = src->dpi;
+    out->turned = src->turned;
     return 0;
 }
 

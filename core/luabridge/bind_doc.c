@@ -9,6 +9,8 @@
  *   image:width(), image:height(), image:dpi(), image:free()
  *   image:turned() -> degrees clockwise it was turned (EXIF, turn)
  *   image:turn(degrees) -> a new Image turned clockwise | nil, err
+ *   image:skew() -> degrees (the clockwise turn that levels its lines), confidence
+ *   image:rotate(degrees) -> a new Image turned clockwise about its centre | nil, err
  * normalize(text) -> NFKC text, CJK spacing fixed
  * set_deadline(seconds) sets the deadline of what this state's worker does
  *   next (text, render, OCR) to now + seconds; 0 clears it. Returns the
@@ -238,6 +240,32 @@ static int l_image_turn(lua_State *L)
     return 1;
 }
 
+/* image:skew() -> degrees, confidence */
+static int l_image_skew(lua_State *L)
+{
+    double degrees, confidence;
+    gray_image_skew(&check_image(L)->img, &degrees, &confidence);
+    lua_pushnumber(L, degrees);
+    lua_pushnumber(L, confidence);
+    return 2;
+}
+
+/* image:rotate(degrees) -> a new image turned clockwise about its centre | nil, err */
+static int l_image_rotate(lua_State *L)
+{
+    limage *src = check_image(L);
+    double degrees = luaL_checknumber(L, 2);
+    limage *li = lua_newuserdata(L, sizeof *li);
+    memset(li, 0, sizeof *li);
+    li->dc = src->dc;
+    luaL_getmetatable(L, IMAGE_MT);
+    lua_setmetatable(L, -2);
+    dm_err err;
+    if (gray_image_rotate(src->dc, &src->img, degrees, &li->img, &err) != 0)
+        return bind_push_error(L, &err);
+    return 1;
+}
+
 static int l_image_free(lua_State *L)
 {
     limage *li = luaL_checkudata(L, 1, IMAGE_MT);
@@ -290,6 +318,8 @@ void bind_doc_register(lua_State *L, int module)
                                              {"dpi", l_image_dpi},
                                              {"turned", l_image_turned},
                                              {"turn", l_image_turn},
+                                             {"skew", l_image_skew},
+                                             {"rotate", l_image_rotate},
                                              {"free", l_image_free},
                                              {NULL, NULL}};
     new_metatable(L, DOC_MT, doc_methods, l_doc_close);

@@ -152,7 +152,9 @@ void bind_pages_read_result(lua_State *L, int idx, page_range_result *r)
             p->rotate = (int)lua_tointeger(L, -1);
             lua_getfield(L, -7, "vertical");
             p->vertical = lua_toboolean(L, -1);
-            lua_pop(L, 7);
+            lua_getfield(L, -8, "deskew");
+            p->deskew = lua_tonumber(L, -1);
+            lua_pop(L, 8);
             r->npages++;
         }
         lua_pop(L, 1);
@@ -231,6 +233,10 @@ static int l_pages_wait(lua_State *L)
             if (p->rotate != 0) {
                 lua_pushinteger(L, p->rotate);
                 lua_setfield(L, -2, "rotate");
+            }
+            if (p->deskew != 0) {
+                lua_pushnumber(L, p->deskew);
+                lua_setfield(L, -2, "deskew");
             }
             if (p->vertical) {
                 lua_pushboolean(L, 1);

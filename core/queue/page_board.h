@@ -30,6 +30,7 @@ typedef struct page_text {
     int confidence;          /* OCR's mean word confidence; -1 for a text layer */
     int rotate;              /* degrees clockwise the page was turned for OCR */
     bool vertical;           /* read as vertical Japanese */
+    double deskew;           /* degrees clockwise it was levelled by (0 = none) */
     char *text;
 } page_text;
 

@@ -41,6 +41,9 @@ const setting_spec settings_schema[] = {
             "detection and, when it is turned, a second reading turned back; 0 = never"},
     {"orientation_min_confidence", SETTING_NUM, 0, 100, S(orientation_min_confidence),
      .dflt = 1.5, .doc = "the least OSD confidence in a turn for the second reading"},
+    {"deskew_min_degrees", SETTING_NUM, 0, 10, S(deskew_min_degrees), .dflt = 2,
+     .doc = "a page whose text lines lie askew by at least this many degrees (leptonica's "
+            "estimate, up to 10) is levelled before OCR; 0 = never"},
     {"vertical_min_cjk_gap", SETTING_NUM, 0, 10, S(vertical_min_cjk_gap), .dflt = 0.5,
      .doc = "a page whose Japanese characters sit this many character heights apart "
             "(median) on a line is vertical text read across its columns: it is read "

@@ -27,6 +27,7 @@ typedef struct policy_settings {
     double orientation_min_confidence;
     int low_confidence_below;
     double vertical_min_cjk_gap;
+    double deskew_min_degrees;
     int batch_size;
     double batch_max_mb;
     double batch_max_age_seconds;

@@ -96,8 +96,9 @@ one), images (PNG, JPEG, TIFF, BMP, GIF: OCR), plain text (UTF-8,
 Shift_JIS, EUC-JP), XPS/EPUB/CBZ. --dpi and --lang override the policy.
 --json prints {"source","mime","pages":[{"page","method","dpi","text"}],"note","error"}
 (OCR'd pages add "confidence", Tesseract's mean word confidence, "rotate",
-the clockwise turn that read a turned scan or photo upright, and "vertical":
-true when read as vertical Japanese)
+the clockwise turn that read a turned scan or photo upright, "deskew", the
+degrees a page askew was levelled by, and "vertical": true when read as
+vertical Japanese)
 (note: what was left out and why: pages over max_pages, timed out, failed).
 Exit status 1 (with a one-line error on stderr) when the file cannot be read.
 ]],
@@ -262,7 +263,7 @@ local function cmd_extract(opts, pos)
     if doc then
       for i, p in ipairs(doc.pages) do
         pages[i] = { page = p.page, method = p.method, dpi = p.dpi or util.null, text = p.text,
-          confidence = p.confidence, rotate = p.rotate, vertical = p.vertical }
+          confidence = p.confidence, rotate = p.rotate, vertical = p.vertical, deskew = p.deskew }
       end
     end
     util.printf("%s\n", util.json({

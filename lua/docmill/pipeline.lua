@@ -31,6 +31,9 @@ local function lap(stages, name, t0)
 end
 
 local ORIENTATION_MIN_CHARS = 50
+-- Beyond this a page is not askew but turned, or a picture; below this
+-- confidence (leptonica's) the lines found are too few to level by.
+local DESKEW_MAX_DEGREES, DESKEW_MIN_CONFIDENCE = 10, 2
 -- Vertical text is judged from at least this many Japanese characters.
 local VERTICAL_MIN_CJK = 30
 -- What Tesseract's script detection calls Japanese text.
@@ -123,9 +126,27 @@ local function ocr_page(d, i, info, langs, opts, s, stages, adapted)
   t0 = lap(stages, "render", t0)
   if not img then return nil, err, permanent end
   local used_dpi = img:dpi()
+  -- A page fed in askew (sheet feeders: a few degrees) is levelled before
+  -- it is read: 4 degrees cost a Japanese page 35 % CER. Finding the skew
+  -- costs ~10 ms a page, levelling ~40 ms.
+  local deskew
+  if s.deskew_min_degrees > 0 then
+    local angle, sure = img:skew()
+    if math.abs(angle) >= s.deskew_min_degrees and math.abs(angle) <= DESKEW_MAX_DEGREES
+        and sure >= DESKEW_MIN_CONFIDENCE then
+      local level = img:rotate(angle)
+      if level then
+        img:free()
+        img, deskew = level, math.floor(angle * 10 + 0.5) / 10
+      end
+    end
+  end
   local ocr_opts = { psm = s.ocr_psm, skip_inverted = s.ocr_skip_inverted }
   local text, res = core.ocr(img, langs, ocr_opts)
-  if text then text, res = second_look(img, text, res, langs, ocr_opts, s) end
+  if text then
+    text, res = second_look(img, text, res, langs, ocr_opts, s)
+    res.deskew = deskew
+  end
   lap(stages, "ocr", t0)
   img:free()
   if not text then return nil, res end
@@ -209,7 +230,7 @@ local function add_page(d, i, text, info, need_ocr, out, ctx)
       if ctx.on_ocr then ctx.on_ocr(otext, dpi_or_err, stats) end
       out.pages[#out.pages + 1] = { page = i, method = "ocr", dpi = dpi_or_err, text = otext,
         confidence = stats.confidence, rotate = stats.rotate ~= 0 and stats.rotate or nil,
-        vertical = stats.vertical }
+        vertical = stats.vertical, deskew = stats.deskew }
       out.pages_ocr = out.pages_ocr + 1
     elseif text and info.chars > 0 then
       -- OCR failed but there is a text layer: keep what we have.

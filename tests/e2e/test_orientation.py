@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Scans as they arrive: pages fed upside down or sideways are read turned
-back (Tesseract's orientation detection, asked only when the first reading
+"""Scans as they arrive: pages fed in askew are levelled first, pages fed
+upside down or sideways are read turned back (Tesseract's orientation detection, asked only when the first reading
 is poor), phone photos follow their EXIF orientation, vertical Japanese is
 read with jpn_vert, and a page still read poorly is indexed with a
 low_confidence note that `status` lists."""
@@ -62,6 +62,8 @@ class Orientation(unittest.TestCase):
             # PIL turns counter-clockwise. (Tesseract reads a page turned 90
             # degrees clockwise by itself; turned the other way it needs help.)
             "upside_down_ja.png": ja.rotate(180, expand=True, fillcolor=255),
+            # fed in askew, 4 degrees counter-clockwise
+            "skewed_ja.png": ja.rotate(4, expand=True, fillcolor=255, resample=Image.BICUBIC),
             "sideways_en.png": en.rotate(90, expand=True, fillcolor=255),
         }
         vert, cls.vertical_text = vertical_page("".join(C.SCAN_JA) * 4, 13)
@@ -98,6 +100,24 @@ class Orientation(unittest.TestCase):
         self.assertEqual(p.get("rotate"), 180, p)
         self.assertGreaterEqual(p["confidence"], 80, p)
         self.assertIn(JA_PHRASE, p["text"].replace(" ", ""), p)
+
+    def test_skewed_page_is_levelled_first(self):
+        from textmetrics import cer
+        truth = "\n".join(C.SCAN_JA)
+        _, upright = self.extract("upright_ja.png")
+        j, p = self.extract("skewed_ja.png")
+        self.assertGreaterEqual(p.get("deskew", 0), 2.5, {k: v for k, v in p.items() if k != "text"})
+        self.assertLessEqual(p["deskew"], 4.5, p["deskew"])
+        self.assertIn(JA_PHRASE, p["text"].replace(" ", ""), p)
+        self.assertLessEqual(cer(truth, p["text"]), cer(truth, upright["text"]) * 1.5 + 0.02)
+        # without levelling, the same page reads far worse
+        with tempfile.TemporaryDirectory() as tmp:
+            pol = os.path.join(tmp, "p.lua")
+            with open(pol, "w") as f:
+                f.write("return { deskew_min_degrees = 0 }\n")
+            _, raw = self.extract("skewed_ja.png", "--policy", pol)
+            self.assertNotIn("deskew", raw)
+            self.assertGreater(cer(truth, raw["text"]), cer(truth, p["text"]) + 0.05)
 
     def test_sideways_page_is_read_turned_back(self):
         j, p = self.extract("sideways_en.png")
@@ -145,7 +165,7 @@ class Orientation(unittest.TestCase):
                 f.write("return { orientation_check_below = 0, low_confidence_below = 60 }\n")
             r = U.run_once(self.src, db, "--policy", pol)
             self.assertEqual(r.rc, 0, r)
-            self.assertEqual(r.json()["indexed"], 5, r)
+            self.assertEqual(r.json()["indexed"], 6, r)
             # the upside-down, the sideways and the vertical page; only the
             # photo turned (EXIF)
             self.assertEqual((r.json()["pages_low_confidence"], r.json()["pages_rotated"]),
@@ -166,7 +186,8 @@ class Orientation(unittest.TestCase):
             self.assertEqual((summary["pages_rotated"], summary["pages_vertical"],
                               summary["pages_low_confidence"]), (3, 1, 0), summary)
             hits = {os.path.basename(h["source"]) for h in U.search(db, JA_PHRASE)}
-            self.assertEqual(hits, {"upright_ja.png", "upside_down_ja.png", "vertical_ja.png"}, hits)
+            self.assertEqual(hits, {"upright_ja.png", "upside_down_ja.png", "vertical_ja.png",
+                                    "skewed_ja.png"}, hits)
             hits = {os.path.basename(h["source"]) for h in U.search(db, "48213")}
             self.assertEqual(hits, {"sideways_en.png", "photo_exif6.jpg"}, hits)
             self.assertEqual(U.status(db)["notes"], [])

@@ -1,6 +1,7 @@
 /* MuPDF and Tesseract primitives on the generated corpus (ctest fixture). */
 #include "check.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include "extract/doc.h"
 #include "extract/ocr.h"
@@ -225,6 +226,22 @@ static void test_turn_and_orientation(void)
                           img.samples[(size_t)y * img.stride + x]) > 8;
     CHECK(differ < (long)img.width * img.height / 1000);
     gray_image_free(dc, &a);
+    /* Skew: turned 3 degrees clockwise, the lines need 3 back; levelled by
+     * what skew says, they need none. */
+    double deg, sure;
+    gray_image_skew(&img, &deg, &sure);
+    CHECK(fabs(deg) < 0.5);
+    CHECK_INT(gray_image_rotate(dc, &img, 3.0, &a, &err), 0);
+    CHECK_INT(a.width, img.width);
+    CHECK_INT(a.height, img.height);
+    gray_image_skew(&a, &deg, &sure);
+    CHECK(deg < -2.0 && deg > -4.0);
+    CHECK(sure > 2.0);
+    CHECK_INT(gray_image_rotate(dc, &a, deg, &b, &err), 0);
+    gray_image_skew(&b, &deg, &sure);
+    CHECK(fabs(deg) < 0.5);
+    gray_image_free(dc, &a);
+    gray_image_free(dc, &b);
     /* Tesseract's orientation detection sees the page upside down, and
      * turning it back reads the text. */
     ocr_engine *eng = ocr_engine_new(NULL);
@@ -371,7 +388,7 @@ int main(void)
         {"text layer extraction and image coverage", test_text_layer},
         {"gray rendering at a DPI, pixel cap lowers DPI or refuses images", test_render_and_pixel_cap},
         {"Tesseract reads a rendered scan and reuses its instance", test_ocr},
-        {"images turn by quarter turns; OSD sees an upside-down page", test_turn_and_orientation},
+        {"images turn and level; OSD sees an upside-down page", test_turn_and_orientation},
         {"MuPDF allocations are counted per context", test_mupdf_allocations_counted},
         {"the per-context memory cap fails a page with \"memory limit\"", test_memory_cap},
         {"deadlines stop text, rendering and Tesseract with \"timed out\"", test_deadlines},
