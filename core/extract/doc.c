@@ -1,9 +1,9 @@
 #include "extract/doc.h"
+#include "extract/gray_geometry.h"
 
 #include "base/log.h"
 #include "extract/textnorm.h"
 
-#include <leptonica/allheaders.h>
 #include <mupdf/fitz.h>
 #include <math.h>
 #include <pthread.h>
@@ -593,59 +593,6 @@ static int native_dpi(const char *mime, int xres)
     return xres;
 }
 
-/* The unit-square map that turns an image clockwise by degrees (a multiple
- * of 90), after mirroring it left to right when `mirror`. Device space has
- * y down and an image's unit square has its origin at the top left. */
-static fz_matrix turn_matrix(int degrees, bool mirror)
-{
-    static const fz_matrix turns[4] = {
-        {1, 0, 0, 1, 0, 0}, {0, 1, -1, 0, 1, 0}, {-1, 0, 0, -1, 1, 1}, {0, -1, 1, 0, 0, 1}};
-    fz_matrix m = turns[((degrees / 90) % 4 + 4) % 4];
-    return mirror ? fz_concat(fz_make_matrix(-1, 0, 0, 1, 1, 0), m) : m;
-}
-
-/* A w x h gray copy of `gray` drawn through the unit-square map m (see
- * turn_matrix) by MuPDF's draw device, which filters as it shrinks: plain
- * decimation would drop thin strokes. */
-static fz_pixmap *redraw_gray(fz_context *ctx, fz_pixmap *gray, int w, int h, fz_matrix m)
-{
-    fz_image *volatile image = NULL;
-    fz_device *volatile dev = NULL;
-    fz_pixmap *volatile out = NULL;
-    fz_var(image);
-    fz_var(dev);
-    fz_var(out);
-    fz_try(ctx)
-    {
-        image = fz_new_image_from_pixmap(ctx, gray, NULL);
-        out = fz_new_pixmap(ctx, fz_device_gray(ctx), w < 1 ? 1 : w, h < 1 ? 1 : h, NULL, 0);
-        fz_clear_pixmap_with_value(ctx, out, 255);
-        dev = fz_new_draw_device(ctx, fz_identity, out);
-        fz_fill_image(ctx, dev, image, fz_concat(m, fz_scale((float)out->w, (float)out->h)),
-                      1.0f, fz_default_color_params);
-        fz_close_device(ctx, dev);
-    }
-    fz_always(ctx)
-    {
-        fz_drop_device(ctx, dev);
-        fz_drop_image(ctx, image);
-    }
-    fz_catch(ctx)
-    {
-        fz_drop_pixmap(ctx, out);
-        fz_rethrow(ctx);
-    }
-    return out;
-}
-
-/* A copy of `gray` turned clockwise by degrees (mirrored first when asked). */
-static fz_pixmap *turn_gray(fz_context *ctx, fz_pixmap *gray, int degrees, bool mirror)
-{
-    bool sideways = (degrees / 90) % 2 != 0;
-    return redraw_gray(ctx, gray, sideways ? gray->h : gray->w, sideways ? gray->w : gray->h,
-                       turn_matrix(degrees, mirror));
-}
-
 /* MuPDF's reading of a photo's EXIF orientation (fz_image_orientation: 1-4
  * turn counter-clockwise by 0, 90, 180, 270 degrees; 5-8 the same after a
  * mirror) as the clockwise turn that makes it upright. */
@@ -695,18 +642,17 @@ static int render_image_page(doc *d, int page, int dpi, int64_t max_pixels, gray
         /* A phone photo stored sideways says so in its EXIF tag: OCR
          * reads it the way it is shown. */
         if (turn != 0 || mirror) {
-            fz_pixmap *upright = turn_gray(ctx, gray, turn, mirror);
+            fz_pixmap *upright = gray_turned(ctx, gray, turn, mirror);
             fz_drop_pixmap(ctx, gray);
             gray = upright;
         }
-        img->turned = turn;
         /* A photo or a 600 DPI scan holds more pixels than OCR needs: it
          * is read at the policy's DPI like a rendered page, never above
          * its own. */
         native = native_dpi(d->mime, image_xres ? image_xres : gray->xres);
         if (dpi > 0 && dpi * 1.05 < native) {
             double f = (double)dpi / native;
-            fz_pixmap *small = redraw_gray(ctx, gray, (int)(gray->w * f + 0.5),
+            fz_pixmap *small = gray_redraw(ctx, gray, (int)(gray->w * f + 0.5),
                                            (int)(gray->h * f + 0.5), fz_identity);
             fz_drop_pixmap(ctx, gray);
             gray = small;
@@ -730,12 +676,7 @@ static int render_image_page(doc *d, int page, int dpi, int64_t max_pixels, gray
     }
     if (rc != 0)
         return -1;
-    img->owner = gray;
-    img->samples = gray->samples;
-    img->width = gray->w;
-    img->height = gray->h;
-    img->stride = (int)gray->stride;
-    img->dpi = native;
+    gray_image_hold(img, gray, native, turn);
     return 0;
 }
 
@@ -808,124 +749,13 @@ int doc_render_gray(doc *d, int page, int dpi, int64_t max_pixels, gray_image *i
     }
     if (rc != 0)
         return -1;
-    img->owner = pix;
-    img->samples = pix->samples;
-    img->width = pix->w;
-    img->height = pix->h;
-    img->stride = (int)pix->stride;
-    img->dpi = (int)used_dpi;
+    gray_image_hold(img, pix, (int)used_dpi, 0);
     return 0;
 }
 
-void gray_image_skew(const gray_image *img, double *degrees, double *confidence)
+fz_context *doc_ctx_fz(doc_ctx *dc)
 {
-    *degrees = 0;
-    *confidence = 0;
-    if (!img || !img->samples || img->width < 16 || img->height < 16)
-        return;
-    PIX *pix = pixCreate(img->width, img->height, 8);
-    if (!pix)
-        return;
-    l_uint32 *data = pixGetData(pix);
-    int wpl = pixGetWpl(pix);
-    for (int y = 0; y < img->height; y++) {
-        const unsigned char *row = img->samples + (size_t)y * img->stride;
-        l_uint32 *line = data + (size_t)y * wpl;
-        for (int x = 0; x < img->width; x++)
-            SET_DATA_BYTE(line, x, row[x]);
-    }
-    PIX *bin = pixConvertTo1(pix, 160);
-    l_float32 angle = 0, conf = 0;
-    if (bin && pixFindSkew(bin, &angle, &conf) == 0) {
-        /* leptonica's angle is the turn that levels the lines, clockwise
-         * positive in image coordinates. */
-        *degrees = angle;
-        *confidence = conf;
-    }
-    pixDestroy(&bin);
-    pixDestroy(&pix);
-}
-
-int gray_image_rotate(doc_ctx *dc, const gray_image *src, double degrees, gray_image *out,
-                      dm_err *err)
-{
-    memset(out, 0, sizeof *out);
-    if (!src || !src->owner) {
-        dm_err_set(err, true, "no image to rotate");
-        return -1;
-    }
-    fz_context *ctx = dc->ctx;
-    fz_pixmap *volatile pix = NULL;
-    fz_var(pix);
-    fz_pixmap *in = src->owner;
-    float w = (float)in->w, h = (float)in->h;
-    /* Pixel space: scale the unit square to the page, turn about the centre. */
-    fz_matrix m = fz_scale(w, h);
-    m = fz_concat(m, fz_translate(-w / 2, -h / 2));
-    m = fz_concat(m, fz_rotate((float)degrees));
-    m = fz_concat(m, fz_translate(w / 2, h / 2));
-    fz_image *volatile image = NULL;
-    fz_device *volatile dev = NULL;
-    fz_var(image);
-    fz_var(dev);
-    fz_try(ctx)
-    {
-        image = fz_new_image_from_pixmap(ctx, in, NULL);
-        pix = fz_new_pixmap(ctx, fz_device_gray(ctx), in->w, in->h, NULL, 0);
-        fz_clear_pixmap_with_value(ctx, pix, 255);
-        dev = fz_new_draw_device(ctx, fz_identity, pix);
-        fz_fill_image(ctx, dev, image, m, 1.0f, fz_default_color_params);
-        fz_close_device(ctx, dev);
-    }
-    fz_always(ctx)
-    {
-        fz_drop_device(ctx, dev);
-        fz_drop_image(ctx, image);
-    }
-    fz_catch(ctx)
-    {
-        fz_drop_pixmap(ctx, pix);
-        dm_err_set(err, false, "cannot rotate the image: %s", fz_caught_message(ctx));
-        return -1;
-    }
-    out->owner = pix;
-    out->samples = pix->samples;
-    out->width = pix->w;
-    out->height = pix->h;
-    out->stride = (int)pix->stride;
-    out->dpi = src->dpi;
-    out->turned = src->turned;
-    return 0;
-}
-
-int gray_image_turn(doc_ctx *dc, const gray_image *src, int degrees, gray_image *out,
-                    dm_err *err)
-{
-    memset(out, 0, sizeof *out);
-    if (!src || !src->owner || degrees % 90 != 0) {
-        dm_err_set(err, true, "cannot turn an image by %d degrees", degrees);
-        return -1;
-    }
-    fz_context *ctx = dc->ctx;
-    fz_pixmap *volatile pix = NULL;
-    fz_var(pix);
-    fz_try(ctx)
-    {
-        pix = turn_gray(ctx, src->owner, degrees, false);
-    }
-    fz_catch(ctx)
-    {
-        dm_err_set(err, false, "cannot turn the image: %s", fz_caught_message(ctx));
-        return -1;
-    }
-    out->owner = pix;
-    out->samples = pix->samples;
-    out->width = pix->w;
-    out->height = pix->h;
-    out->stride = (int)pix->stride;
-    out->dpi = src->dpi;
-    out->turned = ((src->turned + degrees) % 360 + 360) % 360;
-    return 0;
+    return dc->ctx;
 }
 
 void gray_image_free(doc_ctx *dc, gray_image *img)

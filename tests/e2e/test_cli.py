@@ -17,7 +17,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_util as U  # noqa: E402
 
 SUMMARY_KEYS = {"indexed", "unchanged", "failed", "deleted", "skipped", "retried", "pages",
-                "pages_ocr", "files_per_hour", "elapsed_ms", "peak_rss", "stage_seconds"}
+                "pages_ocr", "pages_rotated", "pages_vertical", "pages_low_confidence",
+                "files_per_hour", "elapsed_ms", "peak_rss", "stage_seconds"}
 MIME = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg",
         ".tif": "image/tiff", ".bmp": "image/bmp", ".gif": "image/gif", ".txt": "text/plain"}
 MAX_CER = 0.05

@@ -1,0 +1,157 @@
+/* Geometry on gray rasters: turning by quarter turns (EXIF, turned scans),
+ * levelling a page askew, shrinking an image to the policy's DPI. MuPDF's
+ * draw device does the resampling, leptonica finds the skew. */
+#include "extract/gray_geometry.h"
+
+#include "base/common.h"
+
+#include <leptonica/allheaders.h>
+#include <string.h>
+
+void gray_image_hold(gray_image *img, fz_pixmap *pix, int dpi, int turned)
+{
+    img->owner = pix;
+    img->samples = pix->samples;
+    img->width = pix->w;
+    img->height = pix->h;
+    img->stride = (int)pix->stride;
+    img->dpi = dpi;
+    img->turned = turned;
+}
+
+/* The unit-square map that turns an image clockwise by degrees (a multiple
+ * of 90), after mirroring it left to right when `mirror`. Device space has
+ * y down and an image's unit square has its origin at the top left. */
+static fz_matrix turn_matrix(int degrees, bool mirror)
+{
+    static const fz_matrix turns[4] = {
+        {1, 0, 0, 1, 0, 0}, {0, 1, -1, 0, 1, 0}, {-1, 0, 0, -1, 1, 1}, {0, -1, 1, 0, 0, 1}};
+    fz_matrix m = turns[((degrees / 90) % 4 + 4) % 4];
+    return mirror ? fz_concat(fz_make_matrix(-1, 0, 0, 1, 1, 0), m) : m;
+}
+
+/* A w x h gray copy of `gray` drawn through the unit-square map m (see
+ * turn_matrix) by MuPDF's draw device, which filters as it shrinks: plain
+ * decimation would drop thin strokes. */
+fz_pixmap *gray_redraw(fz_context *ctx, fz_pixmap *gray, int w, int h, fz_matrix m)
+{
+    fz_image *volatile image = NULL;
+    fz_device *volatile dev = NULL;
+    fz_pixmap *volatile out = NULL;
+    fz_var(image);
+    fz_var(dev);
+    fz_var(out);
+    fz_try(ctx)
+    {
+        image = fz_new_image_from_pixmap(ctx, gray, NULL);
+        out = fz_new_pixmap(ctx, fz_device_gray(ctx), w < 1 ? 1 : w, h < 1 ? 1 : h, NULL, 0);
+        fz_clear_pixmap_with_value(ctx, out, 255);
+        dev = fz_new_draw_device(ctx, fz_identity, out);
+        fz_fill_image(ctx, dev, image, fz_concat(m, fz_scale((float)out->w, (float)out->h)),
+                      1.0f, fz_default_color_params);
+        fz_close_device(ctx, dev);
+    }
+    fz_always(ctx)
+    {
+        fz_drop_device(ctx, dev);
+        fz_drop_image(ctx, image);
+    }
+    fz_catch(ctx)
+    {
+        fz_drop_pixmap(ctx, out);
+        fz_rethrow(ctx);
+    }
+    return out;
+}
+
+/* A copy of `gray` turned clockwise by degrees (mirrored first when asked). */
+fz_pixmap *gray_turned(fz_context *ctx, fz_pixmap *gray, int degrees, bool mirror)
+{
+    bool sideways = (degrees / 90) % 2 != 0;
+    return gray_redraw(ctx, gray, sideways ? gray->h : gray->w, sideways ? gray->w : gray->h,
+                       turn_matrix(degrees, mirror));
+}
+
+void gray_image_skew(const gray_image *img, double *degrees, double *confidence)
+{
+    *degrees = 0;
+    *confidence = 0;
+    if (!img || !img->samples || img->width < 16 || img->height < 16)
+        return;
+    PIX *pix = pixCreate(img->width, img->height, 8);
+    if (!pix)
+        return;
+    l_uint32 *data = pixGetData(pix);
+    int wpl = pixGetWpl(pix);
+    for (int y = 0; y < img->height; y++) {
+        const unsigned char *row = img->samples + (size_t)y * img->stride;
+        l_uint32 *line = data + (size_t)y * wpl;
+        for (int x = 0; x < img->width; x++)
+            SET_DATA_BYTE(line, x, row[x]);
+    }
+    PIX *bin = pixConvertTo1(pix, 160);
+    l_float32 angle = 0, conf = 0;
+    if (bin && pixFindSkew(bin, &angle, &conf) == 0) {
+        /* leptonica's angle is the turn that levels the lines, clockwise
+         * positive in image coordinates. */
+        *degrees = angle;
+        *confidence = conf;
+    }
+    pixDestroy(&bin);
+    pixDestroy(&pix);
+}
+
+int gray_image_rotate(doc_ctx *dc, const gray_image *src, double degrees, gray_image *out,
+                      dm_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!src || !src->owner) {
+        dm_err_set(err, true, "no image to rotate");
+        return -1;
+    }
+    fz_context *ctx = doc_ctx_fz(dc);
+    fz_pixmap *in = src->owner;
+    float w = (float)in->w, h = (float)in->h;
+    /* In pixels: turn about the centre; gray_redraw then maps the unit
+     * square onto the page, so the turn is wrapped in that scale. */
+    fz_matrix m = fz_scale(w, h);
+    m = fz_concat(m, fz_translate(-w / 2, -h / 2));
+    m = fz_concat(m, fz_rotate((float)degrees));
+    m = fz_concat(m, fz_translate(w / 2, h / 2));
+    m = fz_concat(m, fz_scale(1 / w, 1 / h));
+    fz_pixmap *volatile pix = NULL;
+    fz_var(pix);
+    fz_try(ctx) pix = gray_redraw(ctx, in, in->w, in->h, m);
+    fz_catch(ctx)
+    {
+        dm_err_set(err, false, "cannot rotate the image: %s", fz_caught_message(ctx));
+        return -1;
+    }
+    gray_image_hold(out, pix, src->dpi, src->turned);
+    return 0;
+}
+
+int gray_image_turn(doc_ctx *dc, const gray_image *src, int degrees, gray_image *out,
+                    dm_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!src || !src->owner || degrees % 90 != 0) {
+        dm_err_set(err, true, "cannot turn an image by %d degrees", degrees);
+        return -1;
+    }
+    fz_context *ctx = doc_ctx_fz(dc);
+    fz_pixmap *volatile pix = NULL;
+    fz_var(pix);
+    fz_try(ctx)
+    {
+        pix = gray_turned(ctx, src->owner, degrees, false);
+    }
+    fz_catch(ctx)
+    {
+        dm_err_set(err, false, "cannot turn the image: %s", fz_caught_message(ctx));
+        return -1;
+    }
+    gray_image_hold(out, pix, src->dpi, ((src->turned + degrees) % 360 + 360) % 360);
+    return 0;
+}
+
