@@ -163,6 +163,18 @@ static int l_doc_page_text(lua_State *L)
     return 2;
 }
 
+/* Pushes an empty Image of dc for a C call to fill; if the call fails, its
+ * __gc finds nothing to free. */
+static limage *new_image(lua_State *L, doc_ctx *dc)
+{
+    limage *li = lua_newuserdata(L, sizeof *li);
+    memset(li, 0, sizeof *li);
+    li->dc = dc;
+    luaL_getmetatable(L, IMAGE_MT);
+    lua_setmetatable(L, -2);
+    return li;
+}
+
 static int l_doc_render(lua_State *L)
 {
     ldoc *ld = check_doc(L);
@@ -171,11 +183,7 @@ static int l_doc_render(lua_State *L)
     lua_Number max_pixels = luaL_optnumber(L, 4, 0);
     if (dpi < 1 || dpi > 2400)
         return luaL_error(L, "render: dpi %d out of range 1..2400", dpi);
-    limage *li = lua_newuserdata(L, sizeof *li);
-    memset(li, 0, sizeof *li);
-    li->dc = doc_get_ctx(ld->d);
-    luaL_getmetatable(L, IMAGE_MT);
-    lua_setmetatable(L, -2);
+    limage *li = new_image(L, doc_get_ctx(ld->d));
     dm_err err;
     if (doc_render_gray(ld->d, page, dpi, (int64_t)max_pixels, &li->img, &err) != 0)
         return bind_push_error(L, &err);
@@ -229,11 +237,7 @@ static int l_image_turn(lua_State *L)
     int degrees = (int)luaL_checkinteger(L, 2);
     if (degrees % 90 != 0)
         return luaL_error(L, "turn: %d is not a multiple of 90 degrees", degrees);
-    limage *li = lua_newuserdata(L, sizeof *li);
-    memset(li, 0, sizeof *li);
-    li->dc = src->dc;
-    luaL_getmetatable(L, IMAGE_MT);
-    lua_setmetatable(L, -2);
+    limage *li = new_image(L, src->dc);
     dm_err err;
     if (gray_image_turn(src->dc, &src->img, degrees, &li->img, &err) != 0)
         return bind_push_error(L, &err);
@@ -255,11 +259,7 @@ static int l_image_rotate(lua_State *L)
 {
     limage *src = check_image(L);
     double degrees = luaL_checknumber(L, 2);
-    limage *li = lua_newuserdata(L, sizeof *li);
-    memset(li, 0, sizeof *li);
-    li->dc = src->dc;
-    luaL_getmetatable(L, IMAGE_MT);
-    lua_setmetatable(L, -2);
+    limage *li = new_image(L, src->dc);
     dm_err err;
     if (gray_image_rotate(src->dc, &src->img, degrees, &li->img, &err) != 0)
         return bind_push_error(L, &err);
