@@ -313,6 +313,49 @@ static void cjk_gaps(TessBaseAPI *api, ocr_result *res)
     free(gaps);
 }
 
+static int visible_chars(const char *s)
+{
+    int n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        n += (*p & 0xC0) != 0x80 && *p > ' ';
+    return n;
+}
+
+/* Which way the page's blocks were read, and how well. A block laid out
+ * top to bottom and read well is a page turned a quarter clockwise that
+ * Tesseract turned back by itself; read badly, it is vertical Japanese or
+ * a page turned the other way: the second look tells those apart. */
+static void block_layout(TessBaseAPI *api, ocr_result *res)
+{
+    TessResultIterator *it = TessBaseAPIGetIterator(api);
+    if (!it)
+        return;
+    TessPageIterator *pit = TessResultIteratorGetPageIterator(it);
+    double conf_sum[2] = {0, 0};
+    int chars[2] = {0, 0};
+    do {
+        char *text = TessResultIteratorGetUTF8Text(it, RIL_BLOCK);
+        int n = text ? visible_chars(text) : 0;
+        if (text)
+            TessDeleteText(text);
+        if (n == 0)
+            continue;
+        TessOrientation orientation;
+        TessWritingDirection direction;
+        TessTextlineOrder order;
+        float deskew;
+        TessPageIteratorOrientation(pit, &orientation, &direction, &order, &deskew);
+        int ttb = direction == WRITING_DIRECTION_TOP_TO_BOTTOM;
+        chars[ttb] += n;
+        conf_sum[ttb] += (double)n * TessResultIteratorConfidence(it, RIL_BLOCK);
+    } while (TessPageIteratorNext(pit, RIL_BLOCK));
+    TessResultIteratorDelete(it);
+    res->ltr_chars = chars[0];
+    res->ttb_chars = chars[1];
+    res->ltr_confidence = chars[0] ? (int)(conf_sum[0] / chars[0] + 0.5) : 0;
+    res->ttb_confidence = chars[1] ? (int)(conf_sum[1] / chars[1] + 0.5) : 0;
+}
+
 int ocr_recognize(ocr_engine *eng, const char *langs, const gray_image *img,
                   const ocr_options *opt, sbuf *out, ocr_result *res, dm_err *err)
 {
@@ -371,6 +414,7 @@ int ocr_recognize(ocr_engine *eng, const char *langs, const gray_image *img,
     res->mean_confidence = TessBaseAPIMeanTextConf(api);
     line_heights(api, res);
     cjk_gaps(api, res);
+    block_layout(api, res);
     TessBaseAPIClear(api);
     if (opt && opt->transient)
         drop_slot(slot);

@@ -27,6 +27,12 @@ typedef struct ocr_result {
     double cjk_gap;       /* median gap between consecutive ones on a line, in
                              character heights: ~0.1-0.25 for horizontal text,
                              ~0.9 for vertical text read across its columns */
+    /* The page's layout as Tesseract saw it, by text block: characters
+     * read (not counting spaces) and their mean confidence, in blocks
+     * whose lines run top to bottom (a page turned a quarter, or
+     * vertical Japanese) and in the others. */
+    int ttb_chars, ttb_confidence;
+    int ltr_chars, ltr_confidence;
     int64_t elapsed_ms;
 } ocr_result;
 

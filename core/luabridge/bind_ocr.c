@@ -1,5 +1,6 @@
 /* ocr(image, langs, {psm=, skip_inverted=, transient=}) -> text (NFKC), {confidence=, lines=,
- *     line_height_px=, cjk_symbols=, cjk_gap=, ms=}
+ *     line_height_px=, cjk_symbols=, cjk_gap=, ttb_chars=, ttb_confidence=, ltr_chars=,
+ *     ltr_confidence=, ms=}
  *                                            | nil, err, permanent
  * ocr_orientation(image) -> {degrees=, confidence=, script=, script_confidence=, ms=}
  *                         | nil, err
@@ -45,15 +46,18 @@ static int l_ocr(lua_State *L)
     sbuf_free(&raw);
     lua_pushlstring(L, norm.data, norm.len);
     sbuf_free(&norm);
-    lua_createtable(L, 0, 4);
-    lua_pushinteger(L, res.mean_confidence);
-    lua_setfield(L, -2, "confidence");
-    lua_pushinteger(L, res.lines);
-    lua_setfield(L, -2, "lines");
-    lua_pushinteger(L, res.line_height_px);
-    lua_setfield(L, -2, "line_height_px");
-    lua_pushinteger(L, res.cjk_symbols);
-    lua_setfield(L, -2, "cjk_symbols");
+    lua_createtable(L, 0, 11);
+    const struct {
+        const char *name;
+        int value;
+    } counts[] = {{"confidence", res.mean_confidence}, {"lines", res.lines},
+                  {"line_height_px", res.line_height_px}, {"cjk_symbols", res.cjk_symbols},
+                  {"ttb_chars", res.ttb_chars},           {"ttb_confidence", res.ttb_confidence},
+                  {"ltr_chars", res.ltr_chars},           {"ltr_confidence", res.ltr_confidence}};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        lua_pushinteger(L, counts[i].value);
+        lua_setfield(L, -2, counts[i].name);
+    }
     lua_pushnumber(L, res.cjk_gap);
     lua_setfield(L, -2, "cjk_gap");
     lua_pushnumber(L, (lua_Number)res.elapsed_ms);

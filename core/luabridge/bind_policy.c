@@ -4,6 +4,9 @@
  * policy_needs_ocr(page_info) -> boolean
  * policy_dpi(page_info) -> integer 72..600
  * policy_languages(doc_info) -> installed language set
+ * policy_retry(page, first) -> step, degrees: a page's next second-look step
+ *     ("accept" | "orientation" | "rotate" | "vertical" | "mixed" | "deskew")
+ * layout_turn(first) -> 270 when Tesseract read the page turned back by itself, else 0
  * settings() -> the validated settings of this state's policy
  * policy_load(path|nil) -> true | nil, err   (states without a policy yet)
  * policy_check(path) -> true | nil, err      (in a throwaway state)
@@ -50,6 +53,28 @@ static int l_languages(lua_State *L)
     char langs[64];
     policy_languages(L, need_policy(L), 1, langs);
     lua_pushstring(L, langs);
+    return 1;
+}
+
+static int l_retry(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    look_step s = policy_retry(L, need_policy(L), 1, 2);
+    lua_pushstring(L, look_action_names[s.action]);
+    lua_pushnumber(L, s.degrees);
+    return 2;
+}
+
+static int l_layout_turn(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_newtable(L);
+    look_page pg;
+    policy_look_page(L, -1, 1, &pg);
+    lua_pop(L, 1);
+    look_limits lim = policy_look_limits(need_policy(L));
+    lua_pushinteger(L, second_look_layout_turn(&pg, &lim));
     return 1;
 }
 
@@ -133,6 +158,7 @@ void bind_policy_register(lua_State *L, int module)
 {
     static const luaL_Reg fns[] = {
         {"policy_route", l_route},         {"policy_needs_ocr", l_needs_ocr},
+        {"policy_retry", l_retry},         {"layout_turn", l_layout_turn},
         {"policy_dpi", l_dpi},             {"policy_languages", l_languages},
         {"settings", l_settings},          {"policy_load", l_policy_load},
         {"policy_check", l_policy_check},  {"policy_schema", l_policy_schema},

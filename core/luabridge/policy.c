@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const policy_hook_names[HOOK_COUNT] = {"route", "needs_ocr", "dpi", "languages",
-                                                    "self_test"};
+const char *const policy_hook_names[HOOK_COUNT] = {"route",     "needs_ocr", "dpi",
+                                                    "languages", "retry",     "self_test"};
 
 static int find_hook(const char *name)
 {
@@ -270,23 +270,31 @@ void policy_unload(lua_State *L, policy *p)
     }
 }
 
-/* Calls hook with the table at arg under the policy's time budget; leaves
- * one result on the stack and returns true, or logs, counts and returns
- * false (nothing pushed). */
-static bool call_hook(lua_State *L, policy *p, policy_hook h, int arg)
+/* Calls hook with the value at arg (and at arg2 unless 0) under the
+ * policy's time budget; leaves one result on the stack and returns true, or
+ * logs, counts and returns false (nothing pushed). */
+static bool call_hook2(lua_State *L, policy *p, policy_hook h, int arg, int arg2)
 {
     if (p->hook_ref[h] == LUA_NOREF)
         return false;
     arg = arg < 0 ? lua_gettop(L) + arg + 1 : arg;
+    arg2 = arg2 < 0 ? lua_gettop(L) + arg2 + 1 : arg2;
     lua_rawgeti(L, LUA_REGISTRYINDEX, p->hook_ref[h]);
     lua_pushvalue(L, arg);
+    if (arg2)
+        lua_pushvalue(L, arg2);
     dm_err err;
-    if (lstate_pcall_bounded(L, 1, 1, p->s.hook_budget_ms, NULL, &err) != 0) {
+    if (lstate_pcall_bounded(L, arg2 ? 2 : 1, 1, p->s.hook_budget_ms, NULL, &err) != 0) {
         p->hook_errors++;
         log_warn("policy hook %s failed, using the default: %s", policy_hook_names[h], err.msg);
         return false;
     }
     return true;
+}
+
+static bool call_hook(lua_State *L, policy *p, policy_hook h, int arg)
+{
+    return call_hook2(L, p, h, arg, 0);
 }
 
 static void fallback(policy *p, policy_hook h, const char *why)
@@ -394,4 +402,112 @@ void policy_languages(lua_State *L, policy *p, int arg, char out[64])
     else if (!lua_isnil(L, -1))
         fallback(p, HOOK_LANGUAGES, "a non-string");
     lua_pop(L, 1);
+}
+
+static bool table_bool(lua_State *L, int idx, const char *key)
+{
+    lua_getfield(L, idx, key);
+    bool v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+void policy_look_page(lua_State *L, int page, int first, look_page *out)
+{
+    page = page < 0 ? lua_gettop(L) + page + 1 : page;
+    first = first < 0 ? lua_gettop(L) + first + 1 : first;
+    memset(out, 0, sizeof *out);
+    out->confidence = (int)table_number(L, first, "confidence");
+    out->chars = (int)table_number(L, first, "chars");
+    out->cjk_symbols = (int)table_number(L, first, "cjk_symbols");
+    out->cjk_gap = table_number(L, first, "cjk_gap");
+    out->ttb_chars = (int)table_number(L, first, "ttb_chars");
+    out->ttb_confidence = (int)table_number(L, first, "ttb_confidence");
+    out->ltr_chars = (int)table_number(L, first, "ltr_chars");
+    out->ltr_confidence = (int)table_number(L, first, "ltr_confidence");
+    out->best_confidence = (int)table_number(L, page, "confidence");
+    out->vertical_model = table_bool(L, page, "vertical_model");
+    lua_getfield(L, page, "tried");
+    if (lua_istable(L, -1))
+        for (int a = 0; a < LOOK_COUNT; a++)
+            if (table_bool(L, -1, look_action_names[a]))
+                out->tried |= 1u << a;
+    lua_pop(L, 1);
+    lua_getfield(L, page, "osd");
+    if (lua_istable(L, -1)) {
+        out->osd_found = true;
+        out->osd_degrees = (int)table_number(L, -1, "degrees");
+        out->osd_confidence = table_number(L, -1, "confidence");
+        lua_getfield(L, -1, "script");
+        const char *script = lua_tostring(L, -1);
+        /* What Tesseract's script detection calls Japanese text. */
+        static const char *const japanese[] = {"Japanese", "Han", "Hiragana", "Katakana"};
+        for (size_t i = 0; script && i < sizeof japanese / sizeof japanese[0]; i++)
+            out->osd_japanese |= strcmp(script, japanese[i]) == 0;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+look_limits policy_look_limits(const policy *p)
+{
+    return (look_limits){.check_below = p->s.orientation_check_below,
+                         .min_osd_confidence = p->s.orientation_min_confidence,
+                         .min_cjk_gap = p->s.vertical_min_cjk_gap};
+}
+
+/* A hook's answer as a step: "accept", "orientation", "vertical", "mixed",
+ * {rotate = N} or {deskew = D}. */
+static bool step_of(lua_State *L, int idx, look_step *out)
+{
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        const char *v = lua_tostring(L, idx);
+        for (int a = 0; a < LOOK_COUNT; a++)
+            if (a != LOOK_ROTATE && a != LOOK_DESKEW && strcmp(v, look_action_names[a]) == 0) {
+                *out = (look_step){.action = (look_action)a};
+                return true;
+            }
+        return false;
+    }
+    if (!lua_istable(L, idx))
+        return false;
+    static const look_action with_angle[] = {LOOK_ROTATE, LOOK_DESKEW};
+    int found = 0;
+    for (size_t i = 0; i < sizeof with_angle / sizeof with_angle[0]; i++) {
+        lua_getfield(L, idx, look_action_names[with_angle[i]]);
+        if (lua_type(L, -1) == LUA_TNUMBER) {
+            *out = (look_step){.action = with_angle[i], .degrees = lua_tonumber(L, -1)};
+            found++;
+        }
+        lua_pop(L, 1);
+    }
+    return found == 1;
+}
+
+look_step policy_retry(lua_State *L, policy *p, int page, int first)
+{
+    page = page < 0 ? lua_gettop(L) + page + 1 : page;
+    first = first < 0 ? lua_gettop(L) + first + 1 : first;
+    look_page pg;
+    policy_look_page(L, page, first, &pg);
+    look_limits lim = policy_look_limits(p);
+    look_step dflt = second_look_next(&pg, &lim);
+    /* The cap holds for a hook too: a page is never read without end. */
+    if (__builtin_popcount(pg.tried) >= LOOK_MAX_STEPS)
+        return (look_step){.action = LOOK_ACCEPT};
+    if (!call_hook2(L, p, HOOK_RETRY, page, first))
+        return dflt;
+    look_step s = dflt;
+    const char *why = "something other than a step (\"accept\", \"orientation\", \"vertical\", "
+                      "\"mixed\", {rotate = N}, {deskew = D})";
+    if (lua_isnil(L, -1)) {
+        /* nil: the built-in step. */
+    } else if (step_of(L, -1, &s) && second_look_valid(&pg, s, &why)) {
+        /* taken as it is */
+    } else {
+        s = dflt;
+        fallback(p, HOOK_RETRY, why);
+    }
+    lua_pop(L, 1);
+    return s;
 }

@@ -11,6 +11,7 @@
 #define DOCMILL_POLICY_H
 
 #include "base/common.h"
+#include "extract/second_look.h"
 #include "settings/settings.h"
 
 #include <lua.h>
@@ -20,6 +21,7 @@ typedef enum {
     HOOK_NEEDS_OCR,
     HOOK_DPI,
     HOOK_LANGUAGES,
+    HOOK_RETRY,
     HOOK_SELF_TEST,
     HOOK_COUNT
 } policy_hook;
@@ -56,5 +58,15 @@ const char *policy_route(lua_State *L, policy *p, int arg);
 bool policy_needs_ocr(lua_State *L, policy *p, int arg);
 int policy_dpi(lua_State *L, policy *p, int arg);
 void policy_languages(lua_State *L, policy *p, int arg, char out[64]);
+/* The next step of a page's second look (extract/second_look.h): the
+ * retry hook's answer, checked, or the built-in one. page (stack index) is
+ * {confidence (the best reading's), tried = {action = true}, osd =
+ * {degrees, confidence, script} | nil, vertical_model}, first is the first
+ * reading's figures {confidence, chars, cjk_symbols, cjk_gap, ttb_chars,
+ * ttb_confidence, ltr_chars, ltr_confidence}. */
+look_step policy_retry(lua_State *L, policy *p, int page, int first);
+/* Reads those two tables into the decision's plain form. */
+void policy_look_page(lua_State *L, int page, int first, look_page *out);
+look_limits policy_look_limits(const policy *p);
 
 #endif

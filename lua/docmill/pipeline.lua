@@ -30,14 +30,9 @@ local function lap(stages, name, t0)
   return now
 end
 
-local ORIENTATION_MIN_CHARS = 50
 -- Beyond this a page is not askew but turned, or a picture; below this
 -- confidence (leptonica's) the lines found are too few to level by.
 local DESKEW_MAX_DEGREES, DESKEW_MIN_CONFIDENCE = 10, 2
--- Vertical text is judged from at least this many Japanese characters.
-local VERTICAL_MIN_CJK = 30
--- What Tesseract's script detection calls Japanese text.
-local JAPANESE_SCRIPTS = { Japanese = true, Han = true, Hiragana = true, Katakana = true }
 
 local vertical_installed = nil
 local function vertical_model()
@@ -47,69 +42,92 @@ local function vertical_model()
   return vertical_installed
 end
 
--- The page read as vertical Japanese (縦書き): the vertical model, the page
--- one vertical block. nil when off, not Japanese, or not installed.
-local function vertical_read(img, res, langs, ocr_opts, s)
-  if s.vertical_min_cjk_gap <= 0 or not langs:find("jpn", 1, true) or not vertical_model() then
+-- The figures of a reading that a second look decides by (and a policy's
+-- retry hook sees), with the text's length.
+local function figures(text, res)
+  return { confidence = res.confidence, chars = #text, lines = res.lines,
+    cjk_symbols = res.cjk_symbols, cjk_gap = res.cjk_gap, ttb_chars = res.ttb_chars,
+    ttb_confidence = res.ttb_confidence, ltr_chars = res.ltr_chars,
+    ltr_confidence = res.ltr_confidence }
+end
+
+-- One step of a second look: a new reading of img, or nil. Models needed
+-- for the odd page only (jpn_vert) are loaded for it and dropped after it
+-- (transient): each worker would otherwise keep them in memory.
+local function take_step(step, degrees, img, langs, ocr_opts, look)
+  if step == "orientation" then
+    look.osd = core.ocr_orientation(img)
+    local o = look.osd
+    core.log("debug", string.format("second look: OSD %s", o and string.format("%d (%.1f, %s)",
+      o.degrees, o.confidence, o.script) or "none"))
+    return nil
+  elseif step == "rotate" then
+    local turned = img:turn(degrees)
+    if not turned then return nil end
+    local t, r = core.ocr(turned, langs, ocr_opts)
+    if t then r.rotate = turned:turned() end
+    turned:free()
+    return t, r
+  elseif step == "deskew" then
+    local level = img:rotate(degrees)
+    if not level then return nil end
+    local t, r = core.ocr(level, langs, ocr_opts)
+    if t then r.deskew = degrees end
+    level:free()
+    return t, r
+  elseif not (vertical_model() and langs:find("jpn", 1, true)) then
     return nil
   end
-  -- transient: the model is loaded for this page only (~0.2 s), as few
-  -- pages need it and each worker would otherwise keep it in memory.
-  local vtext, vres = core.ocr(img, "jpn_vert", { psm = 5, skip_inverted = ocr_opts.skip_inverted,
-    transient = true })
-  core.log("debug", string.format("vertical look: %d Japanese characters %.2f apart, "
-    .. "confidence %d -> %s", res.cjk_symbols, res.cjk_gap, res.confidence,
-    vtext and tostring(vres.confidence) or tostring(vres)))
-  if not vtext then return nil end
-  vres.vertical, vres.rotate = true, res.rotate
-  return vtext, vres
+  local t, r
+  if step == "vertical" then
+    -- The page as one block of columns, top to bottom, right to left.
+    t, r = core.ocr(img, "jpn_vert", { psm = 5, skip_inverted = ocr_opts.skip_inverted,
+      transient = true })
+  else
+    -- "mixed": the vertical model beside the set's, the layout automatic:
+    -- Tesseract reads each block with whichever model reads it best.
+    t, r = core.ocr(img, langs .. "+jpn_vert", { psm = 3, skip_inverted = ocr_opts.skip_inverted,
+      transient = true })
+  end
+  if t then r.vertical = true end
+  return t, r
 end
 
 -- A second look at a page the first reading may have got wrong, in
--- policies/README.md's "Orientation and vertical text":
--- * read below orientation_check_below (upright horizontal pages read at
---   90-95 and pay nothing), with text enough to judge by: Tesseract's
---   orientation detection (~0.5 s), and when it finds the page turned
---   (upside down, sideways), a reading turned back; still low and in
---   Japanese script, a reading as vertical Japanese (which automatic
---   segmentation reads at ~20);
--- * read well, but as rows of Japanese characters a column apart
---   (res.cjk_gap >= vertical_min_cjk_gap, in character heights: ~0.9
---   against 0.1-0.25 for horizontal text): a reading as vertical Japanese.
--- The reading with the highest confidence is kept; res.rotate is the
--- clockwise turn behind it (EXIF included), res.vertical says which model.
-local function second_look(img, text, res, langs, ocr_opts, s)
+-- policies/README.md's "Orientation and vertical text". Step by step, the
+-- policy's retry hook (or the built-in decision, core/extract/second_look.c)
+-- chooses what to try from the first reading's figures and what the steps
+-- so far found: Tesseract's orientation detection, a reading turned back,
+-- one as vertical Japanese, one with the vertical model beside the
+-- horizontal ones (a page mixing both), one levelled. Upright horizontal
+-- pages read at 90-95 and are accepted at once, paying nothing. The
+-- reading with the highest confidence is kept; res.rotate is the clockwise
+-- turn behind it (EXIF included), res.vertical says the vertical model
+-- read it.
+local function second_look(img, text, res, langs, ocr_opts, info)
   res.rotate = img:turned()
+  local first = figures(text, res)
+  local look = { page = info.page, dpi = img:dpi(), width_px = img:width(),
+    height_px = img:height(), languages = langs, deskew = res.deskew, rotate = res.rotate,
+    confidence = res.confidence, tried = {}, vertical_model = vertical_model() }
   local best_text, best = text, res
-  local function consider(t, r)
-    if t and r.confidence > best.confidence then best_text, best = t, r end
+  while true do
+    local step, degrees = core.policy_retry(look, first)
+    if step == "accept" then break end
+    look.tried[step] = true
+    local t, r = take_step(step, degrees, img, langs, ocr_opts, look)
+    if t then
+      r.rotate = r.rotate or res.rotate
+      core.log("debug", string.format("second look: %s %s -> confidence %d (was %d)", step,
+        degrees ~= 0 and tostring(degrees) or "", r.confidence, best.confidence))
+      if r.confidence > best.confidence then best_text, best = t, r end
+      look.confidence = best.confidence
+    end
   end
-  local low = s.orientation_check_below > 0 and res.confidence < s.orientation_check_below
-    and #text >= ORIENTATION_MIN_CHARS
-  if not low then
-    if s.vertical_min_cjk_gap > 0 and res.cjk_symbols >= VERTICAL_MIN_CJK
-        and res.cjk_gap >= s.vertical_min_cjk_gap then
-      consider(vertical_read(img, res, langs, ocr_opts, s))
-    end
-  else
-    local o = core.ocr_orientation(img)
-    core.log("debug", string.format("second look: confidence %d, %d lines, %d chars: OSD %s",
-      res.confidence, res.lines or 0, #text, o and string.format("%d (%.1f, %s)", o.degrees,
-      o.confidence, o.script) or "none"))
-    if o and o.degrees ~= 0 and o.confidence >= s.orientation_min_confidence then
-      local turned = img:turn((360 - o.degrees) % 360)
-      if turned then
-        local t2, r2 = core.ocr(turned, langs, ocr_opts)
-        if t2 then r2.rotate = turned:turned() end
-        turned:free()
-        consider(t2, r2)
-      end
-    end
-    -- Only where OSD saw Japanese script: on a dense page of Latin text
-    -- the vertical model takes many seconds to read nothing.
-    if best.confidence < s.orientation_check_below and o and JAPANESE_SCRIPTS[o.script] then
-      consider(vertical_read(img, res, langs, ocr_opts, s))
-    end
+  if best == res and core.layout_turn(first) ~= 0 then
+    -- Tesseract laid the lines out top to bottom and read them well: the
+    -- page was turned a quarter clockwise and it turned it back itself.
+    best.rotate = (res.rotate + core.layout_turn(first)) % 360
   end
   return best_text, best
 end
@@ -144,8 +162,9 @@ local function ocr_page(d, i, info, langs, opts, s, stages, adapted)
   local ocr_opts = { psm = s.ocr_psm, skip_inverted = s.ocr_skip_inverted }
   local text, res = core.ocr(img, langs, ocr_opts)
   if text then
-    text, res = second_look(img, text, res, langs, ocr_opts, s)
     res.deskew = deskew
+    text, res = second_look(img, text, res, langs, ocr_opts, info)
+    res.deskew = res.deskew or deskew
   end
   lap(stages, "ocr", t0)
   img:free()

@@ -148,7 +148,7 @@ T.test("the schema documents every setting with its default", function()
     T.eq(s[spec.name], defaults[spec.name], spec.name .. " default")
     T.ok(#spec.doc > 0, spec.name .. " is documented")
   end
-  T.eq(#hooks, 5)
+  T.eq(#hooks, 6)
 end)
 
 T.test("a finished document goes to index_submit with its job", function()
@@ -321,7 +321,9 @@ local function second_look_case(first, osd, readings)
       calls.ocr[k] = { langs = langs, psm = o.psm, transient = o.transient, turned = img:turned() }
       local r = k == 1 and first or readings[k - 1]
       return r.text or LONG, { confidence = r.confidence, lines = 30, line_height_px = 20,
-        cjk_symbols = r.cjk_symbols or 0, cjk_gap = r.cjk_gap or 0, ms = 1 }
+        cjk_symbols = r.cjk_symbols or 0, cjk_gap = r.cjk_gap or 0, ttb_chars = r.ttb_chars or 0,
+        ttb_confidence = r.ttb_confidence or 0, ltr_chars = r.ltr_chars or #(r.text or LONG),
+        ltr_confidence = r.ltr_confidence or r.confidence, ms = 1 }
     end,
     ocr_orientation = function()
       calls.osd = calls.osd + 1
@@ -405,6 +407,85 @@ T.test("second look: rows of Japanese characters a column apart are read as vert
   local worse = second_look_case({ confidence = 83, cjk_symbols = 600, cjk_gap = 0.9 }, nil,
     { { confidence = 40 } })
   T.eq(worse.pages[1].vertical, nil)
+end)
+
+T.test("second look: rows read well beside columns read badly get the vertical model too", function()
+  local doc, calls = second_look_case({ confidence = 43, cjk_symbols = 40, ltr_chars = 90,
+    ltr_confidence = 92, ttb_chars = 260, ttb_confidence = 4 }, nil, { { confidence = 91 } })
+  T.eq(calls.osd, 0)   -- its rows prove the page upright
+  T.eq(#calls.ocr, 2)
+  T.eq(calls.ocr[2].langs, "jpn+eng+jpn_vert")
+  T.eq(calls.ocr[2].psm, 3)
+  T.eq(calls.ocr[2].transient, true)
+  T.eq(doc.pages[1].vertical, true)
+  T.eq(doc.pages[1].confidence, 91)
+end)
+
+T.test("second look: a page read well in top-to-bottom blocks was turned by Tesseract", function()
+  local doc, calls = second_look_case({ confidence = 94, ltr_chars = 0, ttb_chars = 300,
+    ttb_confidence = 94 }, nil, {})
+  T.eq(#calls.ocr, 1)
+  T.eq(calls.osd, 0)
+  T.eq(doc.pages[1].rotate, 270)
+end)
+
+-- A policy with a retry hook, loaded into this state for fn.
+local function with_policy(source, fn)
+  local file = os.tmpname()
+  local out = assert(io.open(file, "w"))
+  out:write(source)
+  out:close()
+  assert(core.policy_load(file))
+  os.remove(file)
+  local ok, err = pcall(fn)
+  assert(core.policy_load())   -- the built-in default again
+  if not ok then error(err, 0) end
+end
+
+T.test("retry hook: it sees the first reading and decides the steps", function()
+  with_policy([[
+    local P = {}
+    function P.retry(page, first)
+      -- Scans from this feeder always arrive upside down: no detection.
+      if not page.tried.rotate and first.confidence < 80 then return { rotate = 180 } end
+      return "accept"
+    end
+    return P]], function()
+    local doc, calls = second_look_case({ confidence = 30 }, nil, { { confidence = 90 } })
+    T.eq(calls.osd, 0)
+    T.eq(#calls.ocr, 2)
+    T.eq(calls.ocr[2].turned, 180)
+    T.eq(doc.pages[1].rotate, 180)
+    -- accepted at once on an upright page: no vertical reading in spite of its gap
+    local _, upright = second_look_case({ confidence = 92, cjk_symbols = 600, cjk_gap = 0.9 },
+      nil, {})
+    T.eq(#upright.ocr, 1)
+  end)
+end)
+
+T.test("retry hook: nil means the built-in step, nonsense falls back to it, steps are capped",
+  function()
+  with_policy([[
+    local P = {}
+    function P.retry(page, first)
+      if first.confidence == 30 then return nil end
+      if first.confidence == 31 then return { rotate = 45 } end
+      return "vertical"   -- again and again: refused once taken
+    end
+    return P]], function()
+    local osd = { degrees = 180, confidence = 20, script = "Latin", ms = 1 }
+    local _, builtin = second_look_case({ confidence = 30 }, osd, { { confidence = 90 } })
+    T.eq(builtin.osd, 1)
+    T.eq(builtin.ocr[2].turned, 180)
+    local _, nonsense = second_look_case({ confidence = 31 }, osd, { { confidence = 90 } })
+    T.eq(nonsense.osd, 1)   -- {rotate = 45}: the built-in step instead
+    T.eq(nonsense.ocr[2].turned, 180)
+    local doc, again = second_look_case({ confidence = 92 }, nil,
+      { { confidence = 50 }, { confidence = 50 } })
+    T.eq(#again.ocr, 2)     -- one vertical reading, not a loop
+    T.eq(again.ocr[2].langs, "jpn_vert")
+    T.eq(doc.pages[1].vertical, nil)
+  end)
 end)
 
 return T.run()

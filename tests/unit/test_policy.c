@@ -280,6 +280,85 @@ static void test_hooks_are_validated(void)
     policy_unload(L, &p);
 }
 
+/* Pushes a first reading's figures and a page's progress for policy_retry. */
+static void push_look(int confidence, const char *tried)
+{
+    lua_newtable(L);   /* page */
+    lua_pushinteger(L, confidence);
+    lua_setfield(L, -2, "confidence");
+    lua_newtable(L);
+    if (tried) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, tried);
+    }
+    lua_setfield(L, -2, "tried");
+    lua_newtable(L);   /* first */
+    lua_pushinteger(L, confidence);
+    lua_setfield(L, -2, "confidence");
+    lua_pushinteger(L, 400);
+    lua_setfield(L, -2, "chars");
+}
+
+static void test_retry_hook_is_validated(void)
+{
+    policy p;
+    dm_err err;
+    /* Without a hook: the built-in step (a page read at 30: detect). */
+    CHECK_INT(policy_load(L, NULL, &p, &err), 0);
+    push_look(30, NULL);
+    look_step s = policy_retry(L, &p, 1, 2);
+    CHECK_STR(look_action_names[s.action], "orientation");
+    lua_settop(L, 0);
+    policy_unload(L, &p);
+
+    int rc = load("return { retry = function(page, first)\n"
+                  "  if first.confidence == 10 then return { rotate = 90 } end\n"
+                  "  if first.confidence == 11 then return { deskew = 2.5 } end\n"
+                  "  if first.confidence == 12 then return { rotate = 45 } end\n"
+                  "  if first.confidence == 13 then return 'sideways' end\n"
+                  "  if first.confidence == 14 then error('boom') end\n"
+                  "  if first.confidence == 15 then return nil end\n"
+                  "  return 'mixed' end }\n",
+                  &p, &err);
+    CHECK_INT(rc, 0);
+    if (rc != 0)
+        return;
+    push_look(10, NULL);
+    s = policy_retry(L, &p, 1, 2);
+    CHECK_INT(s.action, LOOK_ROTATE);
+    CHECK_INT(s.degrees, 90);
+    lua_settop(L, 0);
+    push_look(11, NULL);
+    s = policy_retry(L, &p, 1, 2);
+    CHECK_INT(s.action, LOOK_DESKEW);
+    CHECK(s.degrees == 2.5);
+    lua_settop(L, 0);
+    int64_t fallbacks = p.hook_fallbacks, errors = p.hook_errors;
+    push_look(12, NULL);   /* not a quarter turn */
+    CHECK_INT(policy_retry(L, &p, 1, 2).action, LOOK_ORIENTATION);
+    lua_settop(L, 0);
+    push_look(13, NULL);   /* not a step */
+    CHECK_INT(policy_retry(L, &p, 1, 2).action, LOOK_ORIENTATION);
+    lua_settop(L, 0);
+    push_look(16, "mixed");   /* a step already taken */
+    CHECK_INT(policy_retry(L, &p, 1, 2).action, LOOK_ORIENTATION);
+    lua_settop(L, 0);
+    CHECK_INT(p.hook_fallbacks, fallbacks + 3);
+    push_look(14, NULL);   /* raised */
+    CHECK_INT(policy_retry(L, &p, 1, 2).action, LOOK_ORIENTATION);
+    CHECK_INT(p.hook_errors, errors + 1);
+    lua_settop(L, 0);
+    push_look(15, NULL);   /* nil: the built-in step, no fallback counted */
+    CHECK_INT(policy_retry(L, &p, 1, 2).action, LOOK_ORIENTATION);
+    CHECK_INT(p.hook_fallbacks, fallbacks + 3);
+    lua_settop(L, 0);
+    push_look(16, NULL);
+    CHECK_INT(policy_retry(L, &p, 1, 2).action, LOOK_MIXED);
+    lua_settop(L, 0);
+    CHECK_INT(lua_gettop(L), 0);
+    policy_unload(L, &p);
+}
+
 int main(void)
 {
     dm_err err;
@@ -293,6 +372,7 @@ int main(void)
         {"needs_ocr default from text_min_chars and max_bad_char_ratio", test_needs_ocr_default_without_hook},
         {"typos, bad types, ranges, syntax and globals fail with precise messages", test_errors_are_precise},
         {"hook results are validated: clamped, or the default with a count", test_hooks_are_validated},
+        {"the retry hook's steps are checked; nil, nonsense or an error: the built-in step", test_retry_hook_is_validated},
         {"an endless policy file is stopped at load, even inside pcall", test_endless_policy_is_stopped},
         {"every hook call is bounded by hook_budget_ms; over it, the default", test_hooks_are_bounded},
         {"value errors name the file and line of the key", test_value_errors_name_their_line},
