@@ -38,7 +38,8 @@ const setting_spec settings_schema[] = {
      .doc = "skip Tesseract's inverted-text pass (faster)"},
     {"orientation_check_below", SETTING_INT, 0, 100, S(orientation_check_below), .dflt = 70,
      .doc = "a page read with a lower mean word confidence gets Tesseract's orientation "
-            "detection and, when it is turned, a second reading turned back; 0 = never"},
+            "detection and, when it is turned, a second reading turned back (the retry "
+            "hook may decide instead); 0 = never"},
     {"orientation_min_confidence", SETTING_NUM, 0, 100, S(orientation_min_confidence),
      .dflt = 1.5, .doc = "the least OSD confidence in a turn for the second reading"},
     {"deskew_min_degrees", SETTING_NUM, 0, 10, S(deskew_min_degrees), .dflt = 2,
@@ -47,7 +48,8 @@ const setting_spec settings_schema[] = {
     {"vertical_min_cjk_gap", SETTING_NUM, 0, 10, S(vertical_min_cjk_gap), .dflt = 0.5,
      .doc = "a page whose Japanese characters sit this many character heights apart "
             "(median) on a line is vertical text read across its columns: it is read "
-            "again with jpn_vert; 0 = never"},
+            "again with jpn_vert (as are low pages OSD calls Japanese, and pages of rows "
+            "beside unreadable columns, with jpn_vert added); 0 = never"},
     {"low_confidence_below", SETTING_INT, 0, 100, S(low_confidence_below), .dflt = 50,
      .doc = "a page still read with a lower mean word confidence is indexed with a "
             "low_confidence note; 0 = never"},

@@ -446,8 +446,9 @@ T.test("retry hook: it sees the first reading and decides the steps", function()
   with_policy([[
     local P = {}
     function P.retry(page, first)
-      -- Scans from this feeder always arrive upside down: no detection.
-      if not page.tried.rotate and first.confidence < 80 then return { rotate = 180 } end
+      if first.confidence < 70 and not page.tried.rotate then
+        return { rotate = 180 }   -- no detection: this feeder is known
+      end
       return "accept"
     end
     return P]], function()
