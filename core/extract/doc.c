@@ -622,6 +622,13 @@ static int render_image_page(doc *d, int page, int dpi, int64_t max_pixels, gray
     {
         if (strcmp(d->mime, "image/tiff") == 0) {
             pix = fz_load_tiff_subimage(ctx, d->buf->data, d->buf->len, page - 1);
+            image_xres = pix->xres;
+            /* Its Orientation tag in MuPDF's numbering (EXIF 6, "turn
+             * clockwise to show", is MuPDF's 4, "turn 270 counter-clockwise"). */
+            static const int exif_to_fz[9] = {0, 1, 5, 3, 7, 6, 4, 8, 2};
+            int orientation = exif_to_fz[tiff_orientation(d->buf->data, d->buf->len, page - 1)];
+            turn = exif_turn(orientation);
+            mirror = orientation >= 5 && orientation <= 8;
         } else {
             image = fz_new_image_from_buffer(ctx, d->buf);
             if (max_pixels > 0 && (int64_t)image->w * image->h > max_pixels)

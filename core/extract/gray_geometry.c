@@ -155,3 +155,50 @@ int gray_image_turn(doc_ctx *dc, const gray_image *src, int degrees, gray_image 
     return 0;
 }
 
+
+static uint32_t tiff_u16(const unsigned char *p, bool big)
+{
+    return big ? (uint32_t)p[0] << 8 | p[1] : (uint32_t)p[1] << 8 | p[0];
+}
+
+static uint32_t tiff_u32(const unsigned char *p, bool big)
+{
+    return big ? tiff_u16(p, true) << 16 | tiff_u16(p + 2, true)
+               : tiff_u16(p + 2, false) << 16 | tiff_u16(p, false);
+}
+
+int tiff_orientation(const unsigned char *buf, size_t len, int subimage)
+{
+    if (len < 8 || subimage < 0)
+        return 0;
+    bool big = buf[0] == 'M' && buf[1] == 'M';
+    if (!big && !(buf[0] == 'I' && buf[1] == 'I'))
+        return 0;
+    if (tiff_u16(buf + 2, big) != 42)
+        return 0;   /* BigTIFF (43) and the rest: not told */
+    uint32_t ifd = tiff_u32(buf + 4, big);
+    /* A loop of directories ends at the hop count, not never. */
+    for (int k = 0; k < subimage && k < 4096; k++) {
+        if (ifd < 8 || ifd > len - 2)
+            return 0;
+        uint32_t n = tiff_u16(buf + ifd, big);
+        if ((size_t)ifd + 2 + 12 * (size_t)n + 4 > len)
+            return 0;
+        ifd = tiff_u32(buf + ifd + 2 + 12 * n, big);
+    }
+    if (ifd < 8 || ifd > len - 2)
+        return 0;
+    uint32_t n = tiff_u16(buf + ifd, big);
+    for (uint32_t i = 0; i < n; i++) {
+        size_t at = (size_t)ifd + 2 + 12 * (size_t)i;
+        if (at + 12 > len)
+            return 0;
+        /* Tag 274, type SHORT (3), one value, held in the entry itself. */
+        if (tiff_u16(buf + at, big) == 274 && tiff_u16(buf + at + 2, big) == 3 &&
+            tiff_u32(buf + at + 4, big) == 1) {
+            uint32_t v = tiff_u16(buf + at + 8, big);
+            return v >= 1 && v <= 8 ? (int)v : 0;
+        }
+    }
+    return 0;
+}

@@ -18,5 +18,9 @@ fz_pixmap *gray_redraw(fz_context *ctx, fz_pixmap *gray, int w, int h, fz_matrix
 /* A copy of `gray` turned clockwise by degrees (a multiple of 90),
  * mirrored left to right first when asked. May throw. */
 fz_pixmap *gray_turned(fz_context *ctx, fz_pixmap *gray, int degrees, bool mirror);
+/* The Orientation tag (274, 1..8 as in EXIF) of a TIFF's subimage-th image
+ * (0-based), which MuPDF's TIFF reader does not report; 0 when absent or
+ * the file is not well formed enough to tell. Reads only within len. */
+int tiff_orientation(const unsigned char *buf, size_t len, int subimage);
 
 #endif

@@ -185,6 +185,40 @@ class Orientation(unittest.TestCase):
         self.assertGreaterEqual(p["confidence"], 80, p)
         self.assertIn(EN_PHRASE, p["text"], p)
 
+    def test_every_exif_orientation_in_jpeg_and_tiff(self):
+        """The eight EXIF orientations (four turns, each also mirrored), as a
+        JPEG's EXIF tag and as a TIFF's own Orientation tag: each page is
+        shown upright before OCR, with no second look to help."""
+        from PIL.TiffImagePlugin import ImageFileDirectory_v2
+        T = Image.Transpose
+        small = C.render_lines(C.SCAN_EN[:3], C.EN_FONT, round(14 * C.PX_PER_PT),
+                               rng=random.Random(12), speckles=10)
+        # what turns the upright page into the stored pixels (the inverse
+        # of what the tag asks a viewer to do), and the turn docmill reports
+        stored = {1: (None, None), 2: (T.FLIP_LEFT_RIGHT, None), 3: (T.ROTATE_180, 180),
+                  4: (T.FLIP_TOP_BOTTOM, 180), 5: (T.TRANSPOSE, 270), 6: (T.ROTATE_90, 90),
+                  7: (T.TRANSVERSE, 90), 8: (T.ROTATE_270, 270)}
+        with tempfile.TemporaryDirectory() as tmp:
+            pol = os.path.join(tmp, "p.lua")
+            with open(pol, "w") as f:
+                f.write("return { orientation_check_below = 0 }\n")
+            for tag, (transpose, turn) in stored.items():
+                pixels = small.transpose(transpose) if transpose is not None else small
+                exif = Image.Exif()
+                exif[0x0112] = tag
+                ifd = ImageFileDirectory_v2()
+                ifd[274] = tag
+                jpg, tif = os.path.join(tmp, "%d.jpg" % tag), os.path.join(tmp, "%d.tif" % tag)
+                pixels.convert("RGB").save(jpg, dpi=(C.DPI, C.DPI), exif=exif, quality=90)
+                pixels.save(tif, dpi=(C.DPI, C.DPI), tiffinfo=ifd)
+                for path in (jpg, tif):
+                    r = U.dm("extract", path, "--json", "--policy", pol)
+                    self.assertEqual(r.rc, 0, r)
+                    p = r.json()["pages"][0]
+                    self.assertEqual(p.get("rotate"), turn, (path, p))
+                    self.assertGreaterEqual(p["confidence"], 85, (path, p))
+                    self.assertIn(EN_PHRASE, p["text"], (path, p))
+
     def test_vertical_japanese_reads_as_well_as_tesseract_told_it_is(self):
         from textmetrics import cer
         j, p = self.extract("vertical_ja.png")

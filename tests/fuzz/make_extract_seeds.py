@@ -103,12 +103,14 @@ def bmp(width, height):
     return header + dib + data
 
 
-def tiff(width, height):
-    """Uncompressed 8-bit gray, little endian."""
+def tiff(width, height, orientation=None):
+    """Uncompressed 8-bit gray, little endian; with an Orientation tag
+    (274, EXIF's 1..8) when given."""
     pixels = bytes((x * 50 + y) & 0xFF for y in range(height) for x in range(width))
     entries = [(256, 3, 1, width), (257, 3, 1, height), (258, 3, 1, 8), (259, 3, 1, 1),
-               (262, 3, 1, 1), (273, 4, 1, 0), (277, 3, 1, 1), (278, 3, 1, height),
-               (279, 4, 1, len(pixels))]
+               (262, 3, 1, 1), (273, 4, 1, 0)]
+    entries += [(274, 3, 1, orientation)] if orientation else []
+    entries += [(277, 3, 1, 1), (278, 3, 1, height), (279, 4, 1, len(pixels))]
     ifd_offset = 8
     data_offset = ifd_offset + 2 + len(entries) * 12 + 4
     entries = [(t, k, c, data_offset if t == 273 else v) for t, k, c, v in entries]
@@ -168,6 +170,7 @@ def main():
         "gray_alpha.png": png(4, 4, True),
         "rgb.bmp": bmp(3, 2),
         "gray.tiff": tiff(4, 3),
+        "turned.tiff": tiff(4, 3, orientation=6),
         "dot.gif": gif(),
         "book.epub": epub(),
         "comic.cbz": cbz(),
