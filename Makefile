@@ -17,7 +17,8 @@ DEPS_BUILD := cmake make gcc g++ pkg-config luajit libluajit-5.1-dev lua-cjson-d
   libcurl4-openssl-dev libcjson-dev libedit-dev libuv1-dev libsqlite3-dev libutf8proc-dev \
   libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng tesseract-ocr-jpn tesseract-ocr-jpn-vert tesseract-ocr-osd \
   libmupdf-dev libmujs-dev libgumbo-dev libopenjp2-7-dev libjbig2dec0-dev \
-  libharfbuzz-dev libfreetype-dev libjpeg-dev libpng-dev zlib1g-dev libbrotli-dev
+  libharfbuzz-dev libfreetype-dev libjpeg-dev libpng-dev zlib1g-dev libbrotli-dev \
+  libxml2-dev
 DEPS_TEST  := lua-check python3 python3-reportlab python3-pil fonts-ipafont-gothic fonts-dejavu-core
 # The benchmark's baseline (the seed's tools) and its CER computation.
 DEPS_BENCH := python3-pdfminer poppler-utils python3-levenshtein
@@ -26,7 +27,7 @@ DEPS_PACKAGE := dpkg-dev binutils
 DEPS_DEPLOY := debootstrap packer python3-yaml systemd
 # libFuzzer comes with clang's runtime libraries.
 DEPS_FUZZ  := clang libclang-rt-14-dev
-FUZZ_TARGETS := job_message bulk_response policy extract
+FUZZ_TARGETS := job_message bulk_response policy extract rtf html ooxml
 
 .PHONY: all deps deps-test deps-bench deps-fuzz build run test test-asan fuzz package test-deploy bench bench-full clean samples
 

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 /* user_version tracks the schema so a later release can migrate in place. */
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 static const char *SCHEMA =
     "CREATE TABLE IF NOT EXISTS documents ("
@@ -17,7 +17,8 @@ static const char *SCHEMA =
     "  size INTEGER, mtime_ms INTEGER, sha256 TEXT, mime TEXT,"
     "  page_count INTEGER, pages_indexed INTEGER, pages_ocr INTEGER,"
     "  methods TEXT,"          /* one letter per page: t = text layer, o = OCR */
-    "  extract_ms INTEGER, note TEXT, indexed_at INTEGER);"
+    "  extract_ms INTEGER, note TEXT, indexed_at INTEGER,"
+    "  title TEXT, meta TEXT);"     /* since version 2 */
     "CREATE INDEX IF NOT EXISTS documents_source ON documents(source);"
     /* Copies of one file in other folders are found by content. */
     "CREATE INDEX IF NOT EXISTS documents_sha256 ON documents(sha256);"
@@ -105,6 +106,16 @@ sqlite3 *dmdb_open(const char *path, bool readonly, dm_err *err)
     }
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d;", SCHEMA_VERSION);
+    /* Version 1 (before metadata): the documents table gains its columns;
+     * its rows keep working, with no title until they are indexed again. */
+    if (version == 1 && dmdb_exec(db,
+                                  "ALTER TABLE documents ADD COLUMN title TEXT;"
+                                  "ALTER TABLE documents ADD COLUMN meta TEXT;",
+                                  err) != 0) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close(db);
+        return NULL;
+    }
     if (dmdb_exec(db, SCHEMA, err) != 0 || dmdb_exec(db, pragma, err) != 0 ||
         dmdb_exec(db, "COMMIT", err) != 0) {
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);

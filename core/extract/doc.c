@@ -1,5 +1,6 @@
 #include "extract/doc.h"
 #include "extract/gray_geometry.h"
+#include "extract/text_formats.h"
 
 #include "base/log.h"
 #include "extract/textnorm.h"
@@ -24,6 +25,7 @@ struct doc_ctx {
      * says the page hit the cap. */
     size_t limit;
     atomic_bool limit_hit;
+    text_limits text_limits;
     /* The current page's deadline (monotonic ms, 0 = none), read by the
      * loop thread's watchdog; MuPDF polls cookie.abort between operators. */
     atomic_llong deadline_ms;
@@ -37,10 +39,11 @@ struct doc {
     fz_document *fzdoc;       /* PDF / MUPDF */
     fz_buffer *buf;           /* IMAGE: the encoded file */
     int image_pages;
-    sbuf text;              /* TEXT: the decoded file */
+    paged_text pt;            /* TEXT: the pages read (and every kind's metadata) */
     const char *encoding;
     int page_count;
     int warnings_at_open;
+    bool meta_read;
 };
 
 /* A size header in front of every MuPDF allocation lets us count what MuPDF
@@ -188,6 +191,12 @@ size_t doc_ctx_allocated(const doc_ctx *dc) { return atomic_load(&dc->allocated)
 size_t doc_ctx_peak(const doc_ctx *dc) { return atomic_load(&dc->peak); }
 void doc_ctx_shrink_store(doc_ctx *dc) { fz_empty_store(dc->ctx); }
 void doc_ctx_set_limit(doc_ctx *dc, size_t bytes) { dc->limit = bytes; }
+
+void doc_ctx_set_text_limits(doc_ctx *dc, size_t max_text_bytes, int64_t max_expanded_bytes,
+                             double max_ratio)
+{
+    dc->text_limits = (text_limits){max_text_bytes, max_expanded_bytes, max_ratio};
+}
 int64_t doc_ctx_deadline(const doc_ctx *dc) { return atomic_load(&dc->deadline_ms); }
 
 void doc_ctx_set_deadline(doc_ctx *dc, int64_t deadline_ms)
@@ -310,29 +319,19 @@ static int read_head(const char *path, unsigned char *buf, size_t cap, size_t *n
     return 0;
 }
 
-static int open_text(doc *d, const char *path, dm_err *err)
+/* The formats read as text (text_formats.c). 1 when the file was one. */
+static int open_text_format(doc *d, const char *path, const unsigned char *head, size_t n,
+                            bool plain_fallback, dm_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        dm_err_set(err, true, "cannot open %s", path);
-        return -1;
+    const char *mime = NULL;
+    int rc = text_formats_open(d->dc->ctx, path, head, n, &d->dc->text_limits, plain_fallback,
+                               &d->pt, &mime, &d->encoding, err);
+    if (rc == 1) {
+        d->kind = DOC_KIND_TEXT;
+        d->mime = mime;
+        d->page_count = d->pt.count;
     }
-    sbuf raw;
-    sbuf_init(&raw);
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        sbuf_append(&raw, buf, n);
-    fclose(f);
-    sbuf_init(&d->text);
-    int rc = text_decode(raw.data ? raw.data : "", raw.len, &d->text, &d->encoding, err);
-    sbuf_free(&raw);
-    if (rc != 0)
-        return -1;
-    d->kind = DOC_KIND_TEXT;
-    d->mime = "text/plain";
-    d->page_count = 1;
-    return 0;
+    return rc;
 }
 
 static int open_image(doc *d, const char *path, dm_err *err)
@@ -420,17 +419,29 @@ doc *doc_open(doc_ctx *dc, const char *path, dm_err *err)
     }
     doc *d = dm_xcalloc(1, sizeof *d);
     d->dc = dc;
-    sbuf_init(&d->text);
+    paged_text_init(&d->pt, 0);
     d->warnings_at_open = dc->warnings;
     op_begin(dc);
     doc_kind kind;
-    d->mime = sniff(head, n, path, &kind);
-    int rc;
-    if (!d->mime) {
-        rc = open_text(d, path, err);
+    /* A zip is an Office document by its content types before it is
+     * anything by its name; then PDF and images by their signatures; then
+     * RTF, HTML, and plain text as the last resort. */
+    bool zip = n >= 4 && memcmp(head, "PK\x03\x04", 4) == 0;
+    int rc = zip ? open_text_format(d, path, head, n, false, err) : 0;
+    if (rc == 0) {
+        d->mime = sniff(head, n, path, &kind);
+        if (!d->mime) {
+            rc = open_text_format(d, path, head, n, !zip, err);
+            if (rc == 0)
+                dm_err_set(err, true, "unsupported type: a zip archive that is no document "
+                                      "format docmill reads");
+            rc = rc == 1 ? 0 : -1;
+        } else {
+            d->kind = kind;
+            rc = kind == DOC_KIND_IMAGE ? open_image(d, path, err) : open_mupdf(d, path, err);
+        }
     } else {
-        d->kind = kind;
-        rc = kind == DOC_KIND_IMAGE ? open_image(d, path, err) : open_mupdf(d, path, err);
+        rc = rc == 1 ? 0 : -1;
     }
     if (rc != 0) {
         doc_close(d);
@@ -446,7 +457,7 @@ void doc_close(doc *d)
     fz_context *ctx = d->dc->ctx;
     fz_drop_document(ctx, d->fzdoc);
     fz_drop_buffer(ctx, d->buf);
-    sbuf_free(&d->text);
+    paged_text_free(&d->pt);
     free(d);
 }
 
@@ -456,6 +467,69 @@ const char *doc_text_encoding(const doc *d) { return d->kind == DOC_KIND_TEXT ? 
 int doc_page_count(const doc *d) { return d->page_count; }
 int doc_warning_count(const doc *d) { return d->dc->warnings - d->warnings_at_open; }
 doc_ctx *doc_get_ctx(const doc *d) { return d->dc; }
+bool doc_text_truncated(const doc *d) { return d->pt.truncated; }
+
+const char *doc_page_name(const doc *d, int page)
+{
+    return d->kind == DOC_KIND_TEXT && page >= 1 && page <= d->pt.count
+               ? d->pt.pages[page - 1].name
+               : NULL;
+}
+
+/* "D:20240315103000+09'00'" -> "2024-03-15T10:30:00+09:00"; as it is when
+ * it is not a PDF date. */
+static void pdf_date_iso(const char *v, char *out, size_t cap)
+{
+    const char *p = strncmp(v, "D:", 2) == 0 ? v + 2 : v;
+    int f[6] = {0, 1, 1, 0, 0, 0}, widths[6] = {4, 2, 2, 2, 2, 2}, k = 0;
+    for (; k < 6; k++) {
+        int x = 0, w = 0;
+        while (w < widths[k] && p[w] >= '0' && p[w] <= '9')
+            x = x * 10 + (p[w] - '0'), w++;
+        if (w != widths[k])
+            break;
+        f[k] = x;
+        p += w;
+    }
+    if (k == 0) {
+        snprintf(out, cap, "%s", v);
+        return;
+    }
+    int len = snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d", f[0], f[1], f[2], f[3], f[4], f[5]);
+    if (len > 0 && (size_t)len < cap && (*p == '+' || *p == '-') && strlen(p) >= 3)
+        snprintf(out + len, cap - (size_t)len, "%c%.2s:%.2s", p[0], p + 1,
+                 strlen(p) >= 6 && p[3] == '\'' ? p + 4 : "00");
+    else if (len > 0 && (size_t)len < cap && *p == 'Z')
+        snprintf(out + len, cap - (size_t)len, "Z");
+}
+
+const doc_meta *doc_get_meta(doc *d)
+{
+    if (!d->fzdoc || d->meta_read)
+        return &d->pt.meta;
+    d->meta_read = true;
+    fz_context *ctx = d->dc->ctx;
+    static const char *const keys[] = {"info:Title", "info:Author", "info:Subject",
+                                       "info:Keywords", "info:CreationDate", "info:ModDate"};
+    doc_meta *m = &d->pt.meta;
+    char **fields[] = {&m->title, &m->author, &m->subject, &m->keywords, &m->created, &m->modified};
+    for (int i = 0; i < 6; i++) {
+        char buf[1024];
+        volatile int n = -1;
+        fz_try(ctx) n = fz_lookup_metadata(ctx, d->fzdoc, keys[i], buf, sizeof buf);
+        fz_catch(ctx) n = -1;
+        if (n <= 0 || !buf[0])
+            continue;
+        if (i >= 4) {
+            char iso[64];
+            pdf_date_iso(buf, iso, sizeof iso);
+            doc_meta_set(fields[i], iso, strlen(iso));
+        } else {
+            doc_meta_set(fields[i], buf, strlen(buf));
+        }
+    }
+    return m;
+}
 
 static int check_page(const doc *d, int page, dm_err *err)
 {
@@ -479,7 +553,8 @@ int doc_page_text(doc *d, int page, sbuf *out, page_info *info, dm_err *err)
     if (check_page(d, page, err) != 0)
         return -1;
     if (d->kind == DOC_KIND_TEXT) {
-        sbuf_append(out, d->text.data ? d->text.data : "", d->text.len);
+        const sbuf *t = &d->pt.pages[page - 1].text;
+        sbuf_append(out, t->data ? t->data : "", t->len);
         return 0;
     }
     if (d->kind == DOC_KIND_IMAGE) {

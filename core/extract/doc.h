@@ -7,6 +7,7 @@
 #define DOCMILL_DOC_H
 
 #include "base/common.h"
+#include "extract/paged_text.h"
 
 typedef struct doc_ctx doc_ctx;
 typedef struct doc doc;
@@ -15,7 +16,8 @@ typedef enum {
     DOC_KIND_PDF,    /* text layer + rendering */
     DOC_KIND_MUPDF,  /* XPS, EPUB, CBZ...: same as PDF through MuPDF */
     DOC_KIND_IMAGE,  /* PNG, JPEG, TIFF, BMP, GIF: pages are OCR'd upright (EXIF) */
-    DOC_KIND_TEXT,   /* plain text: one page, decoded to UTF-8 */
+    DOC_KIND_TEXT,   /* read as text (text_formats.c): plain text, Office Open XML,
+                        HTML, RTF; pages of UTF-8, some named (sheets) */
 } doc_kind;
 
 /* An 8-bit grayscale raster, one byte per pixel, white = 255. */
@@ -44,6 +46,10 @@ void doc_ctx_shrink_store(doc_ctx *dc);
 /* Caps what MuPDF may hold in this context (0 = no cap). An operation that
  * needs more fails with "memory limit: ..." (the store is emptied first). */
 void doc_ctx_set_limit(doc_ctx *dc, size_t bytes);
+/* Caps for the formats read as text: text kept per document, and what an
+ * Office file (a zip) may inflate to, in bytes and per byte of the file. */
+void doc_ctx_set_text_limits(doc_ctx *dc, size_t max_text_bytes, int64_t max_expanded_bytes,
+                             double max_ratio);
 /* The deadline (monotonic ms, 0 = none) of what the worker does next: text
  * extraction and rendering past it stop and fail with "timed out ...".
  * Any thread may call doc_ctx_abort_if_late; MuPDF only reads the flag. */
@@ -85,5 +91,12 @@ int gray_image_rotate(doc_ctx *dc, const gray_image *src, double degrees, gray_i
 int gray_image_turn(doc_ctx *dc, const gray_image *src, int degrees, gray_image *out,
                     dm_err *err);
 doc_ctx *doc_get_ctx(const doc *d);
+/* The name of a page (an Excel sheet's), or NULL. */
+const char *doc_page_name(const doc *d, int page);
+/* Title, author...: from the file's own properties (PDF Info, OOXML's
+ * docProps/core.xml, HTML's <title> and <meta>, RTF's {\info}). */
+const doc_meta *doc_get_meta(doc *d);
+/* True when text past max_text_bytes was left out. */
+bool doc_text_truncated(const doc *d);
 
 #endif

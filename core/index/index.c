@@ -59,6 +59,8 @@ int64_t index_doc_copy(index_doc *dst, const index_doc *src)
     dst->sha256 = dup_or_null(src->sha256);
     dst->mime = dup_or_null(src->mime);
     dst->note = dup_or_null(src->note);
+    dst->title = dup_or_null(src->title);
+    dst->meta = dup_or_null(src->meta);
     index_page *pages = dm_xcalloc(src->npages > 0 ? (size_t)src->npages : 1, sizeof *pages);
     for (int i = 0; i < src->npages; i++) {
         pages[i] = src->pages[i];
@@ -80,6 +82,8 @@ void index_doc_free(index_doc *d)
     free((void *)d->sha256);
     free((void *)d->mime);
     free((void *)d->note);
+    free((void *)d->title);
+    free((void *)d->meta);
     for (int i = 0; i < d->npages; i++) {
         free((void *)d->pages[i].method);
         free((void *)d->pages[i].text);

@@ -25,6 +25,9 @@ typedef struct index_doc {
     int pages_ocr;
     int64_t extract_ms;
     const char *note;    /* e.g. pages beyond the limit; NULL when none */
+    const char *title;   /* the file's own title (metadata); NULL when none */
+    const char *meta;    /* the rest of its metadata as a JSON object ({"author":
+                            ...,"language":"ja"}); NULL when none */
     int npages;          /* pages extracted (≤ page_count) */
     const index_page *pages;
 } index_doc;

@@ -210,13 +210,33 @@ void os_call_err(os_sink *s, int rc, const http_response *resp, const char *what
 
 /* One document per file; its pages are nested so that a query can ask for
  * words on the same page. dynamic:false keeps unknown fields in _source
- * without mapping them, so a newer docmill does not break an older index. */
+ * without mapping them, so a newer docmill does not break an older index.
+ * Text and titles are analysed by words (kuromoji, or cjk bigrams without
+ * it) and, in a .ngram subfield, as character bigrams: kuromoji keeps
+ * 議事録 one word, and a search for 議事 must find it. */
+#define TEXT_FIELD(analyzer) \
+    "{\"type\":\"text\",\"analyzer\":\"" analyzer "\",\"fields\":{\"ngram\":" \
+    "{\"type\":\"text\",\"analyzer\":\"docmill_ngram\"}}}"
 static const char MAPPING_FMT[] =
-    "{\"mappings\":{"
+    "{\"settings\":{\"analysis\":{"
+    "\"tokenizer\":{\"docmill_ngram\":{\"type\":\"ngram\",\"min_gram\":2,\"max_gram\":2,"
+    "\"token_chars\":[\"letter\",\"digit\"]}},"
+    "\"analyzer\":{\"docmill_ngram\":{\"type\":\"custom\",\"tokenizer\":\"docmill_ngram\","
+    "\"filter\":[\"cjk_width\",\"lowercase\"]}}}},"
+    "\"mappings\":{"
     "\"dynamic\":false,"
-    "\"_meta\":{\"docmill_schema\":1,\"text_analyzer\":\"%s\"},"
+    "\"_meta\":{\"docmill_schema\":2,\"text_analyzer\":\"%s\"},"
     "\"properties\":{"
     "\"source\":{\"type\":\"keyword\",\"fields\":{\"text\":{\"type\":\"text\",\"analyzer\":\"%s\"}}},"
+    "\"title\":" TEXT_FIELD("%s") ","
+    "\"meta\":{\"properties\":{"
+    "\"author\":{\"type\":\"text\",\"fields\":{\"raw\":{\"type\":\"keyword\",\"ignore_above\":256}}},"
+    "\"subject\":" TEXT_FIELD("%s") ","
+    "\"keywords\":" TEXT_FIELD("%s") ","
+    /* as the file says: not every file's dates parse as dates */
+    "\"created\":{\"type\":\"keyword\"},"
+    "\"modified\":{\"type\":\"keyword\"},"
+    "\"language\":{\"type\":\"keyword\"}}},"
     "\"sha256\":{\"type\":\"keyword\"},"
     "\"mime\":{\"type\":\"keyword\"},"
     "\"size\":{\"type\":\"long\"},"
@@ -230,7 +250,7 @@ static const char MAPPING_FMT[] =
     "\"page\":{\"type\":\"integer\"},"
     "\"method\":{\"type\":\"keyword\"},"
     "\"dpi\":{\"type\":\"integer\"},"
-    "\"text\":{\"type\":\"text\",\"analyzer\":\"%s\"}}}}}}";
+    "\"text\":" TEXT_FIELD("%s") "}}}}}";
 
 /* "kuromoji" when the cluster has the analysis-kuromoji plugin, "cjk" (built
  * in: bigrams) when it has not or will not say (403 without the cluster
@@ -289,7 +309,8 @@ static int create_index(os_sink *s, int tries, dm_err *err)
             sbuf_free(&body);
             return -1;
         }
-        sbuf_appendf(&body, MAPPING_FMT, analyzer, analyzer, analyzer);
+        sbuf_appendf(&body, MAPPING_FMT, analyzer, analyzer, analyzer, analyzer, analyzer,
+                     analyzer);
     }
     int len = (int)body.len;
     char path[300];

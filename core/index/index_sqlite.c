@@ -66,6 +66,12 @@ static int put_doc(sqlite_sink *s, const index_doc *d, dm_err *err)
     else
         sqlite3_bind_null(st, 12);
     sqlite3_bind_int64(st, 13, dm_now_ms());
+    const char *opt[] = {d->title, d->meta};
+    for (int i = 0; i < 2; i++)
+        if (opt[i])
+            sqlite3_bind_text(st, 14 + i, opt[i], -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 14 + i);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sbuf_free(&methods);
@@ -73,8 +79,11 @@ static int put_doc(sqlite_sink *s, const index_doc *d, dm_err *err)
         sink_err(s, err, "insert document");
         return -1;
     }
-    for (int i = 0; i < d->npages; i++) {
-        const index_page *p = &d->pages[i];
+    /* The title is searchable as page 0 of the document. */
+    index_page title_page = {.page = 0, .method = "title", .text = d->title,
+                             .text_len = d->title ? strlen(d->title) : 0};
+    for (int i = d->title ? -1 : 0; i < d->npages; i++) {
+        const index_page *p = i < 0 ? &title_page : &d->pages[i];
         st = s->put_page;
         sqlite3_reset(st);
         sqlite3_bind_text(st, 1, d->id, -1, SQLITE_STATIC);
@@ -217,6 +226,8 @@ static int sqlite_find_copy(index_sink *sink, const char *sha256, const char *ex
     out->page_count = sqlite3_column_int(st, 3);
     out->pages_ocr = sqlite3_column_int(st, 4);
     out->note = col_copy(st, 5);
+    out->title = col_copy(st, 6);
+    out->meta = col_copy(st, 7);
     sqlite3_reset(st);
     st = s->copy_pages;
     sqlite3_reset(st);
@@ -278,16 +289,18 @@ index_sink *index_sqlite_open(const char *path, dm_err *err)
         {&s->del_doc, "DELETE FROM documents WHERE id=?1"},
         {&s->put_doc,
          "INSERT INTO documents(id, source, size, mtime_ms, sha256, mime, page_count, pages_indexed,"
-         " pages_ocr, methods, extract_ms, note, indexed_at)"
-         " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"},
+         " pages_ocr, methods, extract_ms, note, indexed_at, title, meta)"
+         " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)"},
         {&s->put_page, "INSERT INTO pages(doc_id, page, method, dpi) VALUES(?1,?2,?3,?4)"},
         {&s->put_fts, "INSERT INTO pages_fts(rowid, text) VALUES(?1, ?2)"},
         {&s->lookup, "SELECT sha256 FROM documents WHERE id=?1"},
         {&s->touch, "UPDATE documents SET size=?1, mtime_ms=?2 WHERE id=?3"},
-        {&s->copy_doc, "SELECT id, source, mime, page_count, pages_ocr, note FROM documents"
+        {&s->copy_doc, "SELECT id, source, mime, page_count, pages_ocr, note, title, meta"
+                       " FROM documents"
                        " WHERE sha256=?1 AND id<>?2 LIMIT 1"},
         {&s->copy_pages, "SELECT p.page, p.method, p.dpi, f.text FROM pages p"
-                         " JOIN pages_fts f ON f.rowid=p.rowid WHERE p.doc_id=?1 ORDER BY p.page"},
+                         " JOIN pages_fts f ON f.rowid=p.rowid WHERE p.doc_id=?1 AND p.page>0"
+                         " ORDER BY p.page"},
     };
     for (size_t i = 0; i < sizeof stmts / sizeof *stmts; i++) {
         if (sqlite3_prepare_v2(db, stmts[i].sql, -1, stmts[i].st, NULL) != SQLITE_OK) {
@@ -409,12 +422,12 @@ int index_sqlite_search(const char *path, const char *query, int limit, search_h
     if (use_fts)
         sbuf_appendf(&sql,
                        "SELECT p.doc_id, d.source, p.page, -bm25(pages_fts),"
-                       " snippet(pages_fts, 0, '<em>', '</em>', '…', 24), pages_fts.text"
+                       " snippet(pages_fts, 0, '<em>', '</em>', '…', 24), pages_fts.text, d.title"
                        " FROM pages_fts JOIN pages p ON p.rowid = pages_fts.rowid"
                        " JOIN documents d ON d.id = p.doc_id WHERE pages_fts MATCH ?1");
     else
         sbuf_appendf(&sql,
-                       "SELECT p.doc_id, d.source, p.page, 0.0, NULL, pages_fts.text"
+                       "SELECT p.doc_id, d.source, p.page, 0.0, NULL, pages_fts.text, d.title"
                        " FROM pages_fts JOIN pages p ON p.rowid = pages_fts.rowid"
                        " JOIN documents d ON d.id = p.doc_id WHERE 1");
     for (int i = 0; i < nshort; i++)
@@ -454,6 +467,7 @@ int index_sqlite_search(const char *path, const char *query, int limit, search_h
         h->id = col_dup(st, 0);
         h->source = col_dup(st, 1);
         h->page = sqlite3_column_int(st, 2);
+        h->title = col_copy(st, 6);
         h->score = sqlite3_column_double(st, 3);
         if (use_fts) {
             h->snippet = col_dup(st, 4);
@@ -490,6 +504,7 @@ void search_hits_free(search_hit *hits, int n)
         free(hits[i].id);
         free(hits[i].source);
         free(hits[i].snippet);
+        free(hits[i].title);
     }
     free(hits);
 }

@@ -12,6 +12,7 @@ typedef struct search_hit {
     int page;
     double score;
     char *snippet;   /* matches wrapped in <em>…</em> */
+    char *title;     /* the document's title, NULL when it has none */
 } search_hit;
 
 index_sink *index_sqlite_open(const char *path, dm_err *err);

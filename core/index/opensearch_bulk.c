@@ -53,6 +53,15 @@ static void append_doc(sbuf *b, const char *index, const index_doc *d, int64_t n
                  (long long)d->size, (long long)d->mtime_ms, d->page_count, d->pages_ocr,
                  (long long)d->extract_ms);
     os_json_cstr(b, d->note);
+    if (d->title) {
+        LIT(b, ",\"title\":");
+        os_json_cstr(b, d->title);
+    }
+    /* The metadata object as the pipeline encoded it (cjson). */
+    if (d->meta && d->meta[0] == '{') {
+        LIT(b, ",\"meta\":");
+        sbuf_append(b, d->meta, strlen(d->meta));
+    }
     sbuf_appendf(b, ",\"indexed_at\":%lld,\"pages\":[", (long long)now_ms);
     for (int i = 0; i < d->npages; i++) {
         const index_page *p = &d->pages[i];

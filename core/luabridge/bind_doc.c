@@ -1,6 +1,9 @@
 /* open(path) -> Doc | nil, err, permanent
  *   doc:kind()  "pdf" | "mupdf" | "image" | "text"
  *   doc:mime(), doc:encoding(), doc:page_count(), doc:warnings()
+ *   doc:page_name(n) -> a sheet's name | nil
+ *   doc:meta() -> {title=, author=, subject=, keywords=, created=, modified=} (each may be nil)
+ *   doc:truncated() -> true when text past max_text_mb was left out
  *   doc:page_text(n) -> text (NFKC), info | nil, err, permanent
  *       info = {chars, replacement, control, cjk, letters, bad_ratio,
  *               image_coverage, image_dpi, width_pt, height_pt}
@@ -69,8 +72,13 @@ static int l_open(lua_State *L)
     luaL_getmetatable(L, DOC_MT);
     lua_setmetatable(L, -2);
     /* The cap of the policy in force now (it may have been reloaded). */
-    if (env->policy)
-        doc_ctx_set_limit(env->docs, (size_t)env->policy->s.max_mupdf_mb << 20);
+    if (env->policy) {
+        const policy_settings *ps = &env->policy->s;
+        doc_ctx_set_limit(env->docs, (size_t)ps->max_mupdf_mb << 20);
+        doc_ctx_set_text_limits(env->docs, (size_t)(ps->max_text_mb * 1048576.0),
+                                (int64_t)(ps->max_expanded_mb * 1048576.0),
+                                ps->max_compression_ratio);
+    }
     dm_err err;
     ld->d = doc_open(env->docs, path, &err);
     if (!ld->d)
@@ -104,6 +112,38 @@ static int l_doc_encoding(lua_State *L)
 static int l_doc_page_count(lua_State *L)
 {
     lua_pushinteger(L, doc_page_count(check_doc(L)->d));
+    return 1;
+}
+
+static int l_doc_page_name(lua_State *L)
+{
+    const char *name = doc_page_name(check_doc(L)->d, (int)luaL_checkinteger(L, 2));
+    if (name)
+        lua_pushstring(L, name);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+static int l_doc_meta(lua_State *L)
+{
+    const doc_meta *m = doc_get_meta(check_doc(L)->d);
+    lua_createtable(L, 0, 6);
+    const struct {
+        const char *key, *value;
+    } fields[] = {{"title", m->title},       {"author", m->author},   {"subject", m->subject},
+                  {"keywords", m->keywords}, {"created", m->created}, {"modified", m->modified}};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (fields[i].value) {
+            lua_pushstring(L, fields[i].value);
+            lua_setfield(L, -2, fields[i].key);
+        }
+    return 1;
+}
+
+static int l_doc_truncated(lua_State *L)
+{
+    lua_pushboolean(L, doc_text_truncated(check_doc(L)->d));
     return 1;
 }
 
@@ -311,6 +351,8 @@ void bind_doc_register(lua_State *L, int module)
         {"kind", l_doc_kind},           {"mime", l_doc_mime},
         {"encoding", l_doc_encoding},   {"page_count", l_doc_page_count},
         {"warnings", l_doc_warnings},   {"page_text", l_doc_page_text},
+        {"page_name", l_doc_page_name}, {"meta", l_doc_meta},
+        {"truncated", l_doc_truncated},
         {"render", l_doc_render},       {"close", l_doc_close},
         {NULL, NULL}};
     static const luaL_Reg image_methods[] = {{"width", l_image_width},

@@ -12,7 +12,8 @@
  * index_touch(id, size, mtime_ms) -> true | nil, err, permanent
  * index_remove({id...}) -> true | nil, err, permanent
  * doc_id(source) -> 32 hex digits
- * search(db_path, query, limit) -> {{id=, source=, page=, score=, snippet=}} | nil, err
+ * search(db_path, query, limit) -> {{id=, source=, page=, score=, snippet=, title=}} | nil, err
+ *     (page 0: the hit is in the document's title)
  * status(db_path, limit) -> {indexed=, failed=, pending=, failures={{source=, error=}},
  *                            notes={{source=, note=}}} | nil, err */
 #include "luabridge/bindings.h"
@@ -78,6 +79,8 @@ void bind_read_doc(lua_State *L, int t, index_doc *d, const char **bad)
     d->sha256 = field_str(L, t, "sha256", false, bad);
     d->mime = field_str(L, t, "mime", false, bad);
     d->note = field_str(L, t, "note", false, bad);
+    d->title = field_str(L, t, "title", false, bad);
+    d->meta = field_str(L, t, "meta", false, bad);
     d->size = (int64_t)field_num(L, t, "size", bad);
     d->mtime_ms = (int64_t)field_num(L, t, "mtime_ms", bad);
     d->page_count = (int)field_num(L, t, "page_count", bad);
@@ -194,10 +197,14 @@ void bind_push_doc(lua_State *L, const index_doc *d)
     lua_setfield(L, -2, "page_count");
     lua_pushinteger(L, d->pages_ocr);
     lua_setfield(L, -2, "pages_ocr");
-    if (d->note) {
-        lua_pushstring(L, d->note);
-        lua_setfield(L, -2, "note");
-    }
+    const struct {
+        const char *key, *value;
+    } opt[] = {{"note", d->note}, {"title", d->title}, {"meta", d->meta}};
+    for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++)
+        if (opt[i].value) {
+            lua_pushstring(L, opt[i].value);
+            lua_setfield(L, -2, opt[i].key);
+        }
     lua_createtable(L, d->npages, 0);
     for (int i = 0; i < d->npages; i++) {
         const index_page *p = &d->pages[i];
@@ -310,6 +317,10 @@ static int l_search(lua_State *L)
         lua_setfield(L, -2, "score");
         lua_pushstring(L, hits[i].snippet);
         lua_setfield(L, -2, "snippet");
+        if (hits[i].title) {
+            lua_pushstring(L, hits[i].title);
+            lua_setfield(L, -2, "title");
+        }
         lua_rawseti(L, -2, i + 1);
     }
     search_hits_free(hits, n);

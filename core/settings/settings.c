@@ -26,6 +26,15 @@ const setting_spec settings_schema[] = {
      .doc = "larger PDFs fail (0 = only max_file_mb applies)"},
     {"max_pages", SETTING_INT, 1, 1000000, S(max_pages), .dflt = 500,
      .doc = "pages beyond this are not extracted"},
+    {"max_text_mb", SETTING_NUM, 0, 1e6, S(max_text_mb), .dflt = 64,
+     .doc = "text kept from one Office, HTML or RTF document; the rest is left out and noted "
+            "(0 = no limit)"},
+    {"max_expanded_mb", SETTING_NUM, 0, 1e6, S(max_expanded_mb), .dflt = 1024,
+     .doc = "what one container (an Office file's zip) may inflate to; past it the file "
+            "fails, naming the limit (0 = no limit)"},
+    {"max_compression_ratio", SETTING_NUM, 0, 1e6, S(max_compression_ratio), .dflt = 200,
+     .doc = "inflated bytes per byte of the container beyond its first MB; past it the file "
+            "fails as a zip bomb (0 = no limit)"},
     {"max_page_megapixels", SETTING_NUM, 0.1, 1000, S(max_page_megapixels), .dflt = 40,
      .doc = "render cap per page; larger pages are rendered at a lower DPI, larger images refused"},
     {"text_min_chars", SETTING_INT, 0, 100000, S(text_min_chars), .dflt = 20,

@@ -18,6 +18,9 @@ typedef struct policy_settings {
     double max_file_mb;
     double max_pdf_mb;
     int max_pages;
+    double max_text_mb;
+    double max_expanded_mb;
+    double max_compression_ratio;
     double max_page_megapixels;
     int text_min_chars;
     double max_bad_char_ratio;

@@ -92,9 +92,13 @@ draining), 1 otherwise or when no worker answers. Prints the reasons
 usage: docmill extract FILE [--json] [--dpi N] [--lang L] [--policy FILE]
 
 Prints the text of one file: PDF (text layer, or OCR of pages without
-one), images (PNG, JPEG, TIFF, BMP, GIF: OCR), plain text (UTF-8,
-Shift_JIS, EUC-JP), XPS/EPUB/CBZ. --dpi and --lang override the policy.
---json prints {"source","mime","pages":[{"page","method","dpi","text"}],"note","error"}
+one), images (PNG, JPEG, TIFF, BMP, GIF: OCR), Word, Excel and PowerPoint
+(.docx, .xlsx, .pptx and their variants), HTML, RTF, plain text (UTF-8,
+Shift_JIS, EUC-JP), XPS/EPUB/CBZ; the type is told by the content, not the
+name. --dpi and --lang override the policy.
+--json prints {"source","mime","meta","pages":[{"page","method","dpi","text"}],"note","error"}
+("meta": title, author, subject, keywords, created, modified where the file
+has them, and the detected language; an Excel sheet's page has its "name")
 (OCR'd pages add "confidence", Tesseract's mean word confidence, "rotate",
 the clockwise turn that read a turned scan or photo upright, "deskew", the
 degrees a page askew was levelled by, and "vertical": true when read as
@@ -105,10 +109,12 @@ Exit status 1 (with a one-line error on stderr) when the file cannot be read.
   search = [[
 usage: docmill search QUERY... [--index sqlite:PATH] [--limit N] [--json]
 
-Ranked hits with source, page and a snippet. Words are ANDed; matching is
-by substring (Japanese needs no spaces), case-insensitive for Latin text.
---json prints [{"id","source","page","score","snippet"}] with matches in
-<em>...</em>.
+Ranked hits with source, page, the document's title (when it has one) and
+a snippet. Words are ANDed; matching is by substring (Japanese needs no
+spaces), case-insensitive for Latin text; a document's title is searched
+too (such a hit says "title", page 0 in --json).
+--json prints [{"id","source","page","score","snippet","title"}] with
+matches in <em>...</em> ("title" only when the document has one).
 ]],
   status = [[
 usage: docmill status [--index sqlite:PATH] [--json]
@@ -263,12 +269,14 @@ local function cmd_extract(opts, pos)
     if doc then
       for i, p in ipairs(doc.pages) do
         pages[i] = { page = p.page, method = p.method, dpi = p.dpi or util.null, text = p.text,
-          confidence = p.confidence, rotate = p.rotate, vertical = p.vertical, deskew = p.deskew }
+          confidence = p.confidence, rotate = p.rotate, vertical = p.vertical, deskew = p.deskew,
+          name = p.name }
       end
     end
     util.printf("%s\n", util.json({
       source = source,
       mime = doc and doc.mime or util.null,
+      meta = doc and doc.meta or util.null,
       pages = pages,
       note = doc and doc.note or util.null,
       error = doc and util.null or err,
@@ -517,7 +525,9 @@ local function cmd_search(opts, pos)
   end
   local tty = core.isatty(1)
   for i, h in ipairs(hits) do
-    util.printf("%d. %s  page %d\n   %s\n", i, h.source, h.page, highlight(h.snippet, tty))
+    local where = h.page == 0 and "title" or ("page " .. h.page)
+    util.printf("%d. %s  %s%s\n   %s\n", i, h.source, where,
+      h.title and ("  — " .. h.title) or "", highlight(h.snippet, tty))
   end
   return EXIT_OK
 end

@@ -230,6 +230,7 @@ local function read_page(d, kind, i, stages, ctx)
     info = { chars = 0, bad_ratio = 1, image_coverage = 0, error = info }
   end
   info.page, info.kind = i, kind
+  if kind == "text" then info.name = d:page_name(i) end
   return text, info
 end
 
@@ -260,7 +261,7 @@ local function add_page(d, i, text, info, need_ocr, out, ctx)
       out.errors[#out.errors + 1] = string.format("page %d: %s", i, reason(ctx, dpi_or_err))
     end
   elseif text then
-    out.pages[#out.pages + 1] = { page = i, method = "text", text = text }
+    out.pages[#out.pages + 1] = { page = i, method = "text", text = text, name = info.name }
   else
     out.errors[#out.errors + 1] = string.format("page %d: %s", i, reason(ctx, info.error))
   end
@@ -412,6 +413,30 @@ end
 --   {mime=, kind=, page_count=, pages={{page=, method=, dpi=, text=}},
 --    pages_ocr=, note=, errors={...}, extract_ms=}
 -- or nil, err, permanent when the file cannot be read at all.
+-- The document's main language by its script: "ja" when Japanese
+-- characters carry at least a third of its letters (one kanji says as much
+-- as a few Latin letters), "en" for Latin text, nil for too little text.
+local function language_of(pages)
+  local cjk, latin = 0, 0
+  for _, p in ipairs(pages) do
+    cjk = cjk + select(2, p.text:gsub("[\227-\233][\128-\191][\128-\191]", ""))
+    latin = latin + select(2, p.text:gsub("%a", ""))
+  end
+  if cjk + latin < 20 then return nil end
+  return cjk * 3 >= latin and "ja" or "en"
+end
+
+-- The metadata as the index keeps it: the title on its own (searchable),
+-- the rest as one JSON object.
+local function index_meta(meta)
+  if not meta then return nil, nil end
+  local rest, any = {}, false
+  for k, v in pairs(meta) do
+    if k ~= "title" then rest[k], any = v, true end
+  end
+  return meta.title, any and require("cjson").encode(rest) or nil
+end
+
 -- opts: dpi (forces the DPI), lang (forces the language set), source.
 function M.extract_file(path, opts)
   opts = opts or {}
@@ -473,6 +498,8 @@ function M.extract_file(path, opts)
     extract_paged(d, kind, path, limit, doc, ctx)
   end
   local warnings = d:warnings()
+  doc.meta = d:meta()
+  doc.truncated = d:truncated()
   d:close()
   core.set_deadline(0)
   local notes = {}
@@ -500,6 +527,11 @@ function M.extract_file(path, opts)
   if warnings > 0 then
     notes[#notes + 1] = string.format("%d MuPDF warnings (damaged file?)", warnings)
   end
+  if doc.truncated then
+    notes[#notes + 1] = string.format("truncated: text past max_text_mb (%g MB) was left out",
+      s.max_text_mb)
+  end
+  doc.meta.language = language_of(doc.pages)
   doc.note = #notes > 0 and table.concat(notes, "; ") or nil
   doc.extract_ms = core.mono_ms() - t0
   if #doc.pages == 0 and limit > 0 then
@@ -610,7 +642,7 @@ function M.process(job)
     job_api().index_submit(job.id, {
       id = id, source = job.source, sha256 = sha, mime = copy.mime, size = f.size,
       mtime_ms = f.mtime_ms, page_count = copy.page_count, pages_ocr = copy.pages_ocr,
-      extract_ms = 0, note = copy.note, pages = copy.pages,
+      extract_ms = 0, note = copy.note, pages = copy.pages, title = copy.title, meta = copy.meta,
     }, { pages = #copy.pages, pages_ocr = 0, started_ms = t0, fetch = timing.fetch })
     return
   end
@@ -620,10 +652,11 @@ function M.process(job)
   -- The document goes to the process's indexing buffer; its job completes
   -- when the bulk result for it is known ("indexed", "failed" for a
   -- permanent rejection such as a mapping error, "retry" otherwise).
+  local title, meta = index_meta(doc.meta)
   job_api().index_submit(job.id, {
     id = id, source = job.source, sha256 = sha, mime = doc.mime, size = f.size,
     mtime_ms = f.mtime_ms, page_count = doc.page_count, pages_ocr = doc.pages_ocr,
-    extract_ms = doc.extract_ms, note = doc.note, pages = doc.pages,
+    extract_ms = doc.extract_ms, note = doc.note, pages = doc.pages, title = title, meta = meta,
   }, { pages = #doc.pages, pages_ocr = doc.pages_ocr, started_ms = t0, fetch = timing.fetch,
         text = doc.stages.text, render = doc.stages.render, ocr = doc.stages.ocr,
         pages_rotated = doc.pages_rotated, pages_vertical = doc.pages_vertical,

@@ -127,6 +127,34 @@ def check_value(spec, value, path):
     return None
 
 
+BUILTIN_TOKENIZERS = {"standard", "whitespace", "keyword", "ngram", "edge_ngram", "letter"}
+BUILTIN_FILTERS = {"lowercase", "cjk_width", "cjk_bigram", "asciifolding", "stop"}
+
+
+def check_analysis(analysis):
+    """OpenSearch's checks of custom analysis settings that a mapping can
+    trip: an ngram tokenizer's gram spread (index.max_ngram_diff, 1 by
+    default), and custom analyzers naming tokenizers and filters that
+    exist. Returns a reason or None."""
+    tokenizers = analysis.get("tokenizer", {})
+    for name, t in tokenizers.items():
+        if t.get("type") in ("ngram", "edge_ngram"):
+            lo, hi = t.get("min_gram", 1), t.get("max_gram", 2)
+            if t.get("type") == "ngram" and hi - lo > 1:
+                return ("The difference between max_gram and min_gram in NGram Tokenizer must "
+                        "be less than or equal to: [1] but was [%d]" % (hi - lo))
+    for name, a in analysis.get("analyzer", {}).items():
+        if a.get("type") != "custom":
+            continue
+        tok = a.get("tokenizer")
+        if tok not in tokenizers and tok not in BUILTIN_TOKENIZERS:
+            return "failed to find tokenizer under name [%s]" % tok
+        for f in a.get("filter", []):
+            if f not in BUILTIN_FILTERS and f not in analysis.get("filter", {}):
+                return "failed to find filter under name [%s]" % f
+    return None
+
+
 def walk_analyzers(node, out):
     if isinstance(node, dict):
         for k, v in node.items():
@@ -294,6 +322,10 @@ class Handler(BaseHTTPRequestHandler):
             analyzers = []
             walk_analyzers(spec.get("mappings", {}), analyzers)
             known = BUILTIN_ANALYZERS | ({"kuromoji"} if STATE.kuromoji else set())
+            why = check_analysis(spec.get("settings", {}).get("analysis", {}))
+            if why:
+                return self.send(400, error_body(400, "illegal_argument_exception", why))
+            known |= set(spec.get("settings", {}).get("analysis", {}).get("analyzer", {}))
             for a in analyzers:
                 if a not in known:
                     return self.send(400, error_body(
