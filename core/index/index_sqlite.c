@@ -432,6 +432,15 @@ int index_sqlite_search(const char *path, const char *query, int limit, search_h
                        " JOIN documents d ON d.id = p.doc_id WHERE 1");
     for (int i = 0; i < nshort; i++)
         sbuf_appendf(&sql, " AND instr(lower(pages_fts.text), lower(?%d)) > 0", i + 2);
+    /* A title hit (page 0) only for documents none of whose pages match:
+     * one hit per match, not the title and the page both. */
+    sbuf_appendf(&sql, " AND (p.page > 0 OR NOT EXISTS (SELECT 1 FROM pages p2 JOIN pages_fts f2"
+                       " ON f2.rowid = p2.rowid WHERE p2.doc_id = p.doc_id AND p2.page > 0");
+    if (use_fts)
+        sbuf_appendf(&sql, " AND f2.pages_fts MATCH ?1");
+    for (int i = 0; i < nshort; i++)
+        sbuf_appendf(&sql, " AND instr(lower(f2.text), lower(?%d)) > 0", i + 2);
+    sbuf_appendf(&sql, "))");
     sbuf_appendf(&sql, use_fts ? " ORDER BY bm25(pages_fts), d.source, p.page LIMIT %d"
                                  : " ORDER BY d.source, p.page LIMIT %d",
                    limit > 0 ? limit : 10);

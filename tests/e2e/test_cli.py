@@ -98,7 +98,8 @@ class FirstRun(unittest.TestCase):
                 mine = [h for h in hits if h["source"] == self.path(name)]
                 self.assertTrue(mine, "%r: %s not among hits %r" % (phrase, name, hits))
                 for h in hits:
-                    self.assertEqual(set(h), {"id", "source", "page", "score", "snippet"}, h)
+                    self.assertEqual(set(h) - {"title"}, {"id", "source", "page", "score",
+                                                          "snippet"}, h)
                     self.assertTrue(is_num(h["score"]) and isinstance(h["page"], int), h)
                     self.assertIn("<em>", h["snippet"], h)
                 if len(pages) == 1:
@@ -264,7 +265,7 @@ class Extract(unittest.TestCase):
 
     def check_shape(self, r, path):
         j = r.json()
-        self.assertEqual(set(j), {"source", "mime", "pages", "note", "error"}, j)
+        self.assertEqual(set(j), {"source", "mime", "meta", "pages", "note", "error"}, j)
         self.assertEqual(j["source"], path, j)
         self.assertIsInstance(j["pages"], list, j)
         for p in j["pages"]:

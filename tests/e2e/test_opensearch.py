@@ -160,6 +160,18 @@ class OpenSearchIndex(unittest.TestCase):
         self.assert_bad_files_failed(self.assert_jobs(self.good, self.bad))
         mapping = self.dump()["indices"][INDEX]["mappings"]
         self.assertEqual(mapping["properties"]["pages"]["type"], "nested", mapping)
+        # words (kuromoji or cjk) and character bigrams, for text and titles
+        text = mapping["properties"]["pages"]["properties"]["text"]
+        self.assertEqual(text["fields"]["ngram"]["analyzer"], "docmill_ngram", text)
+        self.assertEqual(mapping["properties"]["title"]["fields"]["ngram"]["analyzer"],
+                         "docmill_ngram", mapping)
+        # metadata travels with the document
+        docs = self.dump()["indices"][INDEX]["docs"]
+        titled = [d for d in docs.values() if d and d.get("title")]
+        self.assertTrue(titled, "no document with a title reached the index")
+        for d in docs.values():
+            if d:
+                self.assertIn(d.get("meta", {}).get("language"), ("ja", "en", None), d)
 
         before = self.dump()["counters"]
         r = self.run_docmill()

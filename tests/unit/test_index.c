@@ -1,6 +1,8 @@
 #include "check.h"
 #include "index/index_sqlite.h"
 
+#include <sqlite3.h>
+
 static char db[600];
 
 static index_doc make_doc(const char *source, const char *sha, index_page *pages, int n)
@@ -145,6 +147,8 @@ static void test_find_copy_by_content(void)
     index_doc d = make_doc("/share/a/report.pdf", "c0ffee", p, 2);
     d.pages_ocr = 1;
     d.note = "page 3 not extracted";
+    d.title = "報告書 Report";
+    d.meta = "{\"author\":\"山田\",\"language\":\"ja\"}";
     index_item_result res;
     CHECK_INT(s->ops->bulk(s, &d, 1, &res, &err), 0);
     char other[33];
@@ -156,7 +160,9 @@ static void test_find_copy_by_content(void)
     CHECK_INT(c.page_count, 2);
     CHECK_INT(c.pages_ocr, 1);
     CHECK_STR(c.note, "page 3 not extracted");
-    CHECK_INT(c.npages, 2);
+    CHECK_STR(c.title, "報告書 Report");
+    CHECK_STR(c.meta, "{\"author\":\"山田\",\"language\":\"ja\"}");
+    CHECK_INT(c.npages, 2);   /* the title's row (page 0) is not a page */
     if (c.npages == 2) {
         CHECK_STR(c.pages[0].text, "最初のページ first page");
         CHECK_STR(c.pages[1].method, "ocr");
@@ -169,6 +175,99 @@ static void test_find_copy_by_content(void)
     CHECK_INT(s->ops->find_copy(s, "c0ffee", d.id, &c, &err), 0);
     CHECK_INT(s->ops->find_copy(s, "decaf", other, &c, &err), 0);
     index_close(s);
+}
+
+static void test_titles_are_searched_once_per_document(void)
+{
+    snprintf(db, sizeof db, "%s/titles.db", check_tmpdir());
+    dm_err err;
+    index_sink *s = index_sqlite_open(db, &err);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    index_page p[] = {{1, "text", 0, "議事録の本文 minutes body", 0}};
+    p[0].text_len = strlen(p[0].text);
+    index_doc d = make_doc("/share/minutes.docx", "d0c", p, 1);
+    d.title = "定例会議 Weekly Meeting";
+    index_item_result res;
+    CHECK_INT(s->ops->bulk(s, &d, 1, &res, &err), 0);
+    index_close(s);
+    search_hit *hits;
+    /* In the title only: a hit on page 0, with the title. */
+    int n = hits_for("Weekly Meeting", &hits);
+    CHECK_INT(n, 1);
+    if (n == 1) {
+        CHECK_INT(hits[0].page, 0);
+        CHECK_STR(hits[0].title, "定例会議 Weekly Meeting");
+        CHECK_CONTAINS(hits[0].snippet, "<em>Weekly</em>");
+    }
+    search_hits_free(hits, n);
+    /* In the body: the page's hit, which carries the title too. */
+    n = hits_for("議事録", &hits);
+    CHECK_INT(n, 1);
+    if (n == 1) {
+        CHECK_INT(hits[0].page, 1);
+        CHECK_STR(hits[0].title, "定例会議 Weekly Meeting");
+    }
+    search_hits_free(hits, n);
+    /* In both (定例 is short: the scan path): one hit, the page's. */
+    index_page p2[] = {{1, "text", 0, "定例の議題", 0}};
+    p2[0].text_len = strlen(p2[0].text);
+    index_doc d2 = make_doc("/share/agenda.docx", "a9e", p2, 1);
+    d2.title = "定例";
+    s = index_sqlite_open(db, &err);
+    CHECK_INT(s->ops->bulk(s, &d2, 1, &res, &err), 0);
+    index_close(s);
+    n = hits_for("定例", &hits);
+    CHECK_INT(n, 2);   /* the agenda's page, the minutes' title */
+    for (int i = 0; i < n; i++)
+        CHECK_INT(hits[i].page, strcmp(hits[i].source, "/share/agenda.docx") == 0 ? 1 : 0);
+    search_hits_free(hits, n);
+}
+
+/* An index made before metadata (schema 1) opens, gains the columns, and
+ * its documents are found as before, with no title. */
+static void test_schema_1_index_is_migrated(void)
+{
+    snprintf(db, sizeof db, "%s/v1.db", check_tmpdir());
+    sqlite3 *raw = NULL;
+    CHECK_INT(sqlite3_open(db, &raw), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(raw,
+        "CREATE TABLE documents (id TEXT PRIMARY KEY, source TEXT NOT NULL, size INTEGER,"
+        " mtime_ms INTEGER, sha256 TEXT, mime TEXT, page_count INTEGER, pages_indexed INTEGER,"
+        " pages_ocr INTEGER, methods TEXT, extract_ms INTEGER, note TEXT, indexed_at INTEGER);"
+        "CREATE TABLE pages (rowid INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, page INTEGER NOT"
+        " NULL, method TEXT NOT NULL, dpi INTEGER, UNIQUE(doc_id, page));"
+        "CREATE VIRTUAL TABLE pages_fts USING fts5(text, tokenize='trigram');"
+        "INSERT INTO documents(id, source, page_count) VALUES('old1', '/old/a.pdf', 1);"
+        "INSERT INTO pages(rowid, doc_id, page, method) VALUES(1, 'old1', 1, 'text');"
+        "INSERT INTO pages_fts(rowid, text) VALUES(1, 'an older index keeps working');"
+        "PRAGMA user_version=1;", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(raw);
+    dm_err err;
+    index_sink *s = index_sqlite_open(db, &err);   /* migrates */
+    CHECK(s != NULL);
+    if (s)
+        index_close(s);
+    search_hit *hits;
+    int n = hits_for("older index", &hits);
+    CHECK_INT(n, 1);
+    if (n == 1) {
+        CHECK_STR(hits[0].source, "/old/a.pdf");
+        CHECK(hits[0].title == NULL);
+    }
+    search_hits_free(hits, n);
+    CHECK_INT(sqlite3_open(db, &raw), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    CHECK_INT(sqlite3_prepare_v2(raw, "SELECT title, meta FROM documents", -1, &st, NULL),
+              SQLITE_OK);
+    CHECK_INT(sqlite3_step(st), SQLITE_ROW);
+    sqlite3_finalize(st);
+    CHECK_INT(sqlite3_prepare_v2(raw, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_step(st), SQLITE_ROW);
+    CHECK_INT(sqlite3_column_int(st, 0), 2);
+    sqlite3_finalize(st);
+    sqlite3_close(raw);
 }
 
 static void test_errors(void)
@@ -194,6 +293,8 @@ int main(void)
         {"a bulk is all or nothing: a failed batch stores nothing", test_bulk_all_or_nothing},
         {"bad URIs, missing databases and empty queries", test_errors},
         {"a stored document is found by its content hash, pages and all", test_find_copy_by_content},
+        {"titles are searched, once per document, and carried by every hit", test_titles_are_searched_once_per_document},
+        {"a schema 1 index is migrated in place and keeps working", test_schema_1_index_is_migrated},
         {NULL, NULL}};
     return check_run(cases);
 }
