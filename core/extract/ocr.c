@@ -161,8 +161,15 @@ static int cmp_int(const void *a, const void *b)
     return *(const int *)a - *(const int *)b;
 }
 
-/* The median height of the recognised text lines. */
-static void line_heights(TessBaseAPI *api, ocr_result *res)
+/* From the text lines alone (cheap: no text is made here; making it costs
+ * as much as the page's text again, ~150 ms on a dense page): their median
+ * height, and which way they run and how well they read. A line's
+ * characters are estimated from its shape (its long side over its short
+ * one); a line laid out top to bottom and read well is on a page turned a
+ * quarter clockwise that Tesseract turned back by itself; read badly, it is
+ * vertical Japanese or a page turned the other way: the second look tells
+ * those apart. */
+static void line_figures(TessBaseAPI *api, ocr_result *res)
 {
     res->lines = 0;
     res->line_height_px = 0;
@@ -172,13 +179,26 @@ static void line_heights(TessBaseAPI *api, ocr_result *res)
     TessPageIterator *pit = TessResultIteratorGetPageIterator(it);
     int cap = 64, n = 0;
     int *h = dm_xmalloc((size_t)cap * sizeof *h);
+    double conf_sum[2] = {0, 0};
+    int chars[2] = {0, 0};
     do {
         int l, t, r, b;
-        if (!TessPageIteratorBoundingBox(pit, RIL_TEXTLINE, &l, &t, &r, &b) || b <= t)
+        if (!TessPageIteratorBoundingBox(pit, RIL_TEXTLINE, &l, &t, &r, &b) || b <= t || r <= l)
             continue;
+        TessOrientation orientation;
+        TessWritingDirection direction;
+        TessTextlineOrder order;
+        float deskew;
+        TessPageIteratorOrientation(pit, &orientation, &direction, &order, &deskew);
+        int ttb = direction == WRITING_DIRECTION_TOP_TO_BOTTOM;
+        int w = r - l, ht = b - t;
+        int est = ttb ? (ht + w / 2) / w : (w + ht / 2) / ht;
+        chars[ttb] += est;
+        conf_sum[ttb] += (double)est * TessResultIteratorConfidence(it, RIL_TEXTLINE);
         if (n == cap)
             h = dm_xrealloc(h, (size_t)(cap *= 2) * sizeof *h);
-        h[n++] = b - t;
+        /* a line's height across its run: its width when it runs down */
+        h[n++] = ttb ? w : ht;
     } while (TessPageIteratorNext(pit, RIL_TEXTLINE));
     TessResultIteratorDelete(it);
     if (n > 0) {
@@ -187,6 +207,10 @@ static void line_heights(TessBaseAPI *api, ocr_result *res)
         res->line_height_px = h[n / 2];
     }
     free(h);
+    res->ltr_chars = chars[0];
+    res->ttb_chars = chars[1];
+    res->ltr_confidence = chars[0] ? (int)(conf_sum[0] / chars[0] + 0.5) : 0;
+    res->ttb_confidence = chars[1] ? (int)(conf_sum[1] / chars[1] + 0.5) : 0;
 }
 
 /* Ends an instance kept for one call, and hands what it held back to the
@@ -273,10 +297,21 @@ static bool utf8_is_cjk(const char *s)
  * characters one column apart: the gap between neighbours on a "line" is
  * as wide as the space between columns, not the few pixels of horizontal
  * text. Its median tells the two apart where the confidence does not. */
-static void cjk_gaps(TessBaseAPI *api, ocr_result *res)
+/* The median is taken from the page's first gaps: walking every symbol
+ * costs ~200 ms on a dense page, and a page is horizontal or vertical as a
+ * whole. */
+#define CJK_GAP_SAMPLE 200
+#define CJK_GAP_MAX_SYMBOLS 1500
+
+static void cjk_gaps(TessBaseAPI *api, const char *text, size_t len, ocr_result *res)
 {
     res->cjk_symbols = 0;
     res->cjk_gap = 0;
+    for (size_t i = 0; i + 2 < len; i++)
+        if (utf8_is_cjk(text + i))
+            res->cjk_symbols++, i += 2;
+    if (res->cjk_symbols < 2)
+        return;
     TessResultIterator *it = TessBaseAPIGetIterator(api);
     if (!it)
         return;
@@ -284,7 +319,7 @@ static void cjk_gaps(TessBaseAPI *api, ocr_result *res)
     int cap = 256, n = 0;
     double *gaps = dm_xmalloc((size_t)cap * sizeof *gaps);
     bool prev_cjk = false;
-    int pt = 0, pr = 0, pb = 0;
+    int pt = 0, pr = 0, pb = 0, walked = 0;
     do {
         if (TessPageIteratorIsAtBeginningOf(pit, RIL_TEXTLINE))
             prev_cjk = false;
@@ -292,7 +327,6 @@ static void cjk_gaps(TessBaseAPI *api, ocr_result *res)
         int l, t, r, b;
         bool cjk = sym && utf8_is_cjk(sym);
         if (sym && TessPageIteratorBoundingBox(pit, RIL_SYMBOL, &l, &t, &r, &b)) {
-            res->cjk_symbols += cjk;
             int h = (b - t) > (pb - pt) ? (b - t) : (pb - pt);
             if (cjk && prev_cjk && h > 0) {
                 if (n == cap)
@@ -304,56 +338,14 @@ static void cjk_gaps(TessBaseAPI *api, ocr_result *res)
         prev_cjk = cjk;
         if (sym)
             TessDeleteText(sym);
-    } while (TessPageIteratorNext(pit, RIL_SYMBOL));
+    } while (n < CJK_GAP_SAMPLE && ++walked < CJK_GAP_MAX_SYMBOLS &&
+             TessPageIteratorNext(pit, RIL_SYMBOL));
     TessResultIteratorDelete(it);
     if (n > 0) {
         qsort(gaps, (size_t)n, sizeof *gaps, cmp_double);
         res->cjk_gap = gaps[n / 2];
     }
     free(gaps);
-}
-
-static int visible_chars(const char *s)
-{
-    int n = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        n += (*p & 0xC0) != 0x80 && *p > ' ';
-    return n;
-}
-
-/* Which way the page's blocks were read, and how well. A block laid out
- * top to bottom and read well is a page turned a quarter clockwise that
- * Tesseract turned back by itself; read badly, it is vertical Japanese or
- * a page turned the other way: the second look tells those apart. */
-static void block_layout(TessBaseAPI *api, ocr_result *res)
-{
-    TessResultIterator *it = TessBaseAPIGetIterator(api);
-    if (!it)
-        return;
-    TessPageIterator *pit = TessResultIteratorGetPageIterator(it);
-    double conf_sum[2] = {0, 0};
-    int chars[2] = {0, 0};
-    do {
-        char *text = TessResultIteratorGetUTF8Text(it, RIL_BLOCK);
-        int n = text ? visible_chars(text) : 0;
-        if (text)
-            TessDeleteText(text);
-        if (n == 0)
-            continue;
-        TessOrientation orientation;
-        TessWritingDirection direction;
-        TessTextlineOrder order;
-        float deskew;
-        TessPageIteratorOrientation(pit, &orientation, &direction, &order, &deskew);
-        int ttb = direction == WRITING_DIRECTION_TOP_TO_BOTTOM;
-        chars[ttb] += n;
-        conf_sum[ttb] += (double)n * TessResultIteratorConfidence(it, RIL_BLOCK);
-    } while (TessPageIteratorNext(pit, RIL_BLOCK));
-    TessResultIteratorDelete(it);
-    res->ltr_chars = chars[0];
-    res->ttb_chars = chars[1];
-    res->ltr_confidence = chars[0] ? (int)(conf_sum[0] / chars[0] + 0.5) : 0;
-    res->ttb_confidence = chars[1] ? (int)(conf_sum[1] / chars[1] + 0.5) : 0;
 }
 
 int ocr_recognize(ocr_engine *eng, const char *langs, const gray_image *img,
@@ -406,15 +398,15 @@ int ocr_recognize(ocr_engine *eng, const char *langs, const gray_image *img,
             dm_err_set(err, true, "Tesseract could not recognise the page");
         return -1;
     }
+    size_t out_start = out->len;
     char *text = TessBaseAPIGetUTF8Text(api);
     if (text) {
         sbuf_append(out, text, strlen(text));
         TessDeleteText(text);
     }
     res->mean_confidence = TessBaseAPIMeanTextConf(api);
-    line_heights(api, res);
-    cjk_gaps(api, res);
-    block_layout(api, res);
+    line_figures(api, res);
+    cjk_gaps(api, out->data ? out->data + out_start : "", out->len - out_start, res);
     TessBaseAPIClear(api);
     if (opt && opt->transient)
         drop_slot(slot);

@@ -24,13 +24,14 @@ typedef struct ocr_result {
     int line_height_px;   /* their median height in the image's pixels (0 = none):
                              what the render DPI should be adapted to */
     int cjk_symbols;      /* Japanese/Chinese characters read */
-    double cjk_gap;       /* median gap between consecutive ones on a line, in
+    double cjk_gap;       /* median gap between consecutive ones on a line (of the
+                             page's first 200), in
                              character heights: ~0.1-0.25 for horizontal text,
                              ~0.9 for vertical text read across its columns */
-    /* The page's layout as Tesseract saw it, by text block: characters
-     * read (not counting spaces) and their mean confidence, in blocks
-     * whose lines run top to bottom (a page turned a quarter, or
-     * vertical Japanese) and in the others. */
+    /* The page's layout as Tesseract saw it, by text line: characters
+     * (estimated from each line's shape) and their mean confidence, in
+     * lines that run top to bottom (a page turned a quarter, or vertical
+     * Japanese) and in the others. */
     int ttb_chars, ttb_confidence;
     int ltr_chars, ltr_confidence;
     int64_t elapsed_ms;
