@@ -19,7 +19,8 @@ DEPS_BUILD := cmake make gcc g++ pkg-config luajit libluajit-5.1-dev lua-cjson-d
   libmupdf-dev libmujs-dev libgumbo-dev libopenjp2-7-dev libjbig2dec0-dev \
   libharfbuzz-dev libfreetype-dev libjpeg-dev libpng-dev zlib1g-dev libbrotli-dev \
   libxml2-dev
-DEPS_TEST  := lua-check python3 python3-reportlab python3-pil fonts-ipafont-gothic fonts-dejavu-core
+DEPS_TEST  := lua-check python3 python3-reportlab python3-pil python3-xlwt fonts-ipafont-gothic \
+  fonts-dejavu-core antiword catdoc
 # The benchmark's baseline (the seed's tools) and its CER computation.
 DEPS_BENCH := python3-pdfminer poppler-utils python3-levenshtein
 # Packaging (dpkg-shlibdeps), and what test-deploy checks the deploy/ files with.

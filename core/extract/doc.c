@@ -193,9 +193,13 @@ void doc_ctx_shrink_store(doc_ctx *dc) { fz_empty_store(dc->ctx); }
 void doc_ctx_set_limit(doc_ctx *dc, size_t bytes) { dc->limit = bytes; }
 
 void doc_ctx_set_text_limits(doc_ctx *dc, size_t max_text_bytes, int64_t max_expanded_bytes,
-                             double max_ratio)
+                             double max_ratio, const char *converters)
 {
-    dc->text_limits = (text_limits){max_text_bytes, max_expanded_bytes, max_ratio};
+    dc->text_limits.max_text_bytes = max_text_bytes;
+    dc->text_limits.max_expanded_bytes = max_expanded_bytes;
+    dc->text_limits.max_ratio = max_ratio;
+    snprintf(dc->text_limits.converters, sizeof dc->text_limits.converters, "%s",
+             converters ? converters : "");
 }
 int64_t doc_ctx_deadline(const doc_ctx *dc) { return atomic_load(&dc->deadline_ms); }
 
@@ -324,6 +328,9 @@ static int open_text_format(doc *d, const char *path, const unsigned char *head,
                             bool plain_fallback, dm_err *err)
 {
     const char *mime = NULL;
+    /* A converter runs under the worker's deadline and memory cap. */
+    d->dc->text_limits.deadline_ms = atomic_load(&d->dc->deadline_ms);
+    d->dc->text_limits.max_memory = d->dc->limit;
     int rc = text_formats_open(d->dc->ctx, path, head, n, &d->dc->text_limits, plain_fallback,
                                &d->pt, &mime, &d->encoding, err);
     if (rc == 1) {

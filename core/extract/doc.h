@@ -46,10 +46,12 @@ void doc_ctx_shrink_store(doc_ctx *dc);
 /* Caps what MuPDF may hold in this context (0 = no cap). An operation that
  * needs more fails with "memory limit: ..." (the store is emptied first). */
 void doc_ctx_set_limit(doc_ctx *dc, size_t bytes);
-/* Caps for the formats read as text: text kept per document, and what an
- * Office file (a zip) may inflate to, in bytes and per byte of the file. */
+/* Caps for the formats read as text: text kept per document, what an
+ * Office file (a zip) may inflate to, in bytes and per byte of the file,
+ * and the converters for legacy Office files ("doc:antiword ..."), which
+ * run under the context's deadline and memory cap. */
 void doc_ctx_set_text_limits(doc_ctx *dc, size_t max_text_bytes, int64_t max_expanded_bytes,
-                             double max_ratio);
+                             double max_ratio, const char *converters);
 /* The deadline (monotonic ms, 0 = none) of what the worker does next: text
  * extraction and rendering past it stop and fail with "timed out ...".
  * Any thread may call doc_ctx_abort_if_late; MuPDF only reads the flag. */

@@ -1,4 +1,5 @@
 #include "extract/text_formats.h"
+#include "extract/converters.h"
 #include "extract/html.h"
 #include "extract/ooxml.h"
 #include "extract/rtf.h"
@@ -72,6 +73,22 @@ int text_formats_open(fz_context *ctx, const char *path, const unsigned char *he
     *encoding = NULL;
     if (n >= 4 && memcmp(head, "PK\x03\x04", 4) == 0)
         return open_ooxml(ctx, path, lim, out, mime, err);
+    bool encrypted = false;
+    legacy_kind legacy = legacy_sniff(path, head, n, &encrypted);
+    if (encrypted) {
+        dm_err_set(err, true, "encrypted: the Office document needs a password");
+        return -1;
+    }
+    if (legacy != LEGACY_NONE) {
+        converter_limits cl = {.programs = lim->converters, .deadline_ms = lim->deadline_ms,
+                               .max_memory = lim->max_memory, .max_output = lim->max_text_bytes};
+        *mime = legacy_mime(legacy);
+        if (legacy_read(legacy, path, &cl, out, err) != 0)
+            return -1;
+        if (out->count == 0)
+            paged_text_new_page(out, NULL);
+        return 1;
+    }
     bool rtf = rtf_sniff(head, n), html = !rtf && html_sniff(head, n);
     if (!rtf && !html && !plain_fallback)
         return 0;

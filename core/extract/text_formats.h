@@ -1,5 +1,6 @@
 /* text_formats: the formats that are text, not pages to render: Office
- * Open XML, HTML, RTF and plain text, each read into paged_text. doc.c
+ * Open XML, legacy Office through converters, HTML, RTF and plain text,
+ * each read into paged_text. doc.c
  * calls it after its own sniffing found no PDF or image; not for use
  * elsewhere. */
 #ifndef DOCMILL_TEXT_FORMATS_H
@@ -13,6 +14,9 @@ typedef struct text_limits {
     size_t max_text_bytes;       /* text kept per document (0 = no cap) */
     int64_t max_expanded_bytes;  /* what a container may inflate to (0 = no cap) */
     double max_ratio;            /* ...per byte of the file (0 = no cap) */
+    char converters[256];        /* office_converters: legacy .doc/.xls/.ppt */
+    size_t max_memory;           /* a converter's address space (0 = no cap) */
+    int64_t deadline_ms;         /* a converter is killed past it (0 = none) */
 } text_limits;
 
 /* head: the file's first bytes. Returns 1 when the file is one of these

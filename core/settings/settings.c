@@ -32,6 +32,10 @@ const setting_spec settings_schema[] = {
     {"max_expanded_mb", SETTING_NUM, 0, 1e6, S(max_expanded_mb), .dflt = 1024,
      .doc = "what one container (an Office file's zip) may inflate to; past it the file "
             "fails, naming the limit (0 = no limit)"},
+    {"office_converters", SETTING_STR, 0, 255, S(office_converters),
+     .dflt_str = "doc:antiword,catdoc xls:xls2csv ppt:catppt",
+     .doc = "programs for legacy Office files, space-separated KIND:PROGRAM[,PROGRAM] tried in "
+            "order (doc: antiword, catdoc; xls: xls2csv; ppt: catppt); \"\" = none"},
     {"max_compression_ratio", SETTING_NUM, 0, 1e6, S(max_compression_ratio), .dflt = 200,
      .doc = "inflated bytes per byte of the container beyond its first MB; past it the file "
             "fails as a zip bomb (0 = no limit)"},

@@ -21,6 +21,7 @@ typedef struct policy_settings {
     double max_text_mb;
     double max_expanded_mb;
     double max_compression_ratio;
+    char office_converters[256];
     double max_page_megapixels;
     int text_min_chars;
     double max_bad_char_ratio;

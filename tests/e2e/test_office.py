@@ -18,6 +18,7 @@ import e2e_util as U
 
 sys.path.insert(0, os.path.join(os.environ.get("DOCMILL_SOURCE", "."), "tests", "corpus"))
 import make_office as O  # noqa: E402
+import make_legacy as L  # noqa: E402
 
 
 class Office(unittest.TestCase):
@@ -162,6 +163,60 @@ class Office(unittest.TestCase):
             failures = U.status(db)["failures"]
             self.assertEqual(len(failures), 1, failures)
             self.assertIn("limit max_compression_ratio", failures[0]["error"], failures)
+
+
+class Legacy(unittest.TestCase):
+    """.doc, .xls and .ppt through antiword/catdoc, xls2csv and catppt run as
+    child processes (make deps-test installs them)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.src = os.path.join(cls.tmp.name, "old")
+        L.make(cls.src)
+        cls.db = os.path.join(cls.tmp.name, "index.db")
+        cls.first_run = U.run_once(cls.src, cls.db)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_every_probe_is_found_in_its_file(self):
+        self.assertEqual(self.first_run.rc, 0, self.first_run)
+        self.assertEqual(self.first_run.json()["indexed"], 3, self.first_run)
+        for name, probes in (("legacy.doc", L.DOC_PROBES), ("legacy.xls", L.XLS_PROBES),
+                             ("legacy.ppt", L.PPT_PROBES)):
+            for probe in probes:
+                hits = {os.path.basename(h["source"]) for h in U.search(self.db, probe)}
+                self.assertIn(name, hits, (probe, hits))
+
+    def test_sheets_are_pages_and_types_come_from_the_content(self):
+        r = U.dm("extract", os.path.join(self.src, "legacy.xls"), "--json")
+        j = r.json()
+        self.assertEqual(j["mime"], "application/vnd.ms-excel")
+        self.assertEqual(len(j["pages"]), 2, j)
+        self.assertIn("二枚目", j["pages"][1]["text"])
+        # a .doc named .txt is still a Word file
+        with tempfile.TemporaryDirectory() as tmp:
+            renamed = os.path.join(tmp, "notes.txt")
+            with open(os.path.join(self.src, "legacy.doc"), "rb") as f, open(renamed, "wb") as g:
+                g.write(f.read())
+            j = U.dm("extract", renamed, "--json").json()
+            self.assertEqual(j["mime"], "application/msword", j)
+            self.assertIn("旧形式のワード文書", j["pages"][0]["text"])
+
+    def test_a_missing_converter_is_a_recorded_failure_naming_its_package(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            db = os.path.join(tmp, "index.db")
+            env = dict(os.environ, PATH=os.path.join(tmp, "empty"), OMP_THREAD_LIMIT="1")
+            r = U.dm("run", "--source", self.src, "--index", "sqlite:" + db, "--workers", "2",
+                     "--once", "--json", env=env)
+            self.assertEqual(r.rc, 3, r)
+            failures = {os.path.basename(f["source"]): f["error"] for f in U.status(db)["failures"]}
+            self.assertEqual(set(failures), {"legacy.doc", "legacy.xls", "legacy.ppt"}, failures)
+            self.assertIn("apt-get install antiword", failures["legacy.doc"])
+            self.assertIn("apt-get install catdoc", failures["legacy.xls"])
+            self.assertIn("apt-get install catdoc", failures["legacy.ppt"])
 
 
 if __name__ == "__main__":
