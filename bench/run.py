@@ -19,6 +19,8 @@ Cases (medians over --repeats runs):
   mixed          the whole corpus (70 % text PDFs, 30 % scans, images)
   scaling        docmill on the mixed corpus with 1 worker vs N
   text           text-layer PDFs only: pages/s per core into SQLite
+  office         Word, Excel and PowerPoint files (bench/office_corpus.py: 20 each):
+                 pages/s per core into SQLite (the baseline reads none of them)
   large          one generated big PDF (quick: 120 pages; full: 1000 pages,
                  200 MB) mixing text and scanned pages: peak RSS, pages/hour,
                  CPU use across the workers
@@ -293,6 +295,9 @@ def main():
             target = os.path.join(d_text, "%02d-%s" % (c, x))
             if not os.path.exists(target):
                 os.link(os.path.join(corpus, x), target)
+    d_office = os.path.join(sets, "office")
+    if not os.path.exists(os.path.join(d_office, "deck-00.pptx")):
+        subprocess.run([PY, os.path.join(HERE, "office_corpus.py"), d_office, "20"], check=True)
     large_pages, large_mb = (120, 24) if args.size == "quick" else (1000, 200)
     large_pages, large_mb = args.large_pages or large_pages, args.large_mb or large_mb
     large_dir, large_pdf = make_large(args, large_pages, large_mb)
@@ -340,6 +345,8 @@ def main():
     note("text", "docmill", r_d_text)
     r_b_text = repeat(lambda: base(d_text, n), reps)
     note("text", "baseline", r_b_text)
+    r_d_office = repeat(lambda: dm(d_office, n, None), reps)
+    note("office", "docmill", r_d_office)
     r_d_dups = repeat(lambda: dm(d_dups, n, None), reps)
     note("duplicates", "docmill, each twice", r_d_dups)
     r_d_large = repeat(lambda: dm(large_src, n, LARGE_POLICY), 1)
@@ -396,6 +403,8 @@ def main():
          r_d_dups["wall"] / r_d_def["wall"], None, None),
         ("text-layer PDFs into SQLite: pages/s per core", ">= 50",
          r_d_text["pages"] / r_d_text["wall"] / n, 50, None),
+        ("Office files (docx, xlsx, pptx) into SQLite: pages/s per core", ">= 50",
+         r_d_office["pages"] / r_d_office["wall"] / n, 50, None),
     ]
     checks = []
     for name, want, value, at_least, cer_ok in targets:
@@ -428,6 +437,7 @@ def main():
                  "mixed_docmill": brief(r_d_all), "mixed_docmill_1_worker": brief(r_d_one),
                  "mixed_baseline_1_worker": brief(r_b_one), "text_docmill": brief(r_d_text),
                  "text_baseline": brief(r_b_text), "large_docmill": brief(r_d_large),
+                 "office_docmill": brief(r_d_office),
                  "scans_twice_docmill": brief(r_d_dups)},
         "cpu_utilization": {
             "mixed_docmill": r_d_all["cpu"] / (r_d_all["wall"] * n),
@@ -617,6 +627,7 @@ def markdown(r):
                        ("mixed_docmill_1_worker", "mixed: docmill, 1 worker"),
                        ("text_baseline", "text PDFs: baseline"),
                        ("text_docmill", "text PDFs: docmill"),
+                       ("office_docmill", "Office files: docmill"),
                        ("large_docmill", "large PDF: docmill")):
         x = runs[key]
         st = x["stages"]

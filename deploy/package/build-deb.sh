@@ -44,10 +44,13 @@ Maintainer: docmill developers <docmill@localhost>
 Section: text
 Priority: optional
 Depends: $DEPENDS
+Recommends: antiword, catdoc
 Description: document-processing worker: PDF text, OCR, full-text indexing
  docmill takes jobs from a local folder or AWS SQS, extracts the text layer
- of PDFs with MuPDF, OCRs scanned pages and images with Tesseract (jpn+eng)
- and indexes the text into SQLite FTS5 or OpenSearch. Policy in Lua.
+ of PDFs with MuPDF, reads Word, Excel and PowerPoint files, HTML and RTF,
+ OCRs scanned pages and images with Tesseract (jpn+eng) and indexes the text
+ into SQLite FTS5 or OpenSearch. Policy in Lua. The recommended antiword and
+ catdoc read legacy .doc, .xls and .ppt files.
 CTRL
 printf '/etc/docmill/config.lua\n/etc/docmill/docmill.env\n' > "$P/DEBIAN/conffiles"
 install -m 0755 deploy/package/postinst "$P/DEBIAN/postinst"
