@@ -1,11 +1,13 @@
 #include "extract/doc.h"
 #include "extract/gray_geometry.h"
 #include "extract/text_formats.h"
+#include "extract/xmp.h"
 
 #include "base/log.h"
 #include "extract/textnorm.h"
 
 #include <mupdf/fitz.h>
+#include <mupdf/pdf.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -193,8 +195,9 @@ void doc_ctx_shrink_store(doc_ctx *dc) { fz_empty_store(dc->ctx); }
 void doc_ctx_set_limit(doc_ctx *dc, size_t bytes) { dc->limit = bytes; }
 
 void doc_ctx_set_text_limits(doc_ctx *dc, size_t max_text_bytes, int64_t max_expanded_bytes,
-                             double max_ratio, const char *converters)
+                             double max_ratio, const char *converters, int max_images)
 {
+    dc->text_limits.max_images = max_images;
     dc->text_limits.max_text_bytes = max_text_bytes;
     dc->text_limits.max_expanded_bytes = max_expanded_bytes;
     dc->text_limits.max_ratio = max_ratio;
@@ -336,7 +339,8 @@ static int open_text_format(doc *d, const char *path, const unsigned char *head,
     if (rc == 1) {
         d->kind = DOC_KIND_TEXT;
         d->mime = mime;
-        d->page_count = d->pt.count;
+        /* the text pages, then the embedded images to OCR */
+        d->page_count = d->pt.count + d->pt.nimages;
     }
     return rc;
 }
@@ -478,9 +482,11 @@ bool doc_text_truncated(const doc *d) { return d->pt.truncated; }
 
 const char *doc_page_name(const doc *d, int page)
 {
-    return d->kind == DOC_KIND_TEXT && page >= 1 && page <= d->pt.count
-               ? d->pt.pages[page - 1].name
-               : NULL;
+    if (d->kind != DOC_KIND_TEXT || page < 1)
+        return NULL;
+    if (page <= d->pt.count)
+        return d->pt.pages[page - 1].name;
+    return page - d->pt.count <= d->pt.nimages ? d->pt.images[page - d->pt.count - 1].name : NULL;
 }
 
 /* "D:20240315103000+09'00'" -> "2024-03-15T10:30:00+09:00"; as it is when
@@ -535,6 +541,22 @@ const doc_meta *doc_get_meta(doc *d)
             doc_meta_set(fields[i], buf, strlen(buf));
         }
     }
+    /* What Info lacks, from the XMP packet (many producers write only it). */
+    pdf_document *pdf = pdf_specifics(ctx, d->fzdoc);
+    fz_buffer *volatile xmp = NULL;
+    if (pdf) {
+        fz_var(xmp);
+        fz_try(ctx)
+        {
+            pdf_obj *md = pdf_dict_getp(ctx, pdf_trailer(ctx, pdf), "Root/Metadata");
+            if (pdf_is_stream(ctx, md))
+                xmp = pdf_load_stream(ctx, md);
+        }
+        fz_catch(ctx) xmp = NULL;
+        if (xmp)
+            xmp_fill_meta((const char *)xmp->data, xmp->len, m);
+        fz_drop_buffer(ctx, xmp);
+    }
     return m;
 }
 
@@ -560,6 +582,10 @@ int doc_page_text(doc *d, int page, sbuf *out, page_info *info, dm_err *err)
     if (check_page(d, page, err) != 0)
         return -1;
     if (d->kind == DOC_KIND_TEXT) {
+        if (page > d->pt.count) {
+            info->image_coverage = 1.0;   /* an embedded image: OCR it */
+            return 0;
+        }
         const sbuf *t = &d->pt.pages[page - 1].text;
         sbuf_append(out, t->data ? t->data : "", t->len);
         return 0;
@@ -769,15 +795,50 @@ static int render_image_page(doc *d, int page, int dpi, int64_t max_pixels, gray
     return 0;
 }
 
+/* Image k (1-based) embedded in a text document, rendered as an image
+ * file's page would be: its bytes stand in for the file for the call. */
+static int render_embedded_image(doc *d, int k, int dpi, int64_t max_pixels, gray_image *img,
+                                 dm_err *err)
+{
+    if (k < 1 || k > d->pt.nimages) {
+        dm_err_set(err, true, "a text page has nothing to render");
+        return -1;
+    }
+    const sbuf *data = &d->pt.images[k - 1].data;
+    doc_kind kind;
+    const char *mime = sniff((const unsigned char *)data->data, data->len, "", &kind);
+    if (!mime || kind != DOC_KIND_IMAGE) {
+        dm_err_set(err, true, "embedded image %s is no image docmill reads",
+                   d->pt.images[k - 1].name);
+        return -1;
+    }
+    fz_context *ctx = d->dc->ctx;
+    fz_buffer *volatile buf = NULL;
+    fz_try(ctx) buf = fz_new_buffer_from_copied_data(ctx, (const unsigned char *)data->data,
+                                                     data->len);
+    fz_catch(ctx)
+    {
+        dm_err_set(err, false, "out of memory for an embedded image");
+        return -1;
+    }
+    fz_buffer *saved_buf = d->buf;
+    const char *saved_mime = d->mime;
+    d->buf = buf;
+    d->mime = mime;
+    int rc = render_image_page(d, 1, dpi, max_pixels, img, err);
+    d->buf = saved_buf;
+    d->mime = saved_mime;
+    fz_drop_buffer(ctx, buf);
+    return rc;
+}
+
 int doc_render_gray(doc *d, int page, int dpi, int64_t max_pixels, gray_image *img, dm_err *err)
 {
     memset(img, 0, sizeof *img);
     if (check_page(d, page, err) != 0)
         return -1;
-    if (d->kind == DOC_KIND_TEXT) {
-        dm_err_set(err, true, "plain text has nothing to render");
-        return -1;
-    }
+    if (d->kind == DOC_KIND_TEXT)
+        return render_embedded_image(d, page - d->pt.count, dpi, max_pixels, img, err);
     if (d->kind == DOC_KIND_IMAGE)
         return render_image_page(d, page, dpi, max_pixels, img, err);
     fz_context *ctx = d->dc->ctx;

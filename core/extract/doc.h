@@ -51,7 +51,7 @@ void doc_ctx_set_limit(doc_ctx *dc, size_t bytes);
  * and the converters for legacy Office files ("doc:antiword ..."), which
  * run under the context's deadline and memory cap. */
 void doc_ctx_set_text_limits(doc_ctx *dc, size_t max_text_bytes, int64_t max_expanded_bytes,
-                             double max_ratio, const char *converters);
+                             double max_ratio, const char *converters, int max_images);
 /* The deadline (monotonic ms, 0 = none) of what the worker does next: text
  * extraction and rendering past it stop and fail with "timed out ...".
  * Any thread may call doc_ctx_abort_if_late; MuPDF only reads the flag. */
@@ -93,7 +93,10 @@ int gray_image_rotate(doc_ctx *dc, const gray_image *src, double degrees, gray_i
 int gray_image_turn(doc_ctx *dc, const gray_image *src, int degrees, gray_image *out,
                     dm_err *err);
 doc_ctx *doc_get_ctx(const doc *d);
-/* The name of a page (an Excel sheet's), or NULL. */
+/* The name of a page (an Excel sheet's, an embedded image's part), or
+ * NULL. A text document's embedded images (Office files: max_images) are
+ * pages after its text pages, with no text and image_coverage 1: they
+ * render like image files, for OCR. */
 const char *doc_page_name(const doc *d, int page);
 /* Title, author...: from the file's own properties (PDF Info, OOXML's
  * docProps/core.xml, HTML's <title> and <meta>, RTF's {\info}). */

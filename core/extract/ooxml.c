@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 
 static int part_io_read(void *ud, char *buf, int len)
@@ -404,6 +405,81 @@ static bool docx_part(ooxml_ctx *ox, const char *name)
     return part_close(&p, rc);
 }
 
+/* ---- embedded images (for OCR after the text pages) ---- */
+
+static bool image_name(const char *name)
+{
+    static const char *const exts[] = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff"};
+    size_t n = strlen(name);
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+        size_t k = strlen(exts[i]);
+        if (n > k && strcasecmp(name + n - k, exts[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A part's bytes, inflated under the budget: false when the budget was
+ * cut (which fails the file), true otherwise (a damaged entry is
+ * skipped: it is only an image). */
+static bool read_bytes(ooxml_ctx *ox, const char *name, sbuf *out, bool *got)
+{
+    fz_context *ctx = ox->ctx;
+    fz_stream *volatile stm = NULL;
+    volatile bool ok = true;
+    *got = false;
+    unsigned char buf[65536];
+    fz_var(stm);
+    fz_try(ctx)
+    {
+        stm = fz_open_archive_entry(ctx, ox->zip, name);
+        size_t n;
+        while (ok && (n = fz_read(ctx, stm, buf, sizeof buf)) > 0) {
+            if (!expand_budget_take(ox->budget, n))
+                ok = false;
+            else
+                sbuf_append(out, (const char *)buf, n);
+        }
+        *got = ok;
+    }
+    fz_always(ctx) fz_drop_stream(ctx, stm);
+    fz_catch(ctx) *got = false;
+    if (!ok) {
+        if (!ox->failed)
+            dm_err_set(ox->err, true, "limit %s: image %s inflates past it (a zip bomb?)",
+                       ox->budget->cut, name);
+        ox->failed = true;
+    }
+    return ok;
+}
+
+/* The images a part shows (its relationships of type image), kept once
+ * each while the document wants more. */
+static bool keep_images(ooxml_ctx *ox, const rels *rs)
+{
+    paged_text *pt = ox->out;
+    for (int i = 0; i < rs->count && pt->nimages < pt->max_images; i++) {
+        const rel *r = &rs->items[i];
+        if (strcmp(r->type_tail, "image") != 0 || !image_name(r->target))
+            continue;
+        bool seen = false;
+        for (int k = 0; k < pt->nimages && !seen; k++)
+            seen = strcmp(pt->images[k].name, r->target) == 0;
+        if (seen)
+            continue;
+        sbuf data;
+        sbuf_init(&data);
+        bool got;
+        bool ok = read_bytes(ox, r->target, &data, &got);
+        if (ok && got && data.len > 0)
+            paged_text_add_image(pt, r->target, data.data, data.len);
+        sbuf_free(&data);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 static bool read_docx(ooxml_ctx *ox, const char *main_part)
 {
     if (!ox_has_part(ox, main_part))
@@ -415,7 +491,7 @@ static bool read_docx(ooxml_ctx *ox, const char *main_part)
         return false;
     /* The rest in a fixed order, each kind as listed in the relationships. */
     static const char *const extra[] = {"header", "footer", "footnotes", "endnotes", "comments"};
-    bool ok = true;
+    bool ok = keep_images(ox, &rs);
     for (size_t k = 0; ok && k < sizeof extra / sizeof extra[0]; k++)
         for (int i = 0; ok && i < rs.count; i++)
             if (strcmp(rs.items[i].type_tail, extra[k]) == 0) {
@@ -512,7 +588,8 @@ static bool read_pptx(ooxml_ctx *ox, const char *main_part)
         ok = slide_part(ox, slides[i]);
         rels srs;
         if (ok && (ok = ox_read_rels(ox, slides[i], &srs))) {
-            const rel *notes = ox_rel_by_type(&srs, "notesSlide");
+            ok = keep_images(ox, &srs);
+            const rel *notes = ok ? ox_rel_by_type(&srs, "notesSlide") : NULL;
             if (notes) {
                 paged_text_break(ox->out, "\n");
                 ok = slide_part(ox, notes->target);

@@ -16,6 +16,11 @@ void paged_text_free(paged_text *pt)
         sbuf_free(&pt->pages[i].text);
     }
     free(pt->pages);
+    for (int i = 0; i < pt->nimages; i++) {
+        free(pt->images[i].name);
+        sbuf_free(&pt->images[i].data);
+    }
+    free(pt->images);
     doc_meta_free(&pt->meta);
     memset(pt, 0, sizeof *pt);
 }
@@ -30,6 +35,21 @@ text_page *paged_text_new_page(paged_text *pt, const char *name)
     p->name = name ? dm_xstrdup(name) : NULL;
     sbuf_init(&p->text);
     return p;
+}
+
+bool paged_text_add_image(paged_text *pt, const char *name, const char *data, size_t n)
+{
+    if (pt->nimages >= pt->max_images)
+        return false;
+    if (pt->nimages == pt->images_cap) {
+        pt->images_cap = pt->images_cap ? pt->images_cap * 2 : 4;
+        pt->images = dm_xrealloc(pt->images, (size_t)pt->images_cap * sizeof *pt->images);
+    }
+    text_image *im = &pt->images[pt->nimages++];
+    im->name = dm_xstrdup(name);
+    sbuf_init(&im->data);
+    sbuf_append(&im->data, data, n);
+    return true;
 }
 
 bool paged_text_append(paged_text *pt, const char *s, size_t n)

@@ -18,9 +18,19 @@ typedef struct text_page {
     sbuf text;
 } text_page;
 
+/* An image embedded in the document (a scan pasted into Word), kept as
+ * its file's bytes for OCR after the text pages. */
+typedef struct text_image {
+    char *name;   /* its part in the package: "word/media/image1.png" */
+    sbuf data;
+} text_image;
+
 typedef struct paged_text {
     text_page *pages;
     int count, cap;
+    text_image *images;
+    int nimages, images_cap;
+    int max_images;     /* images kept at most (0 = none wanted) */
     doc_meta meta;
     size_t bytes;       /* text held, over every page */
     size_t max_bytes;   /* at most (0 = no cap); past it, truncated */
@@ -36,6 +46,8 @@ text_page *paged_text_new_page(paged_text *pt, const char *name);
 bool paged_text_append(paged_text *pt, const char *s, size_t n);
 /* A line break, unless the page is empty or already ends one. */
 void paged_text_break(paged_text *pt, const char *sep);
+/* Keeps a copy of an embedded image (false past max_images). */
+bool paged_text_add_image(paged_text *pt, const char *name, const char *data, size_t n);
 /* Drops trailing pages with no visible text. */
 void paged_text_trim(paged_text *pt);
 

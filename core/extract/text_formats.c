@@ -70,6 +70,7 @@ int text_formats_open(fz_context *ctx, const char *path, const unsigned char *he
                       const char **mime, const char **encoding, dm_err *err)
 {
     paged_text_init(out, lim->max_text_bytes);
+    out->max_images = lim->max_images;
     *encoding = NULL;
     if (n >= 4 && memcmp(head, "PK\x03\x04", 4) == 0)
         return open_ooxml(ctx, path, lim, out, mime, err);

@@ -17,6 +17,7 @@ typedef struct text_limits {
     char converters[256];        /* office_converters: legacy .doc/.xls/.ppt */
     size_t max_memory;           /* a converter's address space (0 = no cap) */
     int64_t deadline_ms;         /* a converter is killed past it (0 = none) */
+    int max_images;              /* embedded images kept for OCR (0 = none) */
 } text_limits;
 
 /* head: the file's first bytes. Returns 1 when the file is one of these

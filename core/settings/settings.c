@@ -32,6 +32,9 @@ const setting_spec settings_schema[] = {
     {"max_expanded_mb", SETTING_NUM, 0, 1e6, S(max_expanded_mb), .dflt = 1024,
      .doc = "what one container (an Office file's zip) may inflate to; past it the file "
             "fails, naming the limit (0 = no limit)"},
+    {"max_office_images", SETTING_INT, 0, 10000, S(max_office_images), .dflt = 50,
+     .doc = "images embedded in an Office file (a scan pasted into Word, a slide's picture) "
+            "OCR'd as pages after its text, at most this many per file (0 = none)"},
     {"office_converters", SETTING_STR, 0, 255, S(office_converters),
      .dflt_str = "doc:antiword,catdoc xls:xls2csv ppt:catppt",
      .doc = "programs for legacy Office files, space-separated KIND:PROGRAM[,PROGRAM] tried in "

@@ -22,6 +22,7 @@ typedef struct policy_settings {
     double max_expanded_mb;
     double max_compression_ratio;
     char office_converters[256];
+    int max_office_images;
     double max_page_megapixels;
     int text_min_chars;
     double max_bad_char_ratio;

@@ -235,7 +235,11 @@ local function read_page(d, kind, i, stages, ctx)
 end
 
 local function needs_ocr(kind, info)
-  return kind == "image" or (kind ~= "text" and core.policy_needs_ocr(info))
+  if kind == "text" then
+    -- an image embedded in an Office file: a page with nothing but it
+    return info.image_coverage == 1 and info.chars == 0
+  end
+  return kind == "image" or core.policy_needs_ocr(info)
 end
 
 -- Adds page i to out = {pages, errors, pages_ocr, stages}: its text layer,
@@ -250,7 +254,7 @@ local function add_page(d, i, text, info, need_ocr, out, ctx)
       if ctx.on_ocr then ctx.on_ocr(otext, dpi_or_err, stats) end
       out.pages[#out.pages + 1] = { page = i, method = "ocr", dpi = dpi_or_err, text = otext,
         confidence = stats.confidence, rotate = stats.rotate ~= 0 and stats.rotate or nil,
-        vertical = stats.vertical, deskew = stats.deskew }
+        vertical = stats.vertical, deskew = stats.deskew, name = info.name }
       out.pages_ocr = out.pages_ocr + 1
     elseif text and info.chars > 0 then
       -- OCR failed but there is a text layer: keep what we have.

@@ -23,7 +23,9 @@ XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 # Words each file must be found by: {file: [probe, ...]}
 PROBES = {
     "report.docx": ["四半期報告書", "quarterly revenue", "表の中身", "tablecell", "リンクの文字",
-                    "テキストボックス", "headerword", "フッター", "脚注の本文", "結果の表示"],
+                    "テキストボックス", "headerword", "フッター", "脚注の本文", "結果の表示",
+                    # in the picture pasted into it (OCR)
+                    "貼り付けた画像", "pasted picture"],
     "budget.xlsx": ["売上高", "東京支店", "phonetic-free", "inlinestring", "2024-03-15",
                     "Costs", "0.3"],
     "deck.pptx": ["最初のスライド", "opening slide", "二枚目", "speaker notes", "発表者メモ",
@@ -48,18 +50,20 @@ SHEETS = ["売上", "Costs"]
 
 
 def package(path, parts):
-    """A zip of {name: text}, [Content_Types].xml first as Office writes it."""
+    """A zip of {name: text or bytes}, [Content_Types].xml first as Office
+    writes it."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("[Content_Types].xml", parts.pop("[Content_Types].xml"))
-        for name, text in parts.items():
-            z.writestr(name, text)
+        for name, data in parts.items():
+            z.writestr(name, data)
 
 
 def content_types(overrides):
     rows = "".join('<Override PartName="%s" ContentType="%s"/>' % o for o in overrides)
     return (XML + '<Types xmlns="%s"><Default Extension="rels" ContentType="application/'
             'vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" '
-            'ContentType="application/xml"/>%s</Types>' % (CT, rows))
+            'ContentType="application/xml"/><Default Extension="png" ContentType="image/png"/>'
+            '%s</Types>' % (CT, rows))
 
 
 def rels(items):
@@ -87,7 +91,18 @@ def para(*runs):
         % "".join(runs)
 
 
-def docx(path, main_type, body_paras, title):
+def picture_png():
+    """A scan pasted into a document: two lines of text as a PNG."""
+    import io
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import make_corpus as C
+    img = C.render_lines(["貼り付けた画像の文字", "pasted picture text"], C.JA_FONT, 48)
+    out = io.BytesIO()
+    img.save(out, "PNG", dpi=(300, 300))
+    return out.getvalue()
+
+
+def docx(path, main_type, body_paras, title, picture=None):
     wrap = lambda tag, inner: (XML + '<w:%s xmlns:w="%s" xmlns:r="%s">%s</w:%s>'
                                % (tag, W, R, inner, tag))
     body = wrap("document", "<w:body>%s<w:sectPr/></w:body>" % "".join(body_paras))
@@ -107,12 +122,14 @@ def docx(path, main_type, body_paras, title):
         "word/_rels/document.xml.rels": rels([
             ("rId1", "header", "header1.xml", False), ("rId2", "footer", "footer1.xml", False),
             ("rId3", "footnotes", "footnotes.xml", False),
-            ("rId9", "hyperlink", "https://example.com/", True)]),
+            ("rId9", "hyperlink", "https://example.com/", True)]
+            + ([("rId7", "image", "media/image1.png", False)] if picture else [])),
         "word/document.xml": body,
         "word/header1.xml": wrap("hdr", para(run("headerword ヘッダー"))),
         "word/footer1.xml": wrap("ftr", para(run("フッター footer"))),
         "word/footnotes.xml": wrap("footnotes", '<w:footnote w:id="1">%s</w:footnote>'
                                    % para(run("脚注の本文 footnote"))),
+        **({"word/media/image1.png": picture} if picture else {}),
     })
 
 
@@ -142,7 +159,7 @@ def report_docx(path):
         para(run("次のページへ"), '<w:r><w:br w:type="page"/></w:r>', run("second page text")),
     ]
     docx(path, "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
-         paras, DOCX_TITLE)
+         paras, DOCX_TITLE, picture=picture_png())
 
 
 def macro_docm(path):

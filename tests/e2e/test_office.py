@@ -67,16 +67,30 @@ class Office(unittest.TestCase):
         self.assertEqual(j["meta"]["author"], "山田太郎")
         self.assertEqual(j["meta"]["created"], "2024-03-15T09:00:00Z")
         self.assertEqual(j["meta"]["language"], "ja")
-        # the page break Word recorded splits the body
-        self.assertEqual(len(j["pages"]), 2, [p["text"] for p in j["pages"]])
+        # the page break Word recorded splits the body; the picture pasted
+        # into it is OCR'd as a page after the text
+        self.assertEqual(len(j["pages"]), 3, [p["text"] for p in j["pages"]])
         self.assertIn("次のページへ", j["pages"][0]["text"])
         self.assertIn("second page text", j["pages"][1]["text"])
+        picture = j["pages"][2]
+        self.assertEqual((picture["method"], picture["name"]), ("ocr", "word/media/image1.png"))
+        self.assertIn("pasted picture text", picture["text"])
+        self.assertIn("貼り付けた画像", picture["text"].replace(" ", ""))
+        text = "".join(p["text"] for p in j["pages"][:2])
         # a text box once, not twice (its VML fallback is dropped)
-        text = "".join(p["text"] for p in j["pages"])
         self.assertEqual(text.count("テキストボックス"), 1, text)
         # the field's shown result, not its code
         self.assertIn("結果の表示", text)
         self.assertNotIn("DOCPROPERTY", text)
+
+    def test_embedded_images_are_ocrd_only_when_the_policy_says_so(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            pol = os.path.join(tmp, "p.lua")
+            with open(pol, "w") as f:
+                f.write("return { max_office_images = 0 }\n")
+            r = U.dm("extract", os.path.join(self.src, "report.docx"), "--json", "--policy", pol)
+            pages = r.json()["pages"]
+            self.assertEqual([p["method"] for p in pages], ["text", "text"], pages)
 
     def test_pptx_slides_are_pages_in_the_presentations_order(self):
         j = self.extract("deck.pptx")
