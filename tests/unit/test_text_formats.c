@@ -1,9 +1,9 @@
-/* The text formats' readers on bytes in memory (rtf.c, html.c, xmp.c):
+/* The text formats' readers on bytes in memory (rtf.c, html.c, pdf_meta.c):
  * the cases the e2e corpus does not reach. */
 #include "check.h"
 #include "extract/html.h"
 #include "extract/rtf.h"
-#include "extract/xmp.h"
+#include "extract/pdf_meta.h"
 
 static char *rtf_text(const char *src, paged_text *pt, int *rc)
 {
