@@ -270,7 +270,11 @@ bool ox_read_rels(ooxml_ctx *ox, const char *of_part, rels *out)
         xmlFree(type);
         xmlFree(target);
     }
-    return part_close(&p, rc);
+    if (part_close(&p, rc))
+        return true;
+    /* On failure the caller owns nothing. */
+    ox_rels_free(out);
+    return false;
 }
 
 const rel *ox_rel_by_id(const rels *rs, const char *id)
