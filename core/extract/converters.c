@@ -286,7 +286,8 @@ typedef struct converter {
 static const converter CONVERTERS[] = {
     {LEGACY_DOC, "antiword", "antiword", {"-m", "UTF-8.txt", "-w", "0", NULL}},
     {LEGACY_DOC, "catdoc", "catdoc", {"-d", "utf-8", "-w", NULL}},
-    {LEGACY_XLS, "xls2csv", "catdoc", {"-d", "utf-8", "-q", "0", "-b", NULL}},   /* + "\f" -c "\t" */
+    /* run_one adds the sheet break and the cell separator: "\f" -c "\t" */
+    {LEGACY_XLS, "xls2csv", "catdoc", {"-d", "utf-8", "-q", "0", "-b", NULL}},
     {LEGACY_PPT, "catppt", "catdoc", {"-d", "utf-8", NULL}},
 };
 

@@ -128,6 +128,15 @@ bool part_is(part *p, const char *name)
     return l && strcmp(l, name) == 0;
 }
 
+bool part_is_one_of(part *p, const char *const *names)
+{
+    const char *l = part_local(p);
+    for (; l && *names; names++)
+        if (strcmp(l, *names) == 0)
+            return true;
+    return false;
+}
+
 /* An attribute by local name whatever its namespace (r:id, Id...), as a
  * copy the caller frees with xmlFree, or NULL. */
 char *part_attr(part *p, const char *name)
@@ -252,9 +261,11 @@ bool ox_read_rels(ooxml_ctx *ox, const char *of_part, rels *out)
     if (rc <= 0)
         return rc == 0;
     while ((rc = xmlTextReaderRead(p.r)) == 1) {
-        if (!part_is_start(&p) || !part_is(&p, "Relationship") || part_attr_is(&p, "TargetMode", "External"))
+        if (!part_is_start(&p) || !part_is(&p, "Relationship") ||
+            part_attr_is(&p, "TargetMode", "External"))
             continue;
-        char *id = part_attr(&p, "Id"), *type = part_attr(&p, "Type"), *target = part_attr(&p, "Target");
+        char *id = part_attr(&p, "Id"), *type = part_attr(&p, "Type");
+        char *target = part_attr(&p, "Target");
         if (id && type && target) {
             if (out->count == out->cap) {
                 out->cap = out->cap ? out->cap * 2 : 16;
@@ -370,9 +381,10 @@ static bool docx_part(ooxml_ctx *ox, const char *name)
             /* Field codes (" MERGEFORMAT ", " HYPERLINK ..."): the field's
              * shown result follows as ordinary runs. Deleted text, and the
              * VML copy Word keeps of every text box for old readers. */
-            if (part_is(&p, "instrText") || part_is(&p, "delText") || part_is(&p, "delInstrText") || part_is(&p, "Fallback") ||
-                part_is(&p, "pPr") || part_is(&p, "rPr") || part_is(&p, "sectPr") || part_is(&p, "tblPr") || part_is(&p, "tcPr") ||
-                part_is(&p, "trPr")) {
+            static const char *const skipped[] = {"instrText", "delText", "delInstrText",
+                                                  "Fallback", "pPr", "rPr", "sectPr", "tblPr",
+                                                  "tcPr", "trPr", NULL};
+            if (part_is_one_of(&p, skipped)) {
                 /* (properties hold no text; their w:tab are tab stops) */
                 rc = part_skip(&p);
                 continue;
@@ -520,8 +532,10 @@ static bool slide_part(ooxml_ctx *ox, const char *name)
     rc = xmlTextReaderRead(p.r);
     while (rc == 1) {
         if (part_is_start(&p)) {
-            if (part_is(&p, "Fallback") || part_is(&p, "pPr") || part_is(&p, "rPr") || part_is(&p, "bodyPr") || part_is(&p, "spPr") ||
-                part_is(&p, "endParaRPr")) {
+            /* the VML fallback's copy, and properties, which hold no text */
+            static const char *const skipped[] = {"Fallback", "pPr", "rPr", "bodyPr", "spPr",
+                                                  "endParaRPr", NULL};
+            if (part_is_one_of(&p, skipped)) {
                 rc = part_skip(&p);
                 continue;
             }
@@ -629,7 +643,8 @@ static bool read_core_props(ooxml_ctx *ox)
         if (part_is_start(&p)) {
             field = part_is(&p, "title") ? &m->title : part_is(&p, "creator") ? &m->author
                   : part_is(&p, "subject") ? &m->subject : part_is(&p, "keywords") ? &m->keywords
-                  : part_is(&p, "created") ? &m->created : part_is(&p, "modified") ? &m->modified : NULL;
+                  : part_is(&p, "created") ? &m->created
+                  : part_is(&p, "modified") ? &m->modified : NULL;
             sbuf_reset(&v);
         } else if (field && part_is_text(&p)) {
             const char *t = (const char *)xmlTextReaderConstValue(p.r);

@@ -54,6 +54,8 @@ bool ox_fail(ooxml_ctx *ox, const char *fmt, const char *what);
 
 const char *part_local(part *p);
 bool part_is(part *p, const char *name);
+/* Whether the element's local name is one of the NULL-ended names. */
+bool part_is_one_of(part *p, const char *const *names);
 /* An attribute by local name whatever its namespace, freed with xmlFree. */
 char *part_attr(part *p, const char *name);
 bool part_attr_is(part *p, const char *name, const char *want);

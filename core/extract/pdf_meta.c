@@ -106,7 +106,8 @@ static void pdf_date_iso(const char *v, char *out, size_t cap)
         snprintf(out, cap, "%s", v);
         return;
     }
-    int len = snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d", f[0], f[1], f[2], f[3], f[4], f[5]);
+    int len = snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d", f[0], f[1], f[2], f[3], f[4],
+                       f[5]);
     if (len > 0 && (size_t)len < cap && (*p == '+' || *p == '-') && strlen(p) >= 3)
         snprintf(out + len, cap - (size_t)len, "%c%.2s:%.2s", p[0], p + 1,
                  strlen(p) >= 6 && p[3] == '\'' ? p + 4 : "00");
