@@ -194,9 +194,12 @@ void doc_ctx_shrink_store(doc_ctx *dc) { fz_empty_store(dc->ctx); }
 void doc_ctx_set_limit(doc_ctx *dc, size_t bytes) { dc->limit = bytes; }
 
 void doc_ctx_set_text_limits(doc_ctx *dc, size_t max_text_bytes, int64_t max_expanded_bytes,
-                             double max_ratio, const char *converters, int max_images)
+                             double max_ratio, const char *converters, int max_images,
+                             const char *html_default_charset)
 {
     dc->text_limits.max_images = max_images;
+    snprintf(dc->text_limits.html_default_charset, sizeof dc->text_limits.html_default_charset,
+             "%s", html_default_charset ? html_default_charset : "");
     dc->text_limits.max_text_bytes = max_text_bytes;
     dc->text_limits.max_expanded_bytes = max_expanded_bytes;
     dc->text_limits.max_ratio = max_ratio;

@@ -51,7 +51,8 @@ void doc_ctx_set_limit(doc_ctx *dc, size_t bytes);
  * and the converters for legacy Office files ("doc:antiword ..."), which
  * run under the context's deadline and memory cap. */
 void doc_ctx_set_text_limits(doc_ctx *dc, size_t max_text_bytes, int64_t max_expanded_bytes,
-                             double max_ratio, const char *converters, int max_images);
+                             double max_ratio, const char *converters, int max_images,
+                             const char *html_default_charset);
 /* The deadline (monotonic ms, 0 = none) of what the worker does next: text
  * extraction and rendering past it stop and fail with "timed out ...".
  * Any thread may call doc_ctx_abort_if_late; MuPDF only reads the flag. */

@@ -2,6 +2,8 @@
 #include "extract/textnorm.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <iconv.h>
 #include <libxml/HTMLparser.h>
 #include <libxml/parserInternals.h>
 #include <stdio.h>
@@ -183,16 +185,48 @@ static bool has_bom(const unsigned char *p, size_t n)
            (n >= 2 && ((p[0] == 0xFF && p[1] == 0xFE) || (p[0] == 0xFE && p[1] == 0xFF)));
 }
 
-int html_read(const char *data, size_t len, paged_text *out, dm_err *err)
+/* data in charset, as UTF-8 into out (undecodable bytes as U+FFFD). */
+static int convert(const char *data, size_t len, const char *charset, sbuf *out, dm_err *err)
+{
+    iconv_t cd = iconv_open("UTF-8", charset);
+    if (cd == (iconv_t)-1) {
+        dm_err_set(err, true, "html_default_charset %s is not a charset iconv knows", charset);
+        return -1;
+    }
+    char *in = (char *)data;
+    size_t inleft = len;
+    char buf[4096];
+    while (inleft > 0) {
+        char *o = buf;
+        size_t oleft = sizeof buf;
+        size_t rc = iconv(cd, &in, &inleft, &o, &oleft);
+        sbuf_append(out, buf, (size_t)(o - buf));
+        if (rc == (size_t)-1 && errno != E2BIG) {
+            sbuf_append(out, "\xEF\xBF\xBD", 3);
+            in++, inleft--;
+        }
+    }
+    iconv_close(cd);
+    return 0;
+}
+
+int html_read(const char *data, size_t len, const char *default_charset, paged_text *out,
+              dm_err *err)
 {
     sbuf decoded;
     sbuf_init(&decoded);
     const char *encoding = NULL;
     if (!has_bom((const unsigned char *)data, len) && !names_charset(data, len)) {
         const char *found;
+        /* UTF-8, Shift_JIS or EUC-JP by detection, else the policy's
+         * default (a Western page from before UTF-8: windows-1252). */
         if (text_decode(data, len, &decoded, &found, err) != 0) {
-            sbuf_free(&decoded);
-            return -1;
+            sbuf_reset(&decoded);
+            if (!default_charset || !*default_charset ||
+                convert(data, len, default_charset, &decoded, err) != 0) {
+                sbuf_free(&decoded);
+                return -1;
+            }
         }
         data = decoded.data ? decoded.data : "";
         len = decoded.len;

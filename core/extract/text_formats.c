@@ -102,7 +102,7 @@ int text_formats_open(fz_context *ctx, const char *path, const unsigned char *he
         rc = rtf_read(data, raw.len, out, err);
     } else if (rc == 0 && html) {
         *mime = "text/html";
-        rc = html_read(data, raw.len, out, err);
+        rc = html_read(data, raw.len, lim->html_default_charset, out, err);
     } else if (rc == 0) {
         *mime = "text/plain";
         text_page *p = paged_text_new_page(out, NULL);

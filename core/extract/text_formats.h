@@ -18,6 +18,8 @@ typedef struct text_limits {
     size_t max_memory;           /* a converter's address space (0 = no cap) */
     int64_t deadline_ms;         /* a converter is killed past it (0 = none) */
     int max_images;              /* embedded images kept for OCR (0 = none) */
+    char html_default_charset[64];   /* for a page that names none and is not
+                                        UTF-8, Shift_JIS or EUC-JP */
 } text_limits;
 
 /* head: the file's first bytes. Returns 1 when the file is one of these

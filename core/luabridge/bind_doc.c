@@ -78,7 +78,7 @@ static int l_open(lua_State *L)
         doc_ctx_set_text_limits(env->docs, (size_t)(ps->max_text_mb * 1048576.0),
                                 (int64_t)(ps->max_expanded_mb * 1048576.0),
                                 ps->max_compression_ratio, ps->office_converters,
-                                ps->max_office_images);
+                                ps->max_office_images, ps->html_default_charset);
     }
     dm_err err;
     ld->d = doc_open(env->docs, path, &err);

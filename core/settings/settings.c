@@ -35,6 +35,10 @@ const setting_spec settings_schema[] = {
     {"max_office_images", SETTING_INT, 0, 10000, S(max_office_images), .dflt = 50,
      .doc = "images embedded in an Office file (a scan pasted into Word, a slide's picture) "
             "OCR'd as pages after its text, at most this many per file (0 = none)"},
+    {"html_default_charset", SETTING_STR, 0, 63, S(html_default_charset),
+     .dflt_str = "windows-1252",
+     .doc = "the charset of an HTML page that names none (no BOM, no <meta>) and is not "
+            "UTF-8, Shift_JIS or EUC-JP (an iconv name; \"\" = such a page fails)"},
     {"office_converters", SETTING_STR, 0, 255, S(office_converters),
      .dflt_str = "doc:antiword,catdoc xls:xls2csv ppt:catppt",
      .doc = "programs for legacy Office files, space-separated KIND:PROGRAM[,PROGRAM] tried in "

@@ -23,6 +23,7 @@ typedef struct policy_settings {
     double max_compression_ratio;
     char office_converters[256];
     int max_office_images;
+    char html_default_charset[64];
     double max_page_megapixels;
     int text_min_chars;
     double max_bad_char_ratio;

@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     paged_text_init(&pt, TEXT_CAP);
     dm_err err;
     html_sniff(data, size);
-    if (html_read((const char *)data, size, &pt, &err) == 0) {
+    if (html_read((const char *)data, size, "windows-1252", &pt, &err) == 0) {
         REQUIRE(pt.count == 1);
         const sbuf *t = &pt.pages[0].text;
         REQUIRE(text_is_utf8(t->data ? t->data : "", t->len));

@@ -55,7 +55,7 @@ static void test_html_text_as_a_browser_shows_it(void)
     paged_text pt;
     paged_text_init(&pt, 0);
     dm_err err;
-    CHECK_INT(html_read(src, strlen(src), &pt, &err), 0);
+    CHECK_INT(html_read(src, strlen(src), NULL, &pt, &err), 0);
     const char *t = pt.count ? pt.pages[0].text.data : "";
     CHECK_CONTAINS(t, "a & b c\n");
     CHECK_CONTAINS(t, "x\n  y");
@@ -65,6 +65,15 @@ static void test_html_text_as_a_browser_shows_it(void)
     CHECK_STR(pt.meta.title, "T");
     paged_text_free(&pt);
     CHECK(html_sniff((const unsigned char *)"\xEF\xBB\xBF <!-- x --> <!DOCTYPE html>", 31));
+    /* A Western page from before UTF-8, naming no charset: the default. */
+    const char *latin = "<html><body><p>caf\xe9 na\xefve \x93quoted\x94</p></body></html>";
+    paged_text_init(&pt, 0);
+    CHECK_INT(html_read(latin, strlen(latin), "windows-1252", &pt, &err), 0);
+    CHECK_CONTAINS(pt.count ? pt.pages[0].text.data : "", "café naïve \u201Cquoted\u201D");
+    paged_text_free(&pt);
+    paged_text_init(&pt, 0);
+    CHECK_INT(html_read(latin, strlen(latin), "", &pt, &err), -1);
+    paged_text_free(&pt);
     CHECK(!html_sniff((const unsigned char *)"a note about <html>", 19));
 }
 
