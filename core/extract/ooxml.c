@@ -367,8 +367,23 @@ ooxml_kind ooxml_detect(fz_context *ctx, fz_archive *zip, char *main_part, size_
 
 /* ---- docx ---- */
 
-/* One WordprocessingML part (body, header, notes...): its text. */
-static bool docx_part(ooxml_ctx *ox, const char *name)
+/* The elements whose content is not text: Word's field codes (" MERGEFORMAT
+ * ", " HYPERLINK ...": the field's shown result follows as ordinary runs),
+ * deleted text, the VML copy Office keeps of every text box for old
+ * readers (Fallback), and properties (whose w:tab are tab stops). */
+static const char *const WORD_SKIPPED[] = {"instrText", "delText", "delInstrText", "Fallback",
+                                           "pPr", "rPr", "sectPr", "tblPr", "tcPr", "trPr",
+                                           NULL};
+static const char *const SLIDE_SKIPPED[] = {"Fallback", "pPr", "rPr", "bodyPr", "spPr",
+                                            "endParaRPr", NULL};
+
+/* One part's text, Word's (body, header, notes...) or a slide's (slide,
+ * notes): <t> runs, tabs and breaks, paragraphs as lines (every Word
+ * paragraph, empty ones too; DrawingML's only when they hold text), table
+ * cells split by tabs. Word's page breaks (its own or the last rendering's)
+ * start a page. */
+static bool text_part(ooxml_ctx *ox, const char *name, const char *const *skipped,
+                      bool every_paragraph)
 {
     part p;
     int rc = part_open(ox, name, &p);
@@ -378,14 +393,7 @@ static bool docx_part(ooxml_ctx *ox, const char *name)
     rc = xmlTextReaderRead(p.r);
     while (rc == 1) {
         if (part_is_start(&p)) {
-            /* Field codes (" MERGEFORMAT ", " HYPERLINK ..."): the field's
-             * shown result follows as ordinary runs. Deleted text, and the
-             * VML copy Word keeps of every text box for old readers. */
-            static const char *const skipped[] = {"instrText", "delText", "delInstrText",
-                                                  "Fallback", "pPr", "rPr", "sectPr", "tblPr",
-                                                  "tcPr", "trPr", NULL};
             if (part_is_one_of(&p, skipped)) {
-                /* (properties hold no text; their w:tab are tab stops) */
                 rc = part_skip(&p);
                 continue;
             }
@@ -409,16 +417,21 @@ static bool docx_part(ooxml_ctx *ox, const char *name)
         if (part_is_end(&p)) {
             if (part_is(&p, "t"))
                 in_t = 0;
-            else if (part_is(&p, "p"))
+            else if (part_is(&p, "p") && every_paragraph)
                 ox_put(ox, "\n");
+            else if (part_is(&p, "p") || part_is(&p, "tr"))
+                paged_text_break(ox->out, "\n");
             else if (part_is(&p, "tc"))
                 ox_put(ox, "\t");
-            else if (part_is(&p, "tr"))
-                paged_text_break(ox->out, "\n");
         }
         rc = xmlTextReaderRead(p.r);
     }
     return part_close(&p, rc);
+}
+
+static bool docx_part(ooxml_ctx *ox, const char *name)
+{
+    return text_part(ox, name, WORD_SKIPPED, true);
 }
 
 /* ---- embedded images (for OCR after the text pages) ---- */
@@ -520,45 +533,9 @@ static bool read_docx(ooxml_ctx *ox, const char *main_part)
 
 /* ---- pptx ---- */
 
-/* A slide or its notes: DrawingML paragraphs as lines, table cells split
- * by tabs. */
 static bool slide_part(ooxml_ctx *ox, const char *name)
 {
-    part p;
-    int rc = part_open(ox, name, &p);
-    if (rc <= 0)
-        return rc == 0;
-    int in_t = 0;
-    rc = xmlTextReaderRead(p.r);
-    while (rc == 1) {
-        if (part_is_start(&p)) {
-            /* the VML fallback's copy, and properties, which hold no text */
-            static const char *const skipped[] = {"Fallback", "pPr", "rPr", "bodyPr", "spPr",
-                                                  "endParaRPr", NULL};
-            if (part_is_one_of(&p, skipped)) {
-                rc = part_skip(&p);
-                continue;
-            }
-            if (part_is(&p, "t") && !xmlTextReaderIsEmptyElement(p.r))
-                in_t = 1;
-            else if (part_is(&p, "br"))
-                ox_put(ox, "\n");
-        }
-        if (in_t && part_is_text(&p))
-            ox_put_value(ox, &p);
-        if (part_is_end(&p)) {
-            if (part_is(&p, "t"))
-                in_t = 0;
-            else if (part_is(&p, "p"))
-                paged_text_break(ox->out, "\n");
-            else if (part_is(&p, "tc"))
-                ox_put(ox, "\t");
-            else if (part_is(&p, "tr"))
-                paged_text_break(ox->out, "\n");
-        }
-        rc = xmlTextReaderRead(p.r);
-    }
-    return part_close(&p, rc);
+    return text_part(ox, name, SLIDE_SKIPPED, false);
 }
 
 static bool read_pptx(ooxml_ctx *ox, const char *main_part)

@@ -124,11 +124,10 @@ local function second_look(img, text, res, langs, ocr_opts, info)
       look.confidence = best.confidence
     end
   end
-  if best == res and core.layout_turn(first) ~= 0 then
-    -- Tesseract laid the lines out top to bottom and read them well: the
-    -- page was turned a quarter clockwise and it turned it back itself.
-    best.rotate = (res.rotate + core.layout_turn(first)) % 360
-  end
+  -- Tesseract laid the lines out top to bottom and read them well: the
+  -- page was turned a quarter clockwise and it turned it back itself.
+  local turn = best == res and core.layout_turn(first) or 0
+  if turn ~= 0 then best.rotate = (res.rotate + turn) % 360 end
   return best_text, best
 end
 
