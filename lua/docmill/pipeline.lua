@@ -165,9 +165,11 @@ local function ocr_page(d, i, info, langs, opts, s, stages, adapted)
     text, res = second_look(img, text, res, langs, ocr_opts, info)
     res.deskew = res.deskew or deskew
   end
-  lap(stages, "ocr", t0)
+  local ms = lap(stages, "ocr", t0) - t0
   img:free()
   if not text then return nil, res end
+  core.log("debug", string.format("page %d OCR'd: %s at %d DPI, %d ms, confidence %d", i, langs,
+    used_dpi, ms, res.confidence or -1))
   return text, used_dpi, res
 end
 
