@@ -18,7 +18,7 @@ DEPS_BUILD := cmake make gcc g++ pkg-config luajit libluajit-5.1-dev lua-cjson-d
   libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng tesseract-ocr-jpn tesseract-ocr-jpn-vert tesseract-ocr-osd \
   libmupdf-dev libmujs-dev libgumbo-dev libopenjp2-7-dev libjbig2dec0-dev \
   libharfbuzz-dev libfreetype-dev libjpeg-dev libpng-dev zlib1g-dev libbrotli-dev \
-  libxml2-dev
+  libxml2-dev libgmime-3.0-dev libgsf-1-dev libarchive-dev
 DEPS_TEST  := lua-check python3 python3-reportlab python3-pil python3-xlwt fonts-ipafont-gothic \
   fonts-dejavu-core antiword catdoc
 # The benchmark's baseline (the seed's tools) and its CER computation.

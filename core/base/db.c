@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 /* user_version tracks the schema so a later release can migrate in place. */
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 static const char *SCHEMA =
     "CREATE TABLE IF NOT EXISTS documents ("
@@ -18,8 +18,10 @@ static const char *SCHEMA =
     "  page_count INTEGER, pages_indexed INTEGER, pages_ocr INTEGER,"
     "  methods TEXT,"          /* one letter per page: t = text layer, o = OCR */
     "  extract_ms INTEGER, note TEXT, indexed_at INTEGER,"
-    "  title TEXT, meta TEXT);"     /* since version 2 */
+    "  title TEXT, meta TEXT,"      /* since version 2 */
+    "  parent TEXT, members INTEGER);"  /* since version 3: members of zips and mails */
     "CREATE INDEX IF NOT EXISTS documents_source ON documents(source);"
+    "CREATE INDEX IF NOT EXISTS documents_parent ON documents(parent);"
     /* Copies of one file in other folders are found by content. */
     "CREATE INDEX IF NOT EXISTS documents_sha256 ON documents(sha256);"
     "CREATE TABLE IF NOT EXISTS pages ("
@@ -108,10 +110,17 @@ sqlite3 *dmdb_open(const char *path, bool readonly, dm_err *err)
     snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d;", SCHEMA_VERSION);
     /* Version 1 (before metadata): the documents table gains its columns;
      * its rows keep working, with no title until they are indexed again. */
-    if (version == 1 && dmdb_exec(db,
-                                  "ALTER TABLE documents ADD COLUMN title TEXT;"
-                                  "ALTER TABLE documents ADD COLUMN meta TEXT;",
-                                  err) != 0) {
+    bool migration_failed = (version == 1 && dmdb_exec(db,
+                                               "ALTER TABLE documents ADD COLUMN title TEXT;"
+                                               "ALTER TABLE documents ADD COLUMN meta TEXT;",
+                                               err) != 0) ||
+                    /* Version 2 (before containers): no row is anybody's member. */
+                    ((version == 1 || version == 2) &&
+                     dmdb_exec(db,
+                               "ALTER TABLE documents ADD COLUMN parent TEXT;"
+                               "ALTER TABLE documents ADD COLUMN members INTEGER;",
+                               err) != 0);
+    if (migration_failed) {
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         sqlite3_close(db);
         return NULL;

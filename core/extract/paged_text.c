@@ -117,6 +117,9 @@ void doc_meta_free(doc_meta *m)
     free(m->author);
     free(m->subject);
     free(m->keywords);
+    free(m->from);
+    free(m->to);
+    free(m->date);
     free(m->created);
     free(m->modified);
     memset(m, 0, sizeof *m);

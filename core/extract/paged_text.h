@@ -11,6 +11,7 @@
 typedef struct doc_meta {
     char *title, *author, *subject, *keywords;
     char *created, *modified;   /* as the file says (ISO 8601 for OOXML and PDF) */
+    char *from, *to, *date;     /* a mail's (decoded; date in ISO 8601) */
 } doc_meta;
 
 typedef struct text_page {

@@ -8,11 +8,15 @@
 #include <string.h>
 #include <time.h>
 
+/* A job's documents: one, or a container and its members (its family),
+ * which go to the index in one request and complete the job together. */
 typedef struct pending_doc {
     int64_t job_id;
     index_doc doc;          /* owns every string and the pages array */
     bulk_job_stats stats;
     int64_t bytes;
+    int family;             /* on a job's first document: its documents in all; 0 after */
+    char *failure;          /* on a job's first document: the job fails with it once indexed */
 } pending_doc;
 
 struct bulk_buffer {
@@ -41,10 +45,16 @@ static int take_batch(bulk_buffer *b, pending_doc **out)
 {
     int n = 0;
     int64_t bytes = 0;
-    while (n < b->ndocs && n < b->limits.max_docs &&
-           (n == 0 || bytes + b->docs[n].bytes <= b->limits.max_bytes)) {
-        bytes += b->docs[n].bytes;
-        n++;
+    /* Whole families only: a container's members are never split from it. */
+    while (n < b->ndocs) {
+        int f = b->docs[n].family;
+        int64_t fbytes = 0;
+        for (int k = 0; k < f; k++)
+            fbytes += b->docs[n + k].bytes;
+        if (n > 0 && (n + f > b->limits.max_docs || bytes + fbytes > b->limits.max_bytes))
+            break;
+        bytes += fbytes;
+        n += f;
     }
     *out = dm_xmalloc((size_t)(n > 0 ? n : 1) * sizeof **out);
     memcpy(*out, b->docs, (size_t)n * sizeof **out);
@@ -57,6 +67,23 @@ static int take_batch(bulk_buffer *b, pending_doc **out)
     return n;
 }
 
+/* A family's fate: ok when every document of it is; else the first
+ * failure (permanent only when nothing in it could be retried). */
+static index_item_result family_result(const index_item_result *results, int n)
+{
+    index_item_result r = {.ok = true};
+    for (int k = 0; k < n; k++) {
+        if (results[k].ok)
+            continue;
+        if (r.ok) {
+            r = results[k];
+        } else if (!results[k].permanent) {
+            r.permanent = false;
+        }
+    }
+    return r;
+}
+
 static void flush_batch(bulk_buffer *b, pending_doc *batch, int n)
 {
     index_doc *docs = dm_xcalloc((size_t)n, sizeof *docs);
@@ -66,37 +93,49 @@ static void flush_batch(bulk_buffer *b, pending_doc *batch, int n)
     dm_err err;
     int64_t t0 = dm_mono_ms();
     int rc = b->sink->ops->bulk(b->sink, docs, n, results, &err);
-    if (rc != 0 && err.permanent && n > 1) {
+    if (rc != 0 && err.permanent && n > batch[0].family) {
         /* An all-or-nothing sink (SQLite) refused the batch for good: one
-         * bad document must not fail the others. Send them one by one. */
-        for (int i = 0; i < n; i++) {
+         * bad document must not fail the others. Send them family by family. */
+        for (int i = 0; i < n; i += batch[i].family) {
             dm_err one;
-            if (b->sink->ops->bulk(b->sink, &docs[i], 1, &results[i], &one) != 0) {
-                results[i].ok = false;
-                results[i].permanent = one.permanent;
-                snprintf(results[i].error, sizeof results[i].error, "%.250s", one.msg);
+            int f = batch[i].family;
+            if (b->sink->ops->bulk(b->sink, &docs[i], f, &results[i], &one) != 0) {
+                for (int k = i; k < i + f; k++) {
+                    results[k].ok = false;
+                    results[k].permanent = one.permanent;
+                    snprintf(results[k].error, sizeof results[k].error, "%.250s", one.msg);
+                }
             }
         }
         rc = 0;
     }
     int64_t now = dm_mono_ms();
-    for (int i = 0; i < n; i++) {
+    int jobs = 0;
+    for (int i = 0; i < n; i += batch[i].family)
+        jobs++;
+    for (int i = 0; i < n; i += batch[i].family) {
         job_result r = {.job_id = batch[i].job_id, .worker_id = batch[i].stats.worker_id};
         r.pages = batch[i].stats.pages;
         r.pages_ocr = batch[i].stats.pages_ocr;
         r.looks = batch[i].stats.looks;
         r.elapsed_ms = now - batch[i].stats.started_ms;
         memcpy(r.stage_ms, batch[i].stats.stage_ms, sizeof r.stage_ms);
-        /* One request served them all: each carries its share. */
-        r.stage_ms[STAGE_INDEX] += (now - t0) / n;
+        /* One request served them all: each job carries its share. */
+        r.stage_ms[STAGE_INDEX] += (now - t0) / jobs;
+        index_item_result fr = rc == 0 ? family_result(&results[i], batch[i].family)
+                                       : (index_item_result){.ok = false};
         if (rc != 0) {
             r.outcome = err.permanent ? OUTCOME_FAILED : OUTCOME_RETRY;
             snprintf(r.error, sizeof r.error, "index: %.500s", err.msg);
-        } else if (results[i].ok) {
+        } else if (fr.ok && batch[i].failure) {
+            /* What was read is indexed; the job still failed (a limit cut it). */
+            r.outcome = OUTCOME_FAILED;
+            snprintf(r.error, sizeof r.error, "%.500s", batch[i].failure);
+        } else if (fr.ok) {
             r.outcome = OUTCOME_INDEXED;
         } else {
-            r.outcome = results[i].permanent ? OUTCOME_FAILED : OUTCOME_RETRY;
-            snprintf(r.error, sizeof r.error, "index: %.500s", results[i].error);
+            r.outcome = fr.permanent ? OUTCOME_FAILED : OUTCOME_RETRY;
+            snprintf(r.error, sizeof r.error, "index: %.500s", fr.error);
         }
         b->complete(b->ud, &r);
     }
@@ -105,8 +144,10 @@ static void flush_batch(bulk_buffer *b, pending_doc *batch, int n)
     b->flying = NULL;
     b->in_flight = 0;
     pthread_mutex_unlock(&b->mu);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         index_doc_free(&batch[i].doc);
+        free(batch[i].failure);
+    }
     free(docs);
     free(results);
 }
@@ -178,22 +219,38 @@ bulk_buffer *bulk_buffer_start(const char *index_uri, const bulk_limits *limits,
 void bulk_buffer_submit(bulk_buffer *b, int64_t job_id, const index_doc *doc,
                         const bulk_job_stats *stats)
 {
-    pending_doc p = {.job_id = job_id, .stats = *stats};
-    p.bytes = index_doc_copy(&p.doc, doc);
+    bulk_buffer_submit_family(b, job_id, doc, 1, stats, NULL);
+}
+
+void bulk_buffer_submit_family(bulk_buffer *b, int64_t job_id, const index_doc *docs, int n,
+                               const bulk_job_stats *stats, const char *failure)
+{
+    pending_doc *family = dm_xcalloc((size_t)n, sizeof *family);
+    int64_t bytes = 0;
+    for (int k = 0; k < n; k++) {
+        family[k] = (pending_doc){.job_id = job_id, .stats = *stats};
+        family[k].bytes = index_doc_copy(&family[k].doc, &docs[k]);
+        bytes += family[k].bytes;
+    }
+    family[0].family = n;
+    family[0].failure = failure ? dm_xstrdup(failure) : NULL;
     pthread_mutex_lock(&b->mu);
     /* Back-pressure: workers wait rather than pile up text in memory. */
     while (!b->stopping && b->bytes > 4 * b->limits.max_bytes)
         pthread_cond_wait(&b->space, &b->mu);
-    if (b->ndocs == b->cap) {
-        b->cap = b->cap ? b->cap * 2 : 64;
+    if (b->ndocs + n > b->cap) {
+        while (b->ndocs + n > b->cap)
+            b->cap = b->cap ? b->cap * 2 : 64;
         b->docs = dm_xrealloc(b->docs, (size_t)b->cap * sizeof *b->docs);
     }
     if (b->ndocs == 0)
         b->oldest_ms = dm_mono_ms();
-    b->docs[b->ndocs++] = p;
-    b->bytes += p.bytes;
+    memcpy(b->docs + b->ndocs, family, (size_t)n * sizeof *family);
+    b->ndocs += n;
+    b->bytes += bytes;
     pthread_cond_signal(&b->cv);
     pthread_mutex_unlock(&b->mu);
+    free(family);
 }
 
 void bulk_buffer_nudge(bulk_buffer *b)
@@ -240,7 +297,8 @@ int bulk_buffer_find_copy(bulk_buffer *b, const char *sha256, const char *exclud
     int nflying = b->flying ? b->in_flight : 0;
     for (int i = 0; i < b->ndocs + nflying && !found; i++) {
         const index_doc *d = i < b->ndocs ? &b->docs[i].doc : &b->flying[i - b->ndocs].doc;
-        if (d->sha256 && strcmp(d->sha256, sha256) == 0 && d->id &&
+        /* a container's copy would come without its members */
+        if (d->sha256 && strcmp(d->sha256, sha256) == 0 && d->id && d->members == 0 &&
             strcmp(d->id, exclude_id) != 0) {
             index_doc_copy(out, d);
             found = 1;

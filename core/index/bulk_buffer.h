@@ -36,6 +36,12 @@ bulk_buffer *bulk_buffer_start(const char *index_uri, const bulk_limits *limits,
 /* Copies doc. May wait while the buffer is full (back-pressure). */
 void bulk_buffer_submit(bulk_buffer *b, int64_t job_id, const index_doc *doc,
                         const bulk_job_stats *stats);
+/* A container and its members (docs[0] the container), indexed in one
+ * request and completing the job together: indexed when every one is;
+ * with failure set, the job then fails with it all the same (a limit cut
+ * the container: what was read stays indexed). */
+void bulk_buffer_submit_family(bulk_buffer *b, int64_t job_id, const index_doc *docs, int n,
+                               const bulk_job_stats *stats, const char *failure);
 /* The workers are idle: flush what is there now instead of waiting. */
 void bulk_buffer_nudge(bulk_buffer *b);
 /* Documents waiting (for the --once end condition). */

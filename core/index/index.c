@@ -61,6 +61,7 @@ int64_t index_doc_copy(index_doc *dst, const index_doc *src)
     dst->note = dup_or_null(src->note);
     dst->title = dup_or_null(src->title);
     dst->meta = dup_or_null(src->meta);
+    dst->parent = dup_or_null(src->parent);
     index_page *pages = dm_xcalloc(src->npages > 0 ? (size_t)src->npages : 1, sizeof *pages);
     for (int i = 0; i < src->npages; i++) {
         pages[i] = src->pages[i];
@@ -84,6 +85,7 @@ void index_doc_free(index_doc *d)
     free((void *)d->note);
     free((void *)d->title);
     free((void *)d->meta);
+    free((void *)d->parent);
     for (int i = 0; i < d->npages; i++) {
         free((void *)d->pages[i].method);
         free((void *)d->pages[i].text);

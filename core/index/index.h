@@ -30,6 +30,10 @@ typedef struct index_doc {
                             ...,"language":"ja"}); NULL when none */
     int npages;          /* pages extracted (≤ page_count) */
     const index_page *pages;
+    const char *parent;  /* a member's (source "PARENT#MEMBER"): the id of the file it came out
+                            of, the outermost one (the job's); NULL for a file of its own */
+    int members;         /* a container's (zip, mail): how many member documents it has */
+    bool container;      /* indexing it removes the members its earlier version had */
 } index_doc;
 
 typedef struct index_sink index_sink;

@@ -225,7 +225,7 @@ static const char MAPPING_FMT[] =
     "\"filter\":[\"cjk_width\",\"lowercase\"]}}}},"
     "\"mappings\":{"
     "\"dynamic\":false,"
-    "\"_meta\":{\"docmill_schema\":2,\"text_analyzer\":\"%s\"},"
+    "\"_meta\":{\"docmill_schema\":3,\"text_analyzer\":\"%s\"},"
     "\"properties\":{"
     "\"source\":{\"type\":\"keyword\",\"fields\":{\"text\":{\"type\":\"text\",\"analyzer\":\"%s\"}}},"
     "\"title\":" TEXT_FIELD("%s") ","
@@ -236,7 +236,14 @@ static const char MAPPING_FMT[] =
     /* as the file says: not every file's dates parse as dates */
     "\"created\":{\"type\":\"keyword\"},"
     "\"modified\":{\"type\":\"keyword\"},"
-    "\"language\":{\"type\":\"keyword\"}}},"
+    "\"language\":{\"type\":\"keyword\"},"
+    /* a mail's */
+    "\"from\":{\"type\":\"text\",\"fields\":{\"raw\":{\"type\":\"keyword\",\"ignore_above\":256}}},"
+    "\"to\":{\"type\":\"text\",\"fields\":{\"raw\":{\"type\":\"keyword\",\"ignore_above\":256}}},"
+    "\"date\":{\"type\":\"keyword\"}}},"
+    /* a member's container (the outermost), and a container's members */
+    "\"parent\":{\"type\":\"keyword\"},"
+    "\"members\":{\"type\":\"integer\"},"
     "\"sha256\":{\"type\":\"keyword\"},"
     "\"mime\":{\"type\":\"keyword\"},"
     "\"size\":{\"type\":\"long\"},"
@@ -506,7 +513,8 @@ static int os_find_copy(index_sink *sink, const char *sha256, const char *exclud
     os_json_cstr(&body, sha256);
     LIT(&body, "}}],\"must_not\":[{\"ids\":{\"values\":[");
     os_json_cstr(&body, exclude_id);
-    LIT(&body, "]}}]}}}");
+    /* a container's copy would come without its members */
+    LIT(&body, "]}},{\"range\":{\"members\":{\"gt\":0}}}]}}}");
     os_req r = {.method = "POST", .path = path.data, .content_type = "application/json",
                 .body = body.data, .body_len = body.len, .timeout_ms = REQUEST_TIMEOUT_MS};
     http_response resp;

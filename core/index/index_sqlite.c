@@ -16,6 +16,8 @@ typedef struct sqlite_sink {
     sqlite3 *db;
     sqlite3_stmt *del_fts, *del_pages, *put_doc, *put_page, *put_fts, *lookup, *touch, *del_doc;
     sqlite3_stmt *copy_doc, *copy_pages;
+    /* a container's members: removed with it, and when it is indexed again */
+    sqlite3_stmt *del_members_fts, *del_members_pages, *del_members;
 } sqlite_sink;
 
 static void sink_err(sqlite_sink *s, dm_err *err, const char *what)
@@ -24,10 +26,10 @@ static void sink_err(sqlite_sink *s, dm_err *err, const char *what)
                sqlite3_errmsg(s->db));
 }
 
-static int delete_doc_rows(sqlite_sink *s, const char *id, dm_err *err)
+static int run_steps(sqlite_sink *s, sqlite3_stmt *const *steps, int n, const char *id,
+                     dm_err *err)
 {
-    sqlite3_stmt *steps[] = {s->del_fts, s->del_pages, s->del_doc};
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < n; i++) {
         sqlite3_reset(steps[i]);
         sqlite3_bind_text(steps[i], 1, id, -1, SQLITE_STATIC);
         if (sqlite3_step(steps[i]) != SQLITE_DONE) {
@@ -40,9 +42,22 @@ static int delete_doc_rows(sqlite_sink *s, const char *id, dm_err *err)
     return 0;
 }
 
+static int delete_doc_rows(sqlite_sink *s, const char *id, dm_err *err)
+{
+    sqlite3_stmt *steps[] = {s->del_fts, s->del_pages, s->del_doc};
+    return run_steps(s, steps, 3, id, err);
+}
+
+static int delete_members(sqlite_sink *s, const char *id, dm_err *err)
+{
+    sqlite3_stmt *steps[] = {s->del_members_fts, s->del_members_pages, s->del_members};
+    return run_steps(s, steps, 3, id, err);
+}
+
 static int put_doc(sqlite_sink *s, const index_doc *d, dm_err *err)
 {
-    if (delete_doc_rows(s, d->id, err) != 0)
+    if (delete_doc_rows(s, d->id, err) != 0 ||
+        (d->container && delete_members(s, d->id, err) != 0))
         return -1;
     sbuf methods;
     sbuf_init(&methods);
@@ -72,6 +87,11 @@ static int put_doc(sqlite_sink *s, const index_doc *d, dm_err *err)
             sqlite3_bind_text(st, 14 + i, opt[i], -1, SQLITE_STATIC);
         else
             sqlite3_bind_null(st, 14 + i);
+    if (d->parent)
+        sqlite3_bind_text(st, 16, d->parent, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 16);
+    sqlite3_bind_int(st, 17, d->members);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sbuf_free(&methods);
@@ -139,9 +159,11 @@ static int put_doc_at(sqlite_sink *s, const void *docs, int i, dm_err *err)
     return put_doc(s, &((const index_doc *)docs)[i], err);
 }
 
+/* A file removed takes its members with it. */
 static int delete_doc_at(sqlite_sink *s, const void *ids, int i, dm_err *err)
 {
-    return delete_doc_rows(s, ((const char *const *)ids)[i], err);
+    const char *id = ((const char *const *)ids)[i];
+    return delete_doc_rows(s, id, err) != 0 ? -1 : delete_members(s, id, err);
 }
 
 /* All or nothing: one transaction, so every item is ok or the call fails. */
@@ -261,8 +283,11 @@ static int sqlite_find_copy(index_sink *sink, const char *sha256, const char *ex
 static void sqlite_close(index_sink *sink)
 {
     sqlite_sink *s = (sqlite_sink *)sink;
-    sqlite3_stmt *all[] = {s->del_fts, s->del_pages, s->put_doc, s->put_page, s->put_fts,
-                           s->lookup,  s->touch,     s->del_doc, s->copy_doc, s->copy_pages};
+    sqlite3_stmt *all[] = {s->del_fts,         s->del_pages,         s->put_doc,
+                           s->put_page,        s->put_fts,           s->lookup,
+                           s->touch,           s->del_doc,           s->copy_doc,
+                           s->copy_pages,      s->del_members_fts,   s->del_members_pages,
+                           s->del_members};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         sqlite3_finalize(all[i]);
     sqlite3_close(s->db);
@@ -289,15 +314,21 @@ index_sink *index_sqlite_open(const char *path, dm_err *err)
         {&s->del_doc, "DELETE FROM documents WHERE id=?1"},
         {&s->put_doc,
          "INSERT INTO documents(id, source, size, mtime_ms, sha256, mime, page_count, pages_indexed,"
-         " pages_ocr, methods, extract_ms, note, indexed_at, title, meta)"
-         " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)"},
+         " pages_ocr, methods, extract_ms, note, indexed_at, title, meta, parent, members)"
+         " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"},
+        {&s->del_members_fts, "DELETE FROM pages_fts WHERE rowid IN (SELECT rowid FROM pages"
+                              " WHERE doc_id IN (SELECT id FROM documents WHERE parent=?1))"},
+        {&s->del_members_pages,
+         "DELETE FROM pages WHERE doc_id IN (SELECT id FROM documents WHERE parent=?1)"},
+        {&s->del_members, "DELETE FROM documents WHERE parent=?1"},
         {&s->put_page, "INSERT INTO pages(doc_id, page, method, dpi) VALUES(?1,?2,?3,?4)"},
         {&s->put_fts, "INSERT INTO pages_fts(rowid, text) VALUES(?1, ?2)"},
         {&s->lookup, "SELECT sha256 FROM documents WHERE id=?1"},
         {&s->touch, "UPDATE documents SET size=?1, mtime_ms=?2 WHERE id=?3"},
         {&s->copy_doc, "SELECT id, source, mime, page_count, pages_ocr, note, title, meta"
                        " FROM documents"
-                       " WHERE sha256=?1 AND id<>?2 LIMIT 1"},
+                       /* a container's copy would come without its members */
+                       " WHERE sha256=?1 AND id<>?2 AND COALESCE(members, 0)=0 LIMIT 1"},
         {&s->copy_pages, "SELECT p.page, p.method, p.dpi, f.text FROM pages p"
                          " JOIN pages_fts f ON f.rowid=p.rowid WHERE p.doc_id=?1 AND p.page>0"
                          " ORDER BY p.page"},

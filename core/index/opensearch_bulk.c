@@ -53,6 +53,12 @@ static void append_doc(sbuf *b, const char *index, const index_doc *d, int64_t n
                  (long long)d->size, (long long)d->mtime_ms, d->page_count, d->pages_ocr,
                  (long long)d->extract_ms);
     os_json_cstr(b, d->note);
+    if (d->parent) {
+        LIT(b, ",\"parent\":");
+        os_json_cstr(b, d->parent);
+    }
+    if (d->container)
+        sbuf_appendf(b, ",\"members\":%d", d->members);
     if (d->title) {
         LIT(b, ",\"title\":");
         os_json_cstr(b, d->title);
@@ -282,12 +288,58 @@ static int run_bulk(os_sink *s, bulk_job *j, dm_err *err)
     return 0;
 }
 
+/* Deletes every member of the containers ids (documents whose parent is
+ * one of them): _bulk deletes by id only, so this is _delete_by_query. An
+ * index that does not exist yet has none. */
+static int delete_members(os_sink *s, const char *const *ids, int n, dm_err *err)
+{
+    if (n == 0)
+        return 0;
+    sbuf path, body;
+    sbuf_init(&path);
+    sbuf_init(&body);
+    sbuf_appendf(&path, "/%s/_delete_by_query?conflicts=proceed", s->index);
+    LIT(&body, "{\"query\":{\"terms\":{\"parent\":[");
+    for (int i = 0; i < n; i++) {
+        if (i)
+            sbuf_putc(&body, ',');
+        os_json_cstr(&body, ids[i]);
+    }
+    LIT(&body, "]}}}");
+    os_req r = {.method = "POST", .path = path.data, .content_type = "application/json",
+                .body = body.data, .body_len = body.len, .timeout_ms = BULK_TIMEOUT_MS};
+    http_response resp;
+    int rc = os_call(s, &r, s->tries, &resp, err);
+    int out = 0;
+    bool no_index = rc == 0 && resp.status == 404 &&
+                    os_response_error_is(&resp, "index_not_found_exception");
+    if (rc != 0 || (resp.status != 200 && !no_index)) {
+        os_call_err(s, rc, &resp, "delete members", false, err);
+        out = -1;
+    }
+    http_response_free(&resp);
+    sbuf_free(&path);
+    sbuf_free(&body);
+    return out;
+}
+
 int os_bulk(index_sink *sink, const index_doc *docs, int n, index_item_result *results,
                    dm_err *err)
 {
     os_sink *s = (os_sink *)sink;
     if (n <= 0)
         return 0;
+    /* A container indexed again replaces its members: the old ones go
+     * first (its new ones follow it in this request). */
+    const char **containers = dm_xcalloc((size_t)n, sizeof *containers);
+    int ncontainers = 0;
+    for (int i = 0; i < n; i++)
+        if (docs[i].container)
+            containers[ncontainers++] = docs[i].id;
+    int rc = delete_members(s, containers, ncontainers, err);
+    free(containers);
+    if (rc != 0)
+        return -1;
     bulk_job j = {.docs = docs, .n = n, .res = results, .now_ms = dm_now_ms()};
     return run_bulk(s, &j, err);
 }
@@ -318,5 +370,8 @@ int os_remove(index_sink *sink, const char *const *ids, int n, dm_err *err)
         }
     }
     free(res);
+    /* A file removed takes its members with it. */
+    if (rc == 0)
+        rc = delete_members(s, ids, n, err);
     return rc;
 }

@@ -81,6 +81,11 @@ void bind_read_doc(lua_State *L, int t, index_doc *d, const char **bad)
     d->note = field_str(L, t, "note", false, bad);
     d->title = field_str(L, t, "title", false, bad);
     d->meta = field_str(L, t, "meta", false, bad);
+    d->parent = field_str(L, t, "parent", false, bad);
+    d->members = (int)field_num(L, t, "members", bad);
+    lua_getfield(L, t, "container");
+    d->container = lua_toboolean(L, -1);
+    lua_pop(L, 1);
     d->size = (int64_t)field_num(L, t, "size", bad);
     d->mtime_ms = (int64_t)field_num(L, t, "mtime_ms", bad);
     d->page_count = (int)field_num(L, t, "page_count", bad);

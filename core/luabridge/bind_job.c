@@ -2,9 +2,11 @@
  * worker set (lstate_host), never the runtime itself.
  * complete(job_id, outcome, error, {pages=, pages_ocr=, elapsed_ms=, fetch=, text=, ...})
  *   outcome: indexed | unchanged | deleted | skipped | failed | retry | poison
- * index_submit(job_id, doc, {pages=, pages_ocr=, started_ms=, fetch=, ...})
+ * index_submit(job_id, doc, {pages=, pages_ocr=, started_ms=, fetch=, failure=, ...})
  *   hands the document to the process's indexing buffer; the job completes
  *   when its bulk result is known. The job is no longer the worker's.
+ *   doc.children (a container's member documents) go with it, in the same
+ *   request; with failure, the job fails with it once they are indexed.
  * find_copy(sha256, exclude_id) -> a document with that content still waiting in
  *   the indexing buffer (index_find_copy's shape) | false
  * claim_content(sha256) -> true: this worker extracts that content now (the
@@ -87,15 +89,38 @@ static int l_index_submit(lua_State *L)
         stats.started_ms = (int64_t)luaL_optnumber(L, -1, (lua_Number)dm_mono_ms());
         lua_pop(L, 1);
     }
+    const char *failure = NULL;
+    if (lua_istable(L, 3)) {
+        lua_getfield(L, 3, "failure");
+        failure = lua_isstring(L, -1) ? lua_tostring(L, -1) : NULL;
+        lua_pop(L, 1);   /* the string stays alive in the table */
+    }
+    lua_getfield(L, 2, "children");
+    int children = lua_gettop(L);
+    int n = 1 + (lua_istable(L, children) ? (int)lua_objlen(L, children) : 0);
     if (!lstate_env_close_job(env, job_id))
         return luaL_error(L, "index_submit: job %f is not open in this worker", (double)job_id);
-    index_doc d;
-    memset(&d, 0, sizeof d);
-    const char *bad = NULL;
-    bind_read_doc(L, 2, &d, &bad);
+    /* Nothing below raises until everything is freed. */
+    index_doc *docs = calloc((size_t)n, sizeof *docs);
+    const char *bad = docs ? NULL : "out of memory";
+    for (int k = 0; k < n && !bad; k++) {
+        if (k == 0) {
+            bind_read_doc(L, 2, &docs[0], &bad);
+            continue;
+        }
+        lua_rawgeti(L, children, k);
+        if (lua_istable(L, -1))
+            bind_read_doc(L, lua_gettop(L), &docs[k], &bad);
+        else
+            bad = "children[]";
+        lua_pop(L, 1);
+    }
     if (!bad)
-        bulk_buffer_submit(env->host->bulk(env->host_ud), job_id, &d, &stats);
-    free((void *)d.pages);
+        bulk_buffer_submit_family(env->host->bulk(env->host_ud), job_id, docs, n, &stats,
+                                  failure);
+    for (int k = 0; docs && k < n; k++)
+        free((void *)docs[k].pages);
+    free(docs);
     if (bad) {
         /* The job was closed: hand it back so it is not lost. */
         job_result r = {.job_id = job_id, .outcome = OUTCOME_POISON, .worker_id = env->worker_id};

@@ -29,6 +29,7 @@ void bindings_register(lua_State *L)
     int module = lua_gettop(L);
     bind_fetch_register(L, module);
     bind_doc_register(L, module);
+    bind_container_register(L, module);
     bind_ocr_register(L, module);
     bind_index_register(L, module);
     bind_mem_register(L, module);

@@ -1,6 +1,6 @@
 /* The Lua face of the C primitives. Two modules, one file per area
  * registering into them:
- *   docmill.core  the primitives, in every state (fetch, doc, ocr, index,
+ *   docmill.core  the primitives, in every state (fetch, doc, container, ocr, index,
  *                 mem, policy, aws, base);
  *   docmill.job   a worker's verbs (complete, index_submit, pages_*,
  *                 worker_id), only in states whose env has a host.
@@ -28,6 +28,7 @@ void bindings_register_job(lua_State *L);
 
 void bind_fetch_register(lua_State *L, int module);
 void bind_doc_register(lua_State *L, int module);
+void bind_container_register(lua_State *L, int module);
 void bind_ocr_register(lua_State *L, int module);
 void bind_index_register(lua_State *L, int module);
 void bind_mem_register(lua_State *L, int module);

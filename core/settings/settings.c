@@ -30,8 +30,16 @@ const setting_spec settings_schema[] = {
      .doc = "text kept from one Office, HTML or RTF document; the rest is left out and noted "
             "(0 = no limit)"},
     {"max_expanded_mb", SETTING_NUM, 0, 1e6, S(max_expanded_mb), .dflt = 1024,
-     .doc = "what one container (an Office file's zip) may inflate to; past it the file "
-            "fails, naming the limit (0 = no limit)"},
+     .doc = "what one file may inflate to: an Office file's zip, or an archive's or a mail's "
+            "members, nested ones included; past it the file fails, naming the limit, and "
+            "the members read before stay indexed (0 = no limit)"},
+    {"max_container_depth", SETTING_INT, 1, 16, S(max_container_depth), .dflt = 3,
+     .doc = "archives and mails opened inside one another at most this deep (a zip in a zip "
+            "is 2); a deeper one fails the file, naming the limit"},
+    {"max_container_members", SETTING_INT, 1, 1000000, S(max_container_members),
+     .dflt = 1000,
+     .doc = "members read from one archive or mail (attachments, an mbox's mails); past it "
+            "the file fails, naming the limit, and the members read before stay indexed"},
     {"max_office_images", SETTING_INT, 0, 10000, S(max_office_images), .dflt = 50,
      .doc = "images embedded in an Office file (a scan pasted into Word, a slide's picture) "
             "OCR'd as pages after its text, at most this many per file (0 = none)"},

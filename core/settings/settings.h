@@ -21,6 +21,8 @@ typedef struct policy_settings {
     double max_text_mb;
     double max_expanded_mb;
     double max_compression_ratio;
+    int max_container_depth;
+    int max_container_members;
     char office_converters[256];
     int max_office_images;
     char html_default_charset[64];

@@ -104,7 +104,13 @@ the clockwise turn that read a turned scan or photo upright, "deskew", the
 degrees a page askew was levelled by, and "vertical": true when read as
 vertical Japanese)
 (note: what was left out and why: pages over max_pages, timed out, failed).
-Exit status 1 (with a one-line error on stderr) when the file cannot be read.
+A container (zip, tar, 7z, .eml, .mbox, .msg) prints its own text (a mail's
+subject and body), then each member under a "== PARENT#MEMBER ==" line;
+--json adds "children": [{"source","mime","pages","note"}] (a nested
+container's entry has "members"), and the note lists members skipped or
+unreadable.
+Exit status 1 (with a one-line error on stderr) when the file cannot be read,
+or when a limit cut a container's reading (what was read is printed).
 ]],
   search = [[
 usage: docmill search QUERY... [--index sqlite:PATH] [--limit N] [--json]
@@ -241,6 +247,25 @@ end
 
 --- extract -----------------------------------------------------------------
 
+-- A document's pages as `extract --json` prints them.
+local function extract_pages_json(doc)
+  local pages = util.array()
+  for i, p in ipairs(doc and doc.pages or {}) do
+    pages[i] = { page = p.page, method = p.method, dpi = p.dpi or util.null, text = p.text,
+      confidence = p.confidence, rotate = p.rotate, vertical = p.vertical, deskew = p.deskew,
+      name = p.name }
+  end
+  return pages
+end
+
+-- Pages as `extract` prints them: a form feed between two.
+local function write_pages(pages)
+  for i, p in ipairs(pages) do
+    if i > 1 then io.stdout:write("\f\n") end
+    io.stdout:write(p.text, "\n")
+  end
+end
+
 local function cmd_extract(opts, pos)
   if #pos ~= 1 then return usage_error("extract", "expected one FILE") end
   local file = pos[1]
@@ -259,34 +284,43 @@ local function cmd_extract(opts, pos)
   local pipeline = require "docmill.pipeline"
   local f, err = core.fetch(file)
   local doc
+  local source = (f and core.realpath(f.path)) or file
   if f then
-    doc, err = pipeline.extract_file(f.path, { dpi = opts.dpi, lang = opts.lang })
+    local kind = core.container_kind(f.path)
+    if kind then
+      doc, err = pipeline.extract_container(f.path, kind, { dpi = opts.dpi, lang = opts.lang,
+        source = source, size = f.size, mtime_ms = f.mtime_ms })
+    else
+      doc, err = pipeline.extract_file(f.path, { dpi = opts.dpi, lang = opts.lang })
+    end
     core.release(f.path, f.temp)
   end
   if opts.json then
-    local pages = util.array()
-    local source = (f and core.realpath(f.path)) or file
-    if doc then
-      for i, p in ipairs(doc.pages) do
-        pages[i] = { page = p.page, method = p.method, dpi = p.dpi or util.null, text = p.text,
-          confidence = p.confidence, rotate = p.rotate, vertical = p.vertical, deskew = p.deskew,
-          name = p.name }
+    local children
+    if doc and doc.children then
+      children = util.array()
+      for i, ch in ipairs(doc.children) do
+        children[i] = { source = ch.source, mime = ch.mime or util.null,
+          pages = extract_pages_json(ch), note = ch.note or util.null,
+          members = ch.container and ch.members or nil }
       end
     end
     util.printf("%s\n", util.json({
       source = source,
       mime = doc and doc.mime or util.null,
       meta = doc and doc.meta or util.null,
-      pages = pages,
+      pages = extract_pages_json(doc),
+      children = children,
       note = doc and doc.note or util.null,
       error = doc and util.null or err,
     }))
   elseif doc then
-    for i, p in ipairs(doc.pages) do
-      if #doc.pages > 1 then
-        if i > 1 then io.stdout:write("\f\n") end
-      end
-      io.stdout:write(p.text, "\n")
+    write_pages(doc.pages)
+    -- a container's members after its own text, each under its source
+    for i, ch in ipairs(doc.children or {}) do
+      if i > 1 or #doc.pages > 0 then io.stdout:write("\f\n") end
+      io.stdout:write("== ", ch.source, " ==\n")
+      write_pages(ch.pages)
     end
   end
   if not doc then
@@ -294,6 +328,7 @@ local function cmd_extract(opts, pos)
     return EXIT_FAIL
   end
   if doc.note then util.eprintf("docmill extract: note: %s\n", doc.note) end
+  if doc.failure then return EXIT_FAIL end
   return EXIT_OK
 end
 

@@ -6,6 +6,7 @@
 -- hooks, which C calls and validates. `docmill extract` runs extract_file
 -- from this same module, so what it prints is what gets indexed.
 local core = require "docmill.core"
+local containers = require "docmill.containers"
 
 local M = {}
 
@@ -442,7 +443,8 @@ local function index_meta(meta)
   return meta.title, any and require("cjson").encode(rest) or nil
 end
 
--- opts: dpi (forces the DPI), lang (forces the language set), source.
+-- opts: dpi (forces the DPI), lang (forces the language set), source,
+-- size, job_deadline (monotonic ms: a container's members share its job's).
 function M.extract_file(path, opts)
   opts = opts or {}
   local s = settings()
@@ -489,8 +491,8 @@ function M.extract_file(path, opts)
       first_page = { languages = langs, chars = #text, cjk = cjk, latin = latin },
     })
   end
-  local ctx = { languages = languages, opts = opts, s = s,
-    job_deadline = s.job_timeout_seconds > 0 and t0 + s.job_timeout_seconds * 1000 or nil }
+  local ctx = { languages = languages, opts = opts, s = s, job_deadline = opts.job_deadline
+    or (s.job_timeout_seconds > 0 and t0 + s.job_timeout_seconds * 1000 or nil) }
   -- The first OCR'd page settles the languages and the DPI of the rest.
   ctx.on_ocr = function(text, dpi, stats)
     ctx.on_ocr = nil
@@ -542,6 +544,36 @@ function M.extract_file(path, opts)
   if #doc.pages == 0 and limit > 0 then
     return nil, "no page could be extracted: " .. (doc.errors[1] or "unknown error"), true
   end
+  return doc
+end
+
+-- A container (an archive, a mail): its own document, with its members
+-- as index documents in doc.children (docmill.containers). opts as for
+-- extract_file, plus mtime_ms (the members'), id (the container's) and
+-- job_deadline.
+function M.extract_container(path, kind, opts)
+  local s = settings()
+  local source = opts.source or path
+  local function member_document(doc, mpath, msource, size, parent)
+    local title, meta = index_meta(doc.meta)
+    return { id = core.doc_id(msource), source = msource, parent = parent,
+      sha256 = core.sha256_file(mpath), mime = doc.mime, size = size,
+      mtime_ms = opts.mtime_ms or 0, page_count = doc.page_count, pages_ocr = doc.pages_ocr,
+      extract_ms = doc.extract_ms or 0, note = doc.note, pages = doc.pages, title = title,
+      meta = meta }
+  end
+  local deadline = opts.job_deadline or (s.job_timeout_seconds > 0
+    and core.mono_ms() + s.job_timeout_seconds * 1000 or nil)
+  local doc, err, permanent = containers.read(path, kind, {
+    source = source, id = opts.id or core.doc_id(source), settings = s, size = opts.size,
+    extract = M.extract_file, shape = member_document, deadline = deadline, dpi = opts.dpi,
+    lang = opts.lang })
+  if not doc then return nil, err, permanent end
+  doc.meta.language = language_of(doc.pages)
+  local notes = {}
+  if doc.failure then notes[1] = doc.failure end
+  for _, n in ipairs(doc.notes) do notes[#notes + 1] = n end
+  doc.note = #notes > 0 and table.concat(notes, "; ") or nil
   return doc
 end
 
@@ -635,6 +667,29 @@ function M.process(job)
     core.release(f.path, f.temp)
     local ok, terr, tperm = core.index_touch(id, f.size, f.mtime_ms)
     if ok then finish(job, "unchanged", nil, timing) else fail(job, terr, tperm, timing) end
+    return
+  end
+  local kind = core.container_kind(f.path)
+  if kind then
+    -- Never a copy's pages: a copy would come without its members.
+    local doc, xerr, xperm = M.extract_container(f.path, kind, { source = job.source, id = id,
+      size = f.size, mtime_ms = f.mtime_ms,
+      job_deadline = s.job_timeout_seconds > 0 and t0 + s.job_timeout_seconds * 1000 or nil })
+    if os.getenv("CLEANUP_TEMP_FILES") ~= "false" then core.release(f.path, f.temp) end
+    if not doc then return fail(job, xerr, xperm, timing) end
+    local title, meta = index_meta(doc.meta)
+    local pages = #doc.pages
+    for _, ch in ipairs(doc.children) do pages = pages + #ch.pages end
+    -- A container cut short is stored without its hash, so that the next
+    -- run reads it again instead of finding it unchanged.
+    job_api().index_submit(job.id, {
+      id = id, source = job.source, sha256 = not doc.failure and sha or nil, mime = doc.mime,
+      size = f.size, mtime_ms = f.mtime_ms, page_count = doc.page_count, pages_ocr = 0,
+      extract_ms = doc.extract_ms, note = doc.note, pages = doc.pages, title = title, meta = meta,
+      container = true, members = doc.members, children = doc.children,
+    }, { pages = pages, pages_ocr = doc.pages_ocr, started_ms = t0, fetch = timing.fetch,
+          text = doc.stages.text, render = doc.stages.render, ocr = doc.stages.ocr,
+          failure = doc.failure })
     return
   end
   local copy = s.reuse_copies and (find_copy(sha, id) or copy_in_the_making(s, sha, id,

@@ -21,6 +21,7 @@ import time
 import unittest
 import urllib.parse
 import urllib.request
+import zipfile
 
 import e2e_util as U
 
@@ -149,6 +150,44 @@ class OpenSearchIndex(unittest.TestCase):
             self.assertNotIn("opensearch", err.lower(), "%s failed because of the index" % n)
 
     # --- scenarios -----------------------------------------------------------
+    def test_a_zips_members_are_replaced_and_removed_with_it(self):
+        src = os.path.join(self.tmp, "zips")
+        os.makedirs(src)
+        zpath = os.path.join(src, "r.zip")
+
+        def write_zip(members):
+            with zipfile.ZipFile(zpath, "w") as z:
+                for name, text in members:
+                    z.writestr(name, text)
+
+        def run():
+            r = U.dm("run", "--once", "--source", src, "--index", "%s/%s" % (self.base, INDEX),
+                     "--workers", U.WORKERS, "--json", cwd=self.wd, env=self.run_env())
+            self.assertEqual(r.rc, 0, r)
+            return self.docs()
+
+        def members(docs):
+            return sorted(d["source"] for d in docs.values() if d.get("parent") == zid)
+
+        zid = doc_id(zpath)
+        write_zip([("a.txt", "ZIPMEMBERONE text"), ("sub/b.txt", "ZIPMEMBERTWO text")])
+        docs = run()
+        self.assertEqual(members(docs), [zpath + "#a.txt", zpath + "#sub/b.txt"])
+        self.assertEqual(docs[zid]["members"], 2)
+        for s in members(docs):
+            self.assertIn(doc_id(s), docs)
+        write_zip([("c.txt", "ZIPMEMBERTHREE text")])
+        os.utime(zpath, (time.time() + 5, time.time() + 5))
+        docs = run()
+        self.assertEqual(members(docs), [zpath + "#c.txt"])
+        self.assertEqual(docs[zid]["members"], 1)
+        os.remove(zpath)
+        docs = run()
+        self.assertEqual(members(docs), [])
+        self.assertNotIn(zid, docs)
+        self.assertGreaterEqual(self.dump()["counters"]["delete_by_query"], 2)
+        self.assert_no_violations()
+
     def test_corpus_is_indexed_then_rerun_writes_nothing(self):
         r = self.run_docmill()
         self.assertEqual(r.rc, 3, r)

@@ -24,7 +24,9 @@ body over 10 MiB, as AWS OpenSearch Service does) and is also recorded in
     GET|POST /INDEX/_search             match_all, or {"query":{"match":{
                                         "pages.text": "words"}}} as substring,
                                         or a bool query: a term filter on
-                                        sha256, must_not ids; "size"
+                                        sha256, must_not ids (and members > 0);
+                                        "size"
+    POST /INDEX/_delete_by_query        {"query":{"terms":{"parent":[...]}}}
 
 Control endpoints for tests (never authenticated, never failed):
 
@@ -80,7 +82,8 @@ class State:
         self.indices = {}       # name -> {"mappings", "docs": {id: source}, "versions"}
         self.counters = {"requests": 0, "bulk_requests": 0, "bulk_items": 0,
                          "bulk_bytes_max": 0, "head_index": 0, "put_index": 0,
-                         "get_doc": 0, "update": 0, "plugins": 0, "rejected": 0}
+                         "get_doc": 0, "update": 0, "plugins": 0, "rejected": 0,
+                         "delete_by_query": 0}
         self.violations = []
         self.authorization = []
         self.bulk_sizes = []
@@ -290,6 +293,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.update(name, parts[2], body)
         if len(parts) == 2 and parts[1] == "_search" and m in ("GET", "POST"):
             return self.search(name, body)
+        if len(parts) == 2 and parts[1] == "_delete_by_query" and m == "POST":
+            return self.delete_by_query(name, body)
         return self.send(400, error_body(400, "illegal_argument_exception",
                                          f"no handler found for uri [{self.path}] and method [{m}]"))
 
@@ -515,7 +520,7 @@ class Handler(BaseHTTPRequestHandler):
         idx = STATE.indices.get(name)
         if idx is None:
             return self.index_missing(name)
-        words, sha, exclude, size = [], None, set(), None
+        words, sha, exclude, size, no_containers = [], None, set(), None, False
         try:
             req = json.loads(body) if body else {}
             query = req.get("query", {})
@@ -531,6 +536,12 @@ class Handler(BaseHTTPRequestHandler):
                         raise ValueError("term on sha256 only")
                     sha = term["sha256"]
                 for f in b.get("must_not", []):
+                    if "range" in f:
+                        # {"range": {"members": {"gt": 0}}}: containers left out
+                        if f["range"] != {"members": {"gt": 0}}:
+                            raise ValueError("range on members > 0 only")
+                        no_containers = True
+                        continue
                     exclude.update(f["ids"]["values"])
             size = req.get("size")
         except (ValueError, AttributeError, KeyError, TypeError):
@@ -538,6 +549,8 @@ class Handler(BaseHTTPRequestHandler):
         hits = []
         for doc_id, src in idx["docs"].items():
             if doc_id in exclude or (sha is not None and src.get("sha256") != sha):
+                continue
+            if no_containers and (src.get("members") or 0) > 0:
                 continue
             text = " ".join(p.get("text") or "" for p in src.get("pages") or [])
             if all(w.lower() in text.lower() for w in words):
@@ -547,6 +560,30 @@ class Handler(BaseHTTPRequestHandler):
         return self.send(200, {"took": 1, "timed_out": False,
                                "hits": {"total": {"value": len(hits), "relation": "eq"},
                                         "hits": hits}})
+
+    def delete_by_query(self, name, body):
+        """{"query": {"terms": {"parent": [ids]}}}: what docmill sends to remove
+        a container's members."""
+        idx = STATE.indices.get(name)
+        if idx is None:
+            return self.index_missing(name)
+        if not self.json_ctype_ok():
+            return self.violation(406, "content_type", "delete_by_query needs application/json")
+        try:
+            terms = json.loads(body)["query"]["terms"]
+            if set(terms) != {"parent"} or not all(isinstance(x, str) for x in terms["parent"]):
+                raise ValueError("terms on parent only")
+            if "parent" not in idx["mappings"].get("properties", {}):
+                raise ValueError("parent is not mapped")
+            parents = set(terms["parent"])
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            return self.violation(400, "parsing_exception", "bad delete_by_query: %s" % e)
+        gone = [i for i, src in idx["docs"].items() if src and src.get("parent") in parents]
+        for i in gone:
+            del idx["docs"][i]
+        STATE.counters["delete_by_query"] += 1
+        return self.send(200, {"took": 1, "timed_out": False, "total": len(gone),
+                               "deleted": len(gone), "failures": []})
 
     # --- control ----------------------------------------------------------------
     def control(self, parts, q):

@@ -165,9 +165,62 @@ static void test_a_document_being_sent_is_still_found(void)
     pthread_mutex_destroy(&rec.mu);
 }
 
+/* A container and its members complete their job once, together, and
+ * are never split across requests; a family with a failure is indexed and
+ * its job still fails with it; a family with a bad member fails whole
+ * while the document beside it is indexed. */
+static void test_families_complete_their_job_together(void)
+{
+    char db[600];
+    snprintf(db, sizeof db, "sqlite:%s/families.db", check_tmpdir());
+    recorder rec = {.n = 0};
+    pthread_mutex_init(&rec.mu, NULL);
+    bulk_limits limits = {2, 5 << 20, 600000};  /* 2 documents a request */
+    dm_err err;
+    bulk_buffer *b = bulk_buffer_start(db, &limits, record, &rec, &err);
+    CHECK(b != NULL);
+    if (!b)
+        return;
+    index_page p[] = {{1, "text", 0, "member text", 11}};
+    index_page dup[] = {{1, "text", 0, "dup a", 5}, {1, "text", 0, "dup b", 5}};
+    char ids[8][33];
+    index_doc fam[3] = {doc("/f/a.zip", ids[0], NULL, 0), doc("/f/a.zip#1", ids[1], p, 1),
+                        doc("/f/a.zip#2", ids[2], p, 1)};
+    fam[0].container = true;
+    fam[0].members = 2;
+    fam[1].parent = fam[2].parent = ids[0];
+    index_doc cut[2] = {doc("/f/bomb.zip", ids[3], NULL, 0), doc("/f/bomb.zip#1", ids[4], p, 1)};
+    cut[0].container = true;
+    cut[1].parent = ids[3];
+    index_doc bad[2] = {doc("/f/bad.zip", ids[5], NULL, 0), doc("/f/bad.zip#1", ids[6], dup, 2)};
+    bad[0].container = true;
+    bad[1].parent = ids[5];
+    index_doc alone = doc("/f/alone.txt", ids[7], p, 1);
+    bulk_job_stats st = {.pages = 2, .started_ms = dm_mono_ms()};
+    bulk_buffer_submit_family(b, 1, fam, 3, &st, NULL);
+    bulk_buffer_submit_family(b, 2, cut, 2, &st, "bomb.zip: expanded (max_compression_ratio)");
+    bulk_buffer_submit_family(b, 3, bad, 2, &st, NULL);
+    bulk_buffer_submit(b, 4, &alone, &st);
+    bulk_buffer_stop(b);
+    CHECK_INT(rec.n, 4);
+    const job_result *r1 = result_for(&rec, 1), *r2 = result_for(&rec, 2),
+                     *r3 = result_for(&rec, 3), *r4 = result_for(&rec, 4);
+    CHECK(r1 && r1->outcome == OUTCOME_INDEXED);
+    CHECK(r2 && r2->outcome == OUTCOME_FAILED);
+    if (r2)
+        CHECK_CONTAINS(r2->error, "max_compression_ratio");
+    CHECK(r3 && r3->outcome == OUTCOME_FAILED);
+    CHECK(r4 && r4->outcome == OUTCOME_INDEXED);
+    int64_t count = 0;
+    CHECK_INT(index_sqlite_count(db + 7, &count, &err), 0);
+    CHECK_INT(count, 6);   /* a.zip and 2 members, bomb.zip and 1, alone.txt */
+    pthread_mutex_destroy(&rec.mu);
+}
+
 int main(void)
 {
     static const check_case cases[] = {
+        {"a container's family completes its job together", test_families_complete_their_job_together},
         {"flushes at batch_size; one bad document does not fail the batch", test_flush_by_count_and_one_bad_document},
         {"stop flushes what is left", test_stop_flushes_what_is_left},
         {"a document waiting for its batch is found by content", test_find_copy_while_waiting},

@@ -265,9 +265,77 @@ static void test_schema_1_index_is_migrated(void)
     sqlite3_finalize(st);
     CHECK_INT(sqlite3_prepare_v2(raw, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
     CHECK_INT(sqlite3_step(st), SQLITE_ROW);
-    CHECK_INT(sqlite3_column_int(st, 0), 2);
+    CHECK_INT(sqlite3_column_int(st, 0), 3);
+    sqlite3_finalize(st);
+    CHECK_INT(sqlite3_prepare_v2(raw, "SELECT parent, members FROM documents", -1, &st, NULL),
+              SQLITE_OK);
+    CHECK_INT(sqlite3_step(st), SQLITE_ROW);
     sqlite3_finalize(st);
     sqlite3_close(raw);
+}
+
+static int64_t count_rows(const char *path, const char *sql)
+{
+    sqlite3 *raw = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+    if (sqlite3_open(path, &raw) == SQLITE_OK &&
+        sqlite3_prepare_v2(raw, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(raw);
+    return n;
+}
+
+/* A container and its members: indexing it again replaces the members its
+ * earlier version had, removing it removes them, and it is never anybody's
+ * copy (a copy would come without its members). */
+static void test_container_families(void)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/families.db", check_tmpdir());
+    dm_err err;
+    index_sink *s = index_sqlite_open(path, &err);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    index_page zp[] = {{1, "text", 0, "member one FAMILYPROBE", 0},
+                       {1, "text", 0, "member two FAMILYPROBE", 0},
+                       {1, "text", 0, "member three FAMILYPROBE", 0}};
+    for (int i = 0; i < 3; i++)
+        zp[i].text_len = strlen(zp[i].text);
+    index_doc fam[4];
+    fam[0] = make_doc("/share/r.zip", "aaaa", NULL, 0);
+    fam[0].container = true;
+    fam[0].members = 2;
+    fam[1] = make_doc("/share/r.zip#a.txt", "bbbb", &zp[0], 1);
+    fam[2] = make_doc("/share/r.zip#sub/b.txt", "cccc", &zp[1], 1);
+    fam[1].parent = fam[2].parent = fam[0].id;
+    fam[3] = make_doc("/share/other.txt", "dddd", &zp[2], 1);
+    index_item_result res[4];
+    CHECK_INT(s->ops->bulk(s, fam, 4, res, &err), 0);
+    CHECK_INT(count_rows(path, "SELECT count(*) FROM documents WHERE parent IS NOT NULL"), 2);
+    /* the same content elsewhere: a member may be a copy, the container not */
+    index_doc c;
+    char elsewhere[33];
+    index_doc_id("/elsewhere/x", elsewhere);
+    CHECK_INT(s->ops->find_copy(s, "bbbb", elsewhere, &c, &err), 1);
+    index_doc_free(&c);
+    CHECK_INT(s->ops->find_copy(s, "aaaa", elsewhere, &c, &err), 0);
+    /* indexed again with one member: the other one is gone, its text too */
+    fam[0].members = 1;
+    CHECK_INT(s->ops->bulk(s, fam, 2, res, &err), 0);
+    CHECK_INT(count_rows(path, "SELECT count(*) FROM documents WHERE parent IS NOT NULL"), 1);
+    CHECK_INT(count_rows(path, "SELECT count(*) FROM pages_fts WHERE text MATCH 'FAMILYPROBE'"),
+              2);
+    /* removed: its members go with it, other documents stay */
+    const char *ids[] = {fam[0].id};
+    CHECK_INT(s->ops->remove(s, ids, 1, &err), 0);
+    CHECK_INT(count_rows(path, "SELECT count(*) FROM documents"), 1);
+    CHECK_INT(count_rows(path, "SELECT count(*) FROM pages"), 1);
+    CHECK_INT(count_rows(path, "SELECT count(*) FROM pages_fts WHERE text MATCH 'FAMILYPROBE'"),
+              1);
+    index_close(s);
 }
 
 static void test_errors(void)
@@ -295,6 +363,7 @@ int main(void)
         {"a stored document is found by its content hash, pages and all", test_find_copy_by_content},
         {"titles are searched, once per document, and carried by every hit", test_titles_are_searched_once_per_document},
         {"a schema 1 index is migrated in place and keeps working", test_schema_1_index_is_migrated},
+        {"a container's members are replaced and removed with it", test_container_families},
         {NULL, NULL}};
     return check_run(cases);
 }
