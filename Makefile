@@ -28,7 +28,7 @@ DEPS_PACKAGE := dpkg-dev binutils
 DEPS_DEPLOY := debootstrap packer python3-yaml systemd
 # libFuzzer comes with clang's runtime libraries.
 DEPS_FUZZ  := clang libclang-rt-14-dev
-FUZZ_TARGETS := job_message bulk_response policy extract rtf html ooxml
+FUZZ_TARGETS := job_message bulk_response policy extract rtf html ooxml mail archive
 
 .PHONY: all deps deps-test deps-bench deps-fuzz build run test test-asan fuzz package test-deploy bench bench-full clean samples
 

@@ -34,12 +34,15 @@
 
 typedef struct archive_state {
     struct archive *a;
-    struct archive_entry *first;  /* the header read by archive_open, not handed out yet */
+    bool first_pending;           /* archive_open read the first header; next takes it */
+    struct archive_entry *first;
     int first_rc;
     bool lone;                    /* one compressed stream, no archive inside */
     char *lone_name;              /* that member's label */
     bool zip;                     /* names may be CP932 */
     bool stopped;                 /* a -1 was returned: nothing more is read */
+    bool at_end;                  /* libarchive said EOF: 0 from now on */
+    char fatal_after[256];        /* libarchive failed for good on the member handed out */
     int64_t discarded;            /* bytes decoded for skipped members and not written */
     char *chunk;                  /* CHUNK_BYTES */
 } archive_state;
@@ -175,12 +178,14 @@ static bool message_says_encrypted(struct archive *a)
 }
 
 /* Whether skipping a member's data is a seek rather than a decode: a zip
- * (its compressed size is known) or an uncompressed tar/cpio. */
-static bool skip_is_cheap(archive_state *st)
+ * entry whose sizes are in its headers (the streaming reader of a zip cut
+ * off before its directory decodes an entry whose sizes come after its
+ * data), or an uncompressed tar/cpio. */
+static bool skip_is_cheap(archive_state *st, struct archive_entry *e)
 {
     int format = archive_format(st->a) & ARCHIVE_FORMAT_BASE_MASK;
     if (format == ARCHIVE_FORMAT_ZIP)
-        return true;
+        return archive_entry_size_is_set(e);
     return archive_filter_count(st->a) <= 1 &&
            (format == ARCHIVE_FORMAT_TAR || format == ARCHIVE_FORMAT_CPIO);
 }
@@ -189,9 +194,9 @@ static bool skip_is_cheap(archive_state *st)
  * decoding it (a solid 7z, a tar.gz), the decoded bytes are held to the
  * compression ratio and the deadline as written ones are: a bomb of
  * members too large to keep is still a bomb. 0, or -1 with err. */
-static int skip_rest(container *c, archive_state *st, dm_err *err)
+static int skip_rest(container *c, archive_state *st, struct archive_entry *e, dm_err *err)
 {
-    if (skip_is_cheap(st)) {
+    if (skip_is_cheap(st, e)) {
         int rc = archive_read_data_skip(st->a);
         if (rc < ARCHIVE_WARN) {
             damaged(c, st, err);
@@ -225,10 +230,11 @@ static int skip_rest(container *c, archive_state *st, dm_err *err)
 }
 
 /* Hands out e skipped for why, after passing over its data. */
-static int skip_member(container *c, archive_state *st, container_member *m, char *name,
-                       int64_t size, const char *why, dm_err *err)
+static int skip_member(container *c, archive_state *st, struct archive_entry *e,
+                       container_member *m, char *name, int64_t size, const char *why,
+                       dm_err *err)
 {
-    int rc = skip_rest(c, st, err);
+    int rc = skip_rest(c, st, e, err);
     if (rc == 0)
         container_member_skip(m, name, size, why);
     free(name);
@@ -246,8 +252,8 @@ static void drop_file(int fd, char **path)
 /* Writes the current entry's data to a member file. 1 with m filled
  * (written, or skipped when too large, encrypted or unreadable), -1 with
  * err when reading must stop. Takes name. */
-static int write_member(container *c, archive_state *st, container_member *m, char *name,
-                        int64_t header_size, dm_err *err)
+static int write_member(container *c, archive_state *st, struct archive_entry *e,
+                        container_member *m, char *name, int64_t header_size, dm_err *err)
 {
     char *path = NULL;
     int fd = container_temp_file(c, &path, err);
@@ -277,8 +283,14 @@ static int write_member(container *c, archive_state *st, container_member *m, ch
                 return -1;
             }
             /* This member only (encrypted, an unsupported method): the next
-             * may be fine, and if the archive cannot go on past it, the next
-             * header says so. */
+             * may be fine. When libarchive cannot go on past it, the member
+             * is still handed out, and the next call says why reading ends
+             * (libarchive, in its fatal state, would only name that state). */
+            if (n == ARCHIVE_FATAL) {
+                const char *why = archive_error_string(st->a);
+                snprintf(st->fatal_after, sizeof st->fatal_after, "%s",
+                         why ? why : "cannot read past an encrypted member");
+            }
             container_member_skip(m, name, header_size, encrypted ? "encrypted" : "unreadable");
             free(name);
             return 1;
@@ -288,7 +300,7 @@ static int write_member(container *c, archive_state *st, container_member *m, ch
         if (rc == -2) {
             drop_file(fd, &path);
             int64_t size = header_size > written ? header_size : written + n;
-            return skip_member(c, st, m, name, size, "larger than max_file_mb", err);
+            return skip_member(c, st, e, m, name, size, "larger than max_file_mb", err);
         }
         if (rc != 0) {
             drop_file(fd, &path);
@@ -314,9 +326,9 @@ static int write_member(container *c, archive_state *st, container_member *m, ch
 
 static int next_header(archive_state *st, struct archive_entry **e)
 {
-    if (st->first) {
+    if (st->first_pending) {
+        st->first_pending = false;
         *e = st->first;
-        st->first = NULL;
         return st->first_rc;
     }
     int rc = archive_read_next_header(st->a, e);
@@ -333,8 +345,10 @@ static int read_next(container *c, archive_state *st, container_member *m, dm_er
             return -1;
         struct archive_entry *e = NULL;
         int rc = next_header(st, &e);
-        if (rc == ARCHIVE_EOF)
+        if (rc == ARCHIVE_EOF) {
+            st->at_end = true;
             return 0;
+        }
         if (rc < ARCHIVE_WARN || !e) {
             damaged(c, st, err);
             return -1;
@@ -351,16 +365,26 @@ static int read_next(container *c, archive_state *st, container_member *m, dm_er
          * a type of 0 is what some zips carry for a plain file. */
         if ((type != AE_IFREG && type != 0) || archive_entry_hardlink(e) ||
             archive_entry_symlink(e))
-            return skip_member(c, st, m, name, size, "not a regular file", err);
+            return skip_member(c, st, e, m, name, size, "not a regular file", err);
         if (archive_entry_is_data_encrypted(e)) {
             /* Not decoded, so libarchive's own skip is cheap here. */
             container_member_skip(m, name, size, "encrypted");
             free(name);
             return 1;
         }
-        if (c->lim.max_member_bytes > 0 && size > c->lim.max_member_bytes)
-            return skip_member(c, st, m, name, size, "larger than max_file_mb", err);
-        return write_member(c, st, m, name, size, err);
+        /* The declared size is held to the limits before a byte is decoded:
+         * an honest zip bomb stops here, and a member too large to keep is
+         * passed over. A size that lies is caught by container_write. */
+        int declared = container_check_declared(
+            c, archive_entry_size_is_set(e) ? archive_entry_size(e) : -1, err);
+        if (declared == -1) {
+            free(name);
+            st->stopped = true;
+            return -1;
+        }
+        if (declared == -2)
+            return skip_member(c, st, e, m, name, size, "larger than max_file_mb", err);
+        return write_member(c, st, e, m, name, size, err);
     }
 }
 
@@ -370,6 +394,14 @@ static int archive_next(container *c, container_member *m, dm_err *err)
     memset(m, 0, sizeof *m);
     if (st->stopped) {
         dm_err_set(err, true, "archive reading stopped before");
+        return -1;
+    }
+    if (st->at_end)
+        return 0;
+    if (st->fatal_after[0]) {
+        dm_err_set(err, true, "damaged archive after %d members: %s", c->members,
+                   st->fatal_after);
+        st->stopped = true;
         return -1;
     }
     locale_t previous = utf8_enter();
@@ -454,8 +486,7 @@ static int open_in_locale(container *c, archive_state *st, const char *path, dm_
         st->first = NULL;
         return -1;
     }
-    if (st->first_rc == ARCHIVE_EOF)
-        st->first = NULL;
+    st->first_pending = true;
     int format = archive_format(st->a) & ARCHIVE_FORMAT_BASE_MASK;
     bool compressed = archive_filter_count(st->a) > 1;
     if ((format == ARCHIVE_FORMAT_RAW || format == ARCHIVE_FORMAT_EMPTY) && !compressed) {

@@ -243,6 +243,29 @@ int container_write(container *c, int fd, const void *data, size_t n, int64_t *m
     return 0;
 }
 
+int container_check_declared(container *c, int64_t declared, dm_err *err)
+{
+    if (declared < 0)
+        return 0;
+    int64_t total = c->expanded + declared;
+    if (c->lim.max_expanded_bytes > 0 && total > c->lim.max_expanded_bytes) {
+        dm_err_set(err, true, "a member of %lld bytes would expand past %lld bytes "
+                              "(max_expanded_mb)",
+                   (long long)declared, (long long)c->lim.max_expanded_bytes);
+        return -1;
+    }
+    if (c->lim.max_ratio > 0 && total > 1048576 &&
+        (double)total > c->lim.max_ratio * (double)(c->file_bytes + 1)) {
+        dm_err_set(err, true, "a member of %lld bytes would expand more than %g times the "
+                              "container's %lld bytes (max_compression_ratio)",
+                   (long long)declared, c->lim.max_ratio, (long long)c->file_bytes);
+        return -1;
+    }
+    if (c->lim.max_member_bytes > 0 && declared > c->lim.max_member_bytes)
+        return -2;
+    return 0;
+}
+
 static char *cp932_to_utf8(const char *raw, size_t n)
 {
     iconv_t cd = iconv_open("UTF-8", "CP932");
@@ -267,18 +290,7 @@ static char *utf8_repaired(const char *raw, size_t n)
 {
     sbuf out;
     sbuf_init(&out);
-    size_t i = 0;
-    while (i < n) {
-        size_t len = 1;
-        unsigned char b = (unsigned char)raw[i];
-        if (b >= 0xc2 && b <= 0xf4)
-            len = b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
-        if (b < 0x80 || (i + len <= n && text_is_utf8(raw + i, len)))
-            sbuf_append(&out, raw + i, b < 0x80 ? 1 : len);
-        else
-            len = 1, sbuf_append(&out, "\xef\xbf\xbd", 3);
-        i += b < 0x80 ? 1 : len;
-    }
+    text_utf8_repair(raw, n, &out);
     sbuf_putc(&out, '\0');
     return sbuf_take(&out);
 }

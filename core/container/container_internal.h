@@ -42,6 +42,13 @@ int container_temp_file(container *c, char **path, dm_err *err);
  * or a write error (the caller removes the member's file). */
 int container_write(container *c, int fd, const void *data, size_t n, int64_t *member_bytes,
                     dm_err *err);
+/* A member's size as its container declares it, before any byte is
+ * written: -1 with err when writing it would pass a container-wide limit
+ * (max_compression_ratio, max_expanded_mb: a zip bomb declares its size
+ * honestly and is stopped here, at once); -2 when it is larger than
+ * max_member_bytes (the member is skipped); 0 otherwise. A size that is
+ * not known (< 0) passes; container_write counts the bytes anyway. */
+int container_check_declared(container *c, int64_t declared, dm_err *err);
 /* A member name (raw bytes from the data) as UTF-8, malloc'd: as is when
  * valid UTF-8; else, with try_cp932, decoded as CP932 (Windows Japanese)
  * when that works; else with each invalid byte as U+FFFD. Control

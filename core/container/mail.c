@@ -501,6 +501,9 @@ static int write_member(container *c, GMimeStream *source, char *name, container
     int rc = 0;
     for (;;) {
         ssize_t n = source ? g_mime_stream_read(source, buf, CHUNK) : 0;
+        /* A bounded stream says -1 at its end, not 0. */
+        if (n < 0 && g_mime_stream_eos(source))
+            break;
         if (n < 0) {
             dm_err_set(err, true, "cannot read the part \"%s\" of the mail", name);
             rc = -1;
@@ -661,6 +664,28 @@ static void append_capped(paged_text *pt, const char *s, size_t len)
     paged_text_append(pt, s, len);
 }
 
+/* Makes the page name no charset, so that html_read and libxml2 take the
+ * UTF-8 it now is as it is: "charset=" inside a tag (<meta charset>, the
+ * http-equiv content) becomes "xharset=". A BOM does not do it: libxml2
+ * still switches to the <meta> charset. */
+static void unname_charsets(sbuf *html)
+{
+    bool in_tag = false;
+    for (size_t i = 0; i < html->len; i++) {
+        char ch = html->data[i];
+        if (ch == '<' || ch == '>') {
+            in_tag = ch == '<';
+        } else if (in_tag && (ch == 'c' || ch == 'C') && i + 7 <= html->len &&
+                   strncasecmp(html->data + i, "charset", 7) == 0) {
+            size_t j = i + 7;
+            while (j < html->len && (html->data[j] == ' ' || html->data[j] == '\t'))
+                j++;
+            if (j < html->len && html->data[j] == '=')
+                html->data[i] = 'x';
+        }
+    }
+}
+
 /* HTML (in charset, which may be NULL: then the page's own <meta> or
  * detection decides, else the policy's default) as its visible text. */
 void mail_html_text(const char *html, size_t len, const char *charset,
@@ -668,22 +693,24 @@ void mail_html_text(const char *html, size_t len, const char *charset,
 {
     const char *fallback = lim->html_default_charset[0] ? lim->html_default_charset
                                                          : "windows-1252";
+    if (!html)
+        html = "", len = 0;   /* an empty body */
     sbuf utf8;
     sbuf_init(&utf8);
     if (charset && *charset) {
-        /* Decoded here by the part's charset; the BOM makes html_read take
-         * it as UTF-8 whatever <meta charset> the page names. */
-        sbuf_append(&utf8, "\xEF\xBB\xBF", 3);
+        /* Decoded here by the part's charset (it wins over the page's own
+         * <meta>: mailers convert bodies and leave the meta stale). */
         mail_text_to_utf8(html, len, charset, &utf8);
-        html = utf8.data;
+        unname_charsets(&utf8);
+        html = utf8.data ? utf8.data : "";
         len = utf8.len;
     }
     paged_text page;
     paged_text_init(&page, lim->max_text_bytes);
     dm_err ignored;
-    if (html_read(html ? html : "", len, fallback, &page, &ignored) == 0 && page.count > 0 &&
+    if (html_read(html, len, fallback, &page, &ignored) == 0 && page.count > 0 &&
         page.pages[0].text.data)
-        sbuf_append(out, page.pages[0].text.data, page.pages[0].text.len);
+        text_utf8_repair(page.pages[0].text.data, page.pages[0].text.len, out);
     paged_text_free(&page);
     sbuf_free(&utf8);
 }

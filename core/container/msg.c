@@ -8,6 +8,7 @@
  *
  * Every size here comes from the file, so each read is capped. */
 #include "container/container_internal.h"
+#include "base/log.h"
 #include "extract/textnorm.h"
 
 #include <gsf/gsf-infile-msole.h>
@@ -62,7 +63,24 @@ typedef struct msg_reader {
 } msg_reader;
 
 static pthread_once_t gsf_once = PTHREAD_ONCE_INIT;
-static void gsf_start(void) { gsf_init(); }
+/* libgsf reports a damaged file through GLib's log (g_critical on stderr,
+ * which is docmill's log stream): those lines go to docmill's log at debug
+ * level instead; the reader's own error says what failed. */
+static void gsf_log(const gchar *domain, GLogLevelFlags level, const gchar *msg, gpointer ud)
+{
+    (void)level;
+    (void)ud;
+    log_debug("%s: %s", domain ? domain : "glib", msg);
+}
+
+static void gsf_start(void)
+{
+    gsf_init();
+    static const char *domains[] = {"libgsf", "libgsf:msole", "libgsf:utils"};
+    for (size_t i = 0; i < sizeof domains / sizeof *domains; i++)
+        g_log_set_handler(domains[i], G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION,
+                          gsf_log, NULL);
+}
 
 static GsfInfile *open_ole(const char *path, char *why, size_t why_len)
 {
@@ -332,6 +350,15 @@ static void msg_meta_and_text(container *c, GsfInfile *root, const sbuf *props,
 static int write_attachment(container *c, GsfInput *data, char *name, container_member *m,
                             dm_err *err)
 {
+    /* The stream's size is known: one too big is skipped before a byte is
+     * written, and one past the container's budget stops it at once. */
+    int declared = container_check_declared(c, gsf_input_size(data), err);
+    if (declared != 0) {
+        if (declared == -2)
+            container_member_skip(m, name, gsf_input_size(data), "larger than max_file_mb");
+        free(name);
+        return declared == -2 ? 1 : -1;
+    }
     char *path = NULL;
     int fd = container_temp_file(c, &path, err);
     if (fd < 0) {

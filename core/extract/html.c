@@ -7,6 +7,7 @@
 #include <libxml/HTMLparser.h>
 #include <libxml/parserInternals.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -210,6 +211,31 @@ static int convert(const char *data, size_t len, const char *charset, sbuf *out,
     return 0;
 }
 
+/* A <meta> charset libxml2 does not know leaves bytes as they came: the
+ * text and the metadata are made valid UTF-8 (U+FFFD for what is not). */
+static void repair_utf8(sbuf *t)
+{
+    if (t->len == 0 || text_is_utf8(t->data, t->len))
+        return;
+    sbuf fixed;
+    sbuf_init(&fixed);
+    text_utf8_repair(t->data, t->len, &fixed);
+    sbuf_free(t);
+    *t = fixed;
+}
+
+static void repair_meta(char **field)
+{
+    if (!*field || text_is_utf8(*field, strlen(*field)))
+        return;
+    sbuf fixed;
+    sbuf_init(&fixed);
+    text_utf8_repair(*field, strlen(*field), &fixed);
+    sbuf_putc(&fixed, '\0');
+    free(*field);
+    *field = sbuf_take(&fixed);
+}
+
 int html_read(const char *data, size_t len, const char *default_charset, paged_text *out,
               dm_err *err)
 {
@@ -264,6 +290,12 @@ int html_read(const char *data, size_t len, const char *default_charset, paged_t
     htmlFreeParserCtxt(ctxt);
     sbuf_free(&decoded);
     sbuf_free(&w.title);
+    for (int i = 0; i < out->count; i++)
+        repair_utf8(&out->pages[i].text);
+    char **fields[] = {&out->meta.title, &out->meta.author, &out->meta.subject,
+                       &out->meta.keywords};
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+        repair_meta(fields[i]);
     return 0;
 }
 

@@ -20,6 +20,19 @@ static utf8proc_int32_t next_cp_lossy(const char *s, size_t len, size_t *i)
     return cp;
 }
 
+void text_utf8_repair(const char *s, size_t len, sbuf *out)
+{
+    size_t i = 0;
+    while (i < len) {
+        size_t start = i;
+        utf8proc_int32_t cp = next_cp_lossy(s, len, &i);
+        if (cp == 0xfffd && !(i - start == 3 && memcmp(s + start, "\xef\xbf\xbd", 3) == 0))
+            sbuf_append(out, "\xef\xbf\xbd", 3);
+        else
+            sbuf_append(out, s + start, i - start);
+    }
+}
+
 bool text_is_utf8(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;

@@ -15,6 +15,8 @@ typedef struct text_stats {
 } text_stats;
 
 bool text_is_utf8(const char *s, size_t len);
+/* s as valid UTF-8 into out (appended): each invalid sequence as U+FFFD. */
+void text_utf8_repair(const char *s, size_t len, sbuf *out);
 /* True when the bytes cannot be text in any encoding we read. */
 bool text_looks_binary(const unsigned char *s, size_t len);
 /* Decodes UTF-8 (BOM stripped), Shift_JIS (CP932) or EUC-JP into UTF-8.

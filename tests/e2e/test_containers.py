@@ -69,6 +69,30 @@ class Containers(unittest.TestCase):
         # nothing of the bomb is left behind
         self.assertEqual(os.listdir(temp), [])
 
+    def test_nesting_past_the_depth_limit_fails_and_keeps_what_was_read(self):
+        # zip 1 holds zip 2 ... holds zip 5: like a quine, it never ends on its own
+        import io
+        import zipfile
+        data = b""
+        for level in range(5, 0, -1):
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w") as z:
+                z.writestr("level%d.txt" % level, "DEPTHPROBE%d" % level)
+                if data:
+                    z.writestr("next.zip", data)
+            data = buf.getvalue()
+        path = os.path.join(self.tmp.name, "nested.zip")
+        with open(path, "wb") as f:
+            f.write(data)
+        r = U.dm("extract", path, "--json")
+        self.assertEqual(r.rc, 1, r)
+        j = r.json()
+        self.assertIn("max_container_depth", j["note"])
+        texts = " ".join(p["text"] for c in j["children"] for p in c["pages"])
+        for level in (1, 2, 3):
+            self.assertIn("DEPTHPROBE%d" % level, texts)
+        self.assertNotIn("DEPTHPROBE4", texts)
+
     def test_mail_text_metadata_and_children(self):
         r = U.dm("extract", self.path(C.MAIL), "--json")
         self.assertEqual(r.rc, 0, r)

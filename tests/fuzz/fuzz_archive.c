@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,6 +26,14 @@ static char work_dir[64];
 static char member_dir[128];
 static char input_path[128];
 
+/* At exit (libFuzzer exits through exit()), the dirs go too. */
+static void remove_dirs(void)
+{
+    unlink(input_path);
+    rmdir(member_dir);
+    rmdir(work_dir);
+}
+
 static void make_dirs(void)
 {
     if (work_dir[0])
@@ -35,6 +44,7 @@ static void make_dirs(void)
     REQUIRE(mkdir(member_dir, 0700) == 0);
     /* A compression suffix, so a lone compressed input gets a label. */
     snprintf(input_path, sizeof input_path, "%s/input.gz", work_dir);
+    atexit(remove_dirs);
 }
 
 static bool member_dir_is_empty(void)

@@ -7,7 +7,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <locale.h>
 #include <sys/stat.h>
@@ -449,6 +448,25 @@ static void test_lone_compressed_file(void)
     if (r.count == 1)
         CHECK_STR(r.m[0].name, "notes.txt");
     free_result(&r);
+    /* A gzip of nothing holds no member, and asking again stays at the end. */
+    test_entry nothing[] = {{"data", "", 0, 0, NULL}};
+    path = input_path("nothing.txt.gz");
+    write_archive(path, RAW, ARCHIVE_FILTER_GZIP, NULL, nothing, 1);
+    dm_err err;
+    container *c = open_archive(path, &(container_limits){0}, &err);
+    CHECK(c != NULL);
+    if (c) {
+        container_member m;
+        int first = container_next(c, &m, &err);
+        CHECK(first == 0 || (first == 1 && m.size == 0));
+        if (first == 1) {
+            unlink(m.path);
+            container_member_free(&m);
+        }
+        CHECK_INT(container_next(c, &m, &err), 0);
+        CHECK_INT(container_next(c, &m, &err), 0);
+        container_close(c);
+    }
     /* No header gives a size: the cap is met while writing, and the member
      * is handed out skipped. */
     static char big[300000];
@@ -491,7 +509,73 @@ static void test_zip_bomb_stops_on_the_ratio(void)
     CHECK(dm_mono_ms() - started < 5000);
     container_close(c);
     free_result(&r);
-    /* No member is left behind for the one cut short. */
+
+    /* The same bomb declaring 1000 bytes in both its headers: caught while
+     * it is written, and the member cut short leaves no file behind. */
+    size_t len = 0;
+    unsigned char *bytes = (unsigned char *)read_file(path, &len);
+    CHECK(bytes && len > 100);
+    if (!bytes)
+        return;
+    unsigned char *eocd = bytes + len - 22;
+    unsigned long central =
+        eocd[16] | eocd[17] << 8 | eocd[18] << 16 | (unsigned long)eocd[19] << 24;
+    CHECK(central + 46 < len && memcmp(bytes + central, "PK\x01\x02", 4) == 0);
+    unsigned char small[4] = {0xe8, 0x03, 0, 0};
+    memcpy(bytes + 22, small, 4);
+    memcpy(bytes + central + 24, small, 4);
+    const char *lying = input_path("lying-bomb.zip");
+    write_bytes(lying, bytes, len);
+    free(bytes);
+    started = dm_mono_ms();
+    c = open_archive(lying, &lim, &err);
+    CHECK(c != NULL);
+    if (c) {
+        read_all(c, &r);
+        CHECK_INT(r.rc, -1);
+        CHECK_CONTAINS(r.err.msg, "max_compression_ratio");
+        CHECK(container_expanded(c) <= 200 * ((int64_t)len + 1));
+        CHECK(dm_mono_ms() - started < 5000);
+        container_close(c);
+        free_result(&r);
+    }
+    unlink(path);
+    unlink(lying);
+
+    /* A lone .gz declares no size at all. (Not zeros: those decode to an
+     * empty tar, which libarchive rightly reads as one.) */
+    static char letters[1 << 20];
+    memset(letters, 'a', sizeof letters);
+    path = input_path("aaa.txt.gz");
+    struct archive *a = archive_write_new();
+    archive_write_set_format_raw(a);
+    archive_write_add_filter_gzip(a);
+    CHECK_INT(archive_write_open_filename(a, path), ARCHIVE_OK);
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, "data");
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_size(e, (la_int64_t)100 * sizeof letters);
+    CHECK_INT(archive_write_header(a, e), ARCHIVE_OK);
+    for (int i = 0; i < 100; i++)
+        archive_write_data(a, letters, sizeof letters);
+    archive_entry_free(e);
+    CHECK_INT(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+    read_archive(path, &lim, &r, NULL);
+    CHECK_INT(r.rc, -1);
+    CHECK_INT(r.count, 0);
+    CHECK_CONTAINS(r.err.msg, "max_compression_ratio");
+    free_result(&r);
+    /* Cut at max_member_bytes, its rest is still decoded to be passed
+     * over, and that is held to the ratio too. */
+    lim.max_member_bytes = 100000;
+    started = dm_mono_ms();
+    read_archive(path, &lim, &r, NULL);
+    CHECK_INT(r.rc, -1);
+    CHECK_INT(r.count, 0);
+    CHECK_CONTAINS(r.err.msg, "max_compression_ratio");
+    CHECK(dm_mono_ms() - started < 5000);
+    free_result(&r);
     unlink(path);
 }
 

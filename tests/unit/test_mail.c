@@ -147,8 +147,8 @@ static void test_japanese_mail_with_attachments(void)
     for (size_t i = 0; i < sizeof pdf; i++)
         pdf[i] = (unsigned char)(i * 7 + 3);
     memcpy(pdf, "%PDF-1.4\n", 9);
-    const char *docx = "PK\x03\x04 not really a docx \x01\x02\xff";
-    size_t docx_len = 28;
+    static const char docx[] = "PK\x03\x04 not really a docx \x01\x02\xff";
+    size_t docx_len = sizeof docx - 1;
     char *subject = encoded_word("ISO-2022-JP", "会議の議事録");
     char *from = encoded_word("ISO-2022-JP", "山田");
     char *to = encoded_word("UTF-8", "佐藤");
@@ -472,6 +472,18 @@ static size_t build_msg(const char *path, const char *attachment, size_t attachm
     put_stream(GSF_OUTFILE(att), "__substg1.0_37010102", attachment, attachment_len);
     gsf_output_close(att);
     g_object_unref(att);
+    /* A forwarded Outlook message: a storage, not bytes. */
+    att = gsf_outfile_new_child(root, "__attach_version1.0_#00000001", TRUE);
+    le_put(att_props + 16, 5, 4);
+    put_stream(GSF_OUTFILE(att), "__properties_version1.0", att_props, sizeof att_props);
+    put_utf16(GSF_OUTFILE(att), "__substg1.0_3001001F", "転送メール");
+    GsfOutput *inner = gsf_outfile_new_child(GSF_OUTFILE(att), "__substg1.0_3701000D", TRUE);
+    put_stream(GSF_OUTFILE(inner), "__properties_version1.0", props, 24);
+    put_utf16(GSF_OUTFILE(inner), "__substg1.0_0037001F", "inner");
+    gsf_output_close(inner);
+    g_object_unref(inner);
+    gsf_output_close(att);
+    g_object_unref(att);
     gsf_output_close(GSF_OUTPUT(root));
     g_object_unref(root);
     size_t len = 0;
@@ -505,9 +517,32 @@ static void test_outlook_msg(void)
         CHECK_STR(t->meta.date, "2024-05-01T09:30:00Z");
         CHECK_STR(page_text(c), "週報 5月\n\n今週の報告です。\n以上");
         check_member(c, "報告書.xlsx", data, sizeof data);
+        container_member m;
+        CHECK_INT(container_next(c, &m, &err), 1);
+        CHECK_STR(m.name, "転送メール");
+        CHECK(m.path == NULL);
+        CHECK_STR(m.skipped, "embedded Outlook message");
+        container_member_free(&m);
         check_no_more(c);
         container_close(c);
     }
+    /* Its attachment over max_member_bytes: skipped, the next still comes. */
+    lim.max_member_bytes = 1000;
+    c = open_as(path, CONTAINER_MSG, &lim, &err);
+    CHECK(c != NULL);
+    if (c) {
+        container_member m;
+        CHECK_INT(container_next(c, &m, &err), 1);
+        CHECK_STR(m.skipped, "larger than max_file_mb");
+        CHECK_INT(m.size, sizeof data);
+        CHECK(m.path == NULL);
+        container_member_free(&m);
+        CHECK_INT(container_next(c, &m, &err), 1);
+        CHECK_STR(m.name, "転送メール");
+        container_member_free(&m);
+        container_close(c);
+    }
+    lim = no_limits();
     /* Cut short: refused, or read as far as it goes; never a crash. */
     if (bytes) {
         const char *cut = write_input("cut.msg", bytes, 1500);
