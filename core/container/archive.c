@@ -497,7 +497,7 @@ static int open_in_locale(container *c, archive_state *st, const char *path, dm_
     }
     if (format == ARCHIVE_FORMAT_RAW) {
         st->lone = true;
-        st->lone_name = lone_member_name(path);
+        st->lone_name = lone_member_name(c->label ? c->label : path);
     }
     c->mime = archive_mime(st->a);
     return 0;

@@ -105,6 +105,8 @@ container *container_open(const char *path, container_kind kind, const container
     container *c = dm_xcalloc(1, sizeof *c);
     c->kind = kind;
     c->lim = *lim;
+    c->label = lim->label && *lim->label ? dm_xstrdup(lim->label) : NULL;
+    c->lim.label = NULL;   /* the caller's string: not kept */
     c->tmpdir = dm_xstrdup(tmpdir && *tmpdir ? tmpdir : "/tmp");
     c->file_bytes = st.st_size;
     paged_text_init(&c->text, lim->max_text_bytes);
@@ -177,6 +179,7 @@ void container_close(container *c)
     if (c->reader && c->reader->close)
         c->reader->close(c);
     paged_text_free(&c->text);
+    free(c->label);
     free(c->tmpdir);
     free(c);
 }

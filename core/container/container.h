@@ -30,6 +30,9 @@ typedef struct container_limits {
     int64_t deadline_ms;        /* dm_mono_ms() past which reading stops (0 = none) */
     size_t max_text_bytes;      /* the container's own text (a mail body) kept (0 = no cap) */
     char html_default_charset[64];  /* an HTML body that names no charset ("" = windows-1252) */
+    const char *label;          /* the container's name as its source has it, which names a
+                                   lone compressed file's member (report.pdf.gz: report.pdf);
+                                   NULL = the file's own; read by container_open only */
 } container_limits;
 
 typedef struct container_member {

@@ -18,6 +18,7 @@ struct container {
     const char *mime;           /* static; the reader sets it */
     container_limits lim;
     char *tmpdir;
+    char *label;                /* container_limits.label, or NULL */
     paged_text text;            /* the container's own text (a mail's body) */
     int64_t file_bytes;         /* the container file's size, for the ratio */
     int64_t expanded;           /* bytes written for members so far */

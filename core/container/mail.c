@@ -135,6 +135,7 @@ typedef struct mail_reader {
     bool have_next;
     gint64 next_begin, next_end;
     int mails;
+    char *damaged;                 /* MBOX: why the rest cannot be read (the next call says) */
 } mail_reader;
 
 static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
@@ -604,6 +605,10 @@ static int mbox_find_next(mail_reader *r, dm_err *err)
 static int mbox_next(container *c, container_member *m, dm_err *err)
 {
     mail_reader *r = c->impl;
+    if (r->damaged) {
+        dm_err_set(err, true, "%s", r->damaged);
+        return -1;
+    }
     if (!r->have_next)
         return 0;
     char name[32];
@@ -614,10 +619,12 @@ static int mbox_next(container *c, container_member *m, dm_err *err)
     g_object_unref(bytes);
     if (rc != 1)
         return rc;
-    /* A damaged rest stops the next call, not this mail. */
+    /* A damaged rest fails the next call, not this mail. */
     dm_err next_err;
-    if (mbox_find_next(r, &next_err) < 0)
+    if (mbox_find_next(r, &next_err) < 0) {
         r->have_next = false;
+        r->damaged = dm_xstrdup(next_err.msg);
+    }
     return 1;
 }
 
@@ -637,6 +644,7 @@ static void mail_close(container *c)
         g_object_unref(r->file);
     if (r->options)
         g_mime_parser_options_free(r->options);
+    free(r->damaged);
     free(r);
     c->impl = NULL;
 }

@@ -255,12 +255,20 @@ int fetch_sweep_temp_files(void)
     int removed = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        /* docmill-<40 hex>-<pid>.part: ours when the pid is dead (a killed
-         * run). Our own live downloads belong to running jobs: kept. */
-        int pid = 0;
+        /* docmill-<40 hex>-<pid>.part (a download) and docmill-member-<pid>-...
+         * (an archive's or a mail's member, container.c): ours when the pid
+         * is dead (a killed run). Our own live files belong to running jobs:
+         * kept. */
+        int pid = 0, end = 0;
         const char *dash = strrchr(e->d_name, '-');
-        if (strncmp(e->d_name, "docmill-", 8) != 0 || !dash || sscanf(dash + 1, "%d.part", &pid) != 1)
+        bool member = strncmp(e->d_name, "docmill-member-", 15) == 0;
+        if (member) {
+            if (sscanf(e->d_name + 15, "%d-%n", &pid, &end) != 1 || end == 0)
+                continue;
+        } else if (strncmp(e->d_name, "docmill-", 8) != 0 || !dash ||
+                   sscanf(dash + 1, "%d.part%n", &pid, &end) != 1 || dash[1 + end] != '\0') {
             continue;
+        }
         if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno == EPERM)
             continue;
         char path[4096];

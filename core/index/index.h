@@ -33,7 +33,9 @@ typedef struct index_doc {
     const char *parent;  /* a member's (source "PARENT#MEMBER"): the id of the file it came out
                             of, the outermost one (the job's); NULL for a file of its own */
     int members;         /* a container's (zip, mail): how many member documents it has */
-    bool container;      /* indexing it removes the members its earlier version had */
+    bool container;      /* a container, or a file indexed before (it may have been one):
+                            indexing it removes the members its earlier version had
+                            (SQLite does so for every file of its own anyway) */
 } index_doc;
 
 typedef struct index_sink index_sink;

@@ -342,6 +342,39 @@ static int create_index(os_sink *s, int tries, dm_err *err)
     return out;
 }
 
+/* An index created by an earlier docmill (dynamic: false) would store a
+ * member's parent without indexing it, and its container's members could
+ * never be found to delete: the fields of schema 3 are added to it (adding
+ * fields to a mapping is allowed; the same request again changes nothing).
+ * A cluster that refuses is logged and used as it is. */
+static const char MAPPING_ADDITIONS[] =
+    "{\"properties\":{\"parent\":{\"type\":\"keyword\"},\"members\":{\"type\":\"integer\"},"
+    "\"meta\":{\"properties\":{"
+    "\"from\":{\"type\":\"text\",\"fields\":{\"raw\":{\"type\":\"keyword\",\"ignore_above\":256}}},"
+    "\"to\":{\"type\":\"text\",\"fields\":{\"raw\":{\"type\":\"keyword\",\"ignore_above\":256}}},"
+    "\"date\":{\"type\":\"keyword\"}}}}}";
+
+static void add_schema_3_fields(os_sink *s, int tries)
+{
+    char path[300];
+    snprintf(path, sizeof path, "/%s/_mapping", s->index);
+    os_req r = {.method = "PUT", .path = path, .content_type = "application/json",
+                .body = MAPPING_ADDITIONS, .body_len = sizeof MAPPING_ADDITIONS - 1,
+                .timeout_ms = REQUEST_TIMEOUT_MS};
+    http_response resp;
+    dm_err err;
+    int rc = os_call(s, &r, tries, &resp, &err);
+    if (rc != 0 || resp.status != 200) {
+        char why[300];
+        if (rc == 0)
+            os_describe_response(&resp, why, sizeof why);
+        log_warn("opensearch %s: cannot add the parent/members fields to index %s (%s): "
+                 "members of containers indexed there cannot be removed with them",
+                 s->base_url, s->index, rc == 0 ? why : err.msg);
+    }
+    http_response_free(&resp);
+}
+
 /* Makes sure the index exists (creating it with the mapping when not).
  * Failures to reach the cluster are transient; a refused request (401,
  * 403, a rejected mapping) is permanent, which only open acts on. */
@@ -356,6 +389,7 @@ int os_ensure_index(os_sink *s, int tries, dm_err *err)
     int rc = os_call(s, &r, tries, &resp, err);
     long status = resp.status;
     if (rc == 0 && status == 200) {
+        add_schema_3_fields(s, tries);
         s->ready = true;
     } else if (rc == 0 && status == 404) {
         if (create_index(s, tries, err) == 0)

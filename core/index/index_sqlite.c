@@ -56,8 +56,9 @@ static int delete_members(sqlite_sink *s, const char *id, dm_err *err)
 
 static int put_doc(sqlite_sink *s, const index_doc *d, dm_err *err)
 {
-    if (delete_doc_rows(s, d->id, err) != 0 ||
-        (d->container && delete_members(s, d->id, err) != 0))
+    /* A file of its own may have been a container before (a zip replaced by
+     * a PDF of the same name): its old members go, whatever it is now. */
+    if (delete_doc_rows(s, d->id, err) != 0 || (!d->parent && delete_members(s, d->id, err) != 0))
         return -1;
     sbuf methods;
     sbuf_init(&methods);

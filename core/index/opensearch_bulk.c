@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "index/bulk_response.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,6 +292,26 @@ static int run_bulk(os_sink *s, bulk_job *j, dm_err *err)
 /* Deletes every member of the containers ids (documents whose parent is
  * one of them): _bulk deletes by id only, so this is _delete_by_query. An
  * index that does not exist yet has none. */
+/* One POST with a JSON body, 200 expected (404 index_not_found: *missing). */
+static int post_json(os_sink *s, const char *path, const sbuf *body, const char *what,
+                     http_response *resp, bool *missing, dm_err *err)
+{
+    os_req r = {.method = "POST", .path = path, .content_type = "application/json",
+                .body = body->data ? body->data : "{}", .body_len = body->data ? body->len : 2,
+                .timeout_ms = BULK_TIMEOUT_MS};
+    int rc = os_call(s, &r, s->tries, resp, err);
+    *missing = rc == 0 && resp->status == 404 &&
+               os_response_error_is(resp, "index_not_found_exception");
+    if (rc != 0 || (resp->status != 200 && !*missing)) {
+        os_call_err(s, rc, resp, what, false, err);
+        return -1;
+    }
+    return 0;
+}
+
+/* _delete_by_query searches what the last refresh made visible: members
+ * indexed a moment ago would be missed, and stay forever. So a refresh
+ * first; and a 200 that reports failures or a timeout is no success. */
 static int delete_members(os_sink *s, const char *const *ids, int n, dm_err *err)
 {
     if (n == 0)
@@ -298,6 +319,17 @@ static int delete_members(os_sink *s, const char *const *ids, int n, dm_err *err
     sbuf path, body;
     sbuf_init(&path);
     sbuf_init(&body);
+    http_response resp;
+    bool missing = false;
+    sbuf_appendf(&path, "/%s/_refresh", s->index);
+    int refreshed = post_json(s, path.data, &body, "refresh before deleting members", &resp,
+                              &missing, err);
+    http_response_free(&resp);
+    if (refreshed != 0 || missing) {
+        sbuf_free(&path);
+        return missing ? 0 : -1;   /* no index: no members */
+    }
+    sbuf_reset(&path);
     sbuf_appendf(&path, "/%s/_delete_by_query?conflicts=proceed", s->index);
     LIT(&body, "{\"query\":{\"terms\":{\"parent\":[");
     for (int i = 0; i < n; i++) {
@@ -306,21 +338,68 @@ static int delete_members(os_sink *s, const char *const *ids, int n, dm_err *err
         os_json_cstr(&body, ids[i]);
     }
     LIT(&body, "]}}}");
-    os_req r = {.method = "POST", .path = path.data, .content_type = "application/json",
-                .body = body.data, .body_len = body.len, .timeout_ms = BULK_TIMEOUT_MS};
-    http_response resp;
-    int rc = os_call(s, &r, s->tries, &resp, err);
-    int out = 0;
-    bool no_index = rc == 0 && resp.status == 404 &&
-                    os_response_error_is(&resp, "index_not_found_exception");
-    if (rc != 0 || (resp.status != 200 && !no_index)) {
-        os_call_err(s, rc, &resp, "delete members", false, err);
-        out = -1;
+    int out = post_json(s, path.data, &body, "delete members", &resp, &missing, err);
+    if (out == 0 && !missing) {
+        cJSON *j = cJSON_ParseWithLength(resp.body.data ? resp.body.data : "", resp.body.len);
+        const cJSON *failures = cJSON_GetObjectItemCaseSensitive(j, "failures");
+        if (!j || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "timed_out")) ||
+            (cJSON_IsArray(failures) && cJSON_GetArraySize(failures) > 0)) {
+            dm_err_set(err, false, "opensearch delete members (%s): timed out or failed in "
+                                   "part; tried again", s->base_url);
+            out = -1;
+        }
+        cJSON_Delete(j);
     }
     http_response_free(&resp);
     sbuf_free(&path);
     sbuf_free(&body);
     return out;
+}
+
+/* Writes each container of docs whose members all went in, with its hash;
+ * a container that could not be is failed (retryably) in results. */
+static int hash_containers(os_sink *s, const index_doc *docs, int n, index_item_result *results,
+                           dm_err *err)
+{
+    index_doc *again = dm_xcalloc((size_t)n, sizeof *again);
+    int *at = dm_xcalloc((size_t)n, sizeof *at);
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        if (!(docs[i].container && docs[i].members > 0 && docs[i].sha256) || !results[i].ok)
+            continue;
+        bool members_in = true;
+        for (int k = 0; k < n; k++)
+            if (docs[k].parent && strcmp(docs[k].parent, docs[i].id) == 0 && !results[k].ok)
+                members_in = false;
+        if (members_in) {
+            at[m] = i;
+            again[m++] = docs[i];
+        }
+    }
+    int rc = 0;
+    if (m > 0) {
+        index_item_result *res = dm_xcalloc((size_t)m, sizeof *res);
+        bulk_job j = {.docs = again, .n = m, .res = res, .now_ms = dm_now_ms()};
+        rc = run_bulk(s, &j, err);
+        for (int k = 0; k < m && rc == 0; k++)
+            if (!res[k].ok) {
+                results[at[k]] = res[k];
+                results[at[k]].permanent = false;   /* its members are in: try again */
+            }
+        if (rc != 0) {
+            for (int k = 0; k < m; k++) {
+                results[at[k]].ok = false;
+                results[at[k]].permanent = false;
+                snprintf(results[at[k]].error, sizeof results[at[k]].error, "%.250s",
+                         err->msg);
+            }
+            rc = 0;
+        }
+        free(res);
+    }
+    free(again);
+    free(at);
+    return rc;
 }
 
 int os_bulk(index_sink *sink, const index_doc *docs, int n, index_item_result *results,
@@ -340,8 +419,25 @@ int os_bulk(index_sink *sink, const index_doc *docs, int n, index_item_result *r
     free(containers);
     if (rc != 0)
         return -1;
-    bulk_job j = {.docs = docs, .n = n, .res = results, .now_ms = dm_now_ms()};
-    return run_bulk(s, &j, err);
+    /* A container's hash means "indexed, members and all": a re-run that
+     * finds it skips the file. Items succeed or fail one by one here, so
+     * containers go without their hash first, and again with it only once
+     * every member of theirs in this call is in. */
+    index_doc *first = dm_xcalloc((size_t)n, sizeof *first);
+    int nhashed = 0;
+    for (int i = 0; i < n; i++) {
+        first[i] = docs[i];
+        if (docs[i].container && docs[i].members > 0 && docs[i].sha256) {
+            first[i].sha256 = NULL;
+            nhashed++;
+        }
+    }
+    bulk_job j = {.docs = first, .n = n, .res = results, .now_ms = dm_now_ms()};
+    rc = run_bulk(s, &j, err);
+    if (rc == 0 && nhashed > 0)
+        rc = hash_containers(s, docs, n, results, err);
+    free(first);
+    return rc;
 }
 
 /* Deletes by id; a document that is not there counts as deleted. */

@@ -2,14 +2,16 @@
  * container_kind(path) -> "mail" | "mbox" | "msg" | "archive" | nil
  * open_container(path, kind, limits) -> Container | nil, err, permanent
  *   limits = {max_members=, max_member_bytes=, max_expanded_bytes=, max_ratio=,
- *             deadline_ms= (monotonic), max_text_bytes=, html_default_charset=}
+ *             deadline_ms= (monotonic), max_text_bytes=, html_default_charset=,
+ *             label= (the container's name in its source: names a lone .gz's member)}
  *   container:mime()
  *   container:text() -> {pages = {text, ...}, meta = {title=, subject=, from=, to=, date=}}
  *     (a mail's subject and body; an archive has no pages)
  *   container:next() -> {name=, path=|nil, size=, skipped=|nil} | false (no more)
  *                       | nil, err, permanent (a limit cut the reading; err names it)
- *     path is a temp file the caller removes (core.release(path, true));
- *     name is a label from the data (UTF-8), never a path
+ *     path is a temp file that lives until the next next(), close() or GC
+ *     (removed then, whatever happened in Lua meanwhile); name is a label
+ *     from the data (UTF-8), never a path
  *   container:members(), container:expanded() -> handed out so far, bytes written
  *   container:close()
  * Members go to the fetch temp dir (TEMP_DIR). */
@@ -28,7 +30,18 @@
 
 typedef struct lcontainer {
     container *c;
+    char *member_path;   /* the member file handed out last: removed by the next
+                            next(), close() or the GC, whatever Lua does meanwhile */
 } lcontainer;
+
+static void drop_member(lcontainer *lc)
+{
+    if (lc->member_path) {
+        unlink(lc->member_path);
+        free(lc->member_path);
+        lc->member_path = NULL;
+    }
+}
 
 static lcontainer *check_container(lua_State *L)
 {
@@ -88,9 +101,13 @@ static int l_open_container(lua_State *L)
     snprintf(lim.html_default_charset, sizeof lim.html_default_charset, "%s",
              luaL_optstring(L, -1, ""));
     lua_pop(L, 1);
+    lua_getfield(L, 3, "label");
+    lim.label = luaL_optstring(L, -1, NULL);   /* alive in the table; copied by open */
+    lua_pop(L, 1);
     /* The userdata first: nothing raises once the container is open. */
     lcontainer *lc = lua_newuserdata(L, sizeof *lc);
     lc->c = NULL;
+    lc->member_path = NULL;
     luaL_getmetatable(L, CONTAINER_MT);
     lua_setmetatable(L, -2);
     dm_err err;
@@ -166,22 +183,24 @@ static void keep_extension(container_member *m)
 
 static int l_next(lua_State *L)
 {
-    container *c = check_container(L)->c;
+    lcontainer *lc = check_container(L);
+    drop_member(lc);
     container_member m;
     dm_err err;
-    int rc = container_next(c, &m, &err);
+    int rc = container_next(lc->c, &m, &err);
     if (rc < 0)
         return bind_push_error(L, &err);
     if (rc == 0)
         return (lua_pushboolean(L, 0), 1);
     keep_extension(&m);
-    /* The member is copied into Lua before its strings are freed; the
-     * temp file is the caller's from here on. */
+    /* The file is the userdata's before anything here can raise. */
+    lc->member_path = m.path;
+    m.path = NULL;
     lua_createtable(L, 0, 4);
     lua_pushstring(L, m.name);
     lua_setfield(L, -2, "name");
-    if (m.path) {
-        lua_pushstring(L, m.path);
+    if (lc->member_path) {
+        lua_pushstring(L, lc->member_path);
         lua_setfield(L, -2, "path");
     }
     lua_pushnumber(L, (lua_Number)m.size);
@@ -209,6 +228,7 @@ static int l_expanded(lua_State *L)
 static int l_close(lua_State *L)
 {
     lcontainer *lc = luaL_checkudata(L, 1, CONTAINER_MT);
+    drop_member(lc);
     container_close(lc->c);
     lc->c = NULL;
     return 0;

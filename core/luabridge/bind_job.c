@@ -92,7 +92,8 @@ static int l_index_submit(lua_State *L)
     const char *failure = NULL;
     if (lua_istable(L, 3)) {
         lua_getfield(L, 3, "failure");
-        failure = lua_isstring(L, -1) ? lua_tostring(L, -1) : NULL;
+        /* a string, not a number lua_tostring would convert on the stack */
+        failure = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
         lua_pop(L, 1);   /* the string stays alive in the table */
     }
     lua_getfield(L, 2, "children");

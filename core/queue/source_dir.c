@@ -82,6 +82,8 @@ static int by_path(const void *a, const void *b)
 
 static int enqueue_seen(scan_state *s, dm_err *err)
 {
+    if (s->nseen == 0)   /* an empty folder: no array (qsort must not see NULL) */
+        return 0;
     qsort(s->seen, s->nseen, sizeof *s->seen, by_size_desc);
     for (size_t i = 1; i < s->nseen; i++)
         s->seen[i].repeat = s->seen[i].size == s->seen[i - 1].size;
@@ -150,7 +152,8 @@ int source_dir_scan(queue *q, const char *root, const char *const *exclude, int 
     int rc = enqueue_seen(&s, err);
     char **paths = dm_xcalloc(s.nseen ? s.nseen : 1, sizeof *paths);
     if (rc == 0) {
-        qsort(s.seen, s.nseen, sizeof *s.seen, by_path);
+        if (s.nseen > 0)
+            qsort(s.seen, s.nseen, sizeof *s.seen, by_path);
         for (size_t i = 0; i < s.nseen; i++)
             paths[i] = s.seen[i].path;
         char prefix[PATH_MAX + 2];

@@ -11,13 +11,15 @@
 -- layer, OCR, policy hooks, limits); a member that is a container in turn
 -- is opened up to max_container_depth. The limits of the whole family
 -- (max_container_members per container, max_expanded_mb in all,
--- max_compression_ratio, the job's deadline) end the reading with a
--- failure that names the limit; what was read before stays indexed.
+-- max_compression_ratio, the job's deadline, and max_text_mb for the text
+-- of all members together, which the job holds until it is indexed) end
+-- the reading with a failure that names the limit; what was read before
+-- stays indexed.
 local core = require "docmill.core"
 
 local M = {}
 
-local function member_limits(s, fam)
+local function member_limits(s, fam, source)
   local max_expanded = s.max_expanded_mb > 0 and s.max_expanded_mb * 1048576 or 0
   return {
     max_members = s.max_container_members,
@@ -27,7 +29,14 @@ local function member_limits(s, fam)
     deadline_ms = fam.deadline or 0,
     max_text_bytes = s.max_text_mb * 1048576,
     html_default_charset = s.html_default_charset,
+    label = source:match("([^/#]+)$"),
   }
+end
+
+local function text_bytes(pages)
+  local n = 0
+  for _, p in ipairs(pages) do n = n + #p.text end
+  return n
 end
 
 local function note(fam, fmt, ...)
@@ -58,12 +67,22 @@ local function add_member(fam, path, source, size, depth)
   end
   fam.pages_ocr = fam.pages_ocr + doc.pages_ocr
   for k, v in pairs(doc.stages) do fam.stages[k] = (fam.stages[k] or 0) + v end
+  fam.text = fam.text + text_bytes(doc.pages)
+  if fam.s.max_text_mb > 0 and fam.text > fam.s.max_text_mb * 1048576 then
+    fam.failure = string.format("%s: the members' text passed max_text_mb (%g MB) in all",
+      source, fam.s.max_text_mb)
+    return
+  end
   fam.children[#fam.children + 1] = fam.shape(doc, path, source, size, fam.root_id)
 end
 
 -- Reads the members of c, each into the family, until the end, a limit or
--- the family's failure.
+-- the family's failure. Two members of one name (two attachments called
+-- 資料.pdf, a tar with a file appended twice) would be one document: the
+-- second is "資料.pdf~2", in the container's stable order. Member files
+-- are c's: the next c:next() or c:close() removes them.
 local function read_members(fam, c, source, depth)
+  local seen = {}
   while not fam.failure do
     local m, err = c:next()
     if m == nil then
@@ -71,7 +90,13 @@ local function read_members(fam, c, source, depth)
       break
     end
     if not m then break end
-    local child = source .. "#" .. m.name
+    local name = m.name
+    if seen[name] then
+      seen[name] = seen[name] + 1
+      name = string.format("%s~%d", name, seen[name])
+    end
+    seen[name] = seen[name] or 1
+    local child = source .. "#" .. name
     if m.skipped then
       note(fam, "%s: %s", child, m.skipped)
     else
@@ -83,7 +108,6 @@ local function read_members(fam, c, source, depth)
       else
         add_member(fam, m.path, child, m.size, depth)
       end
-      core.release(m.path, true)
     end
   end
 end
@@ -93,7 +117,7 @@ end
 -- the job's document; a nested one joins the members.
 read_container = function(fam, path, kind, source, size, depth)
   local t0 = core.mono_ms()
-  local c, err, permanent = core.open_container(path, kind, member_limits(fam.s, fam))
+  local c, err, permanent = core.open_container(path, kind, member_limits(fam.s, fam, source))
   if not c then return nil, err, permanent end
   local own = c:text()
   local doc = { mime = c:mime(), pages = {}, pages_ocr = 0, meta = own.meta or {},
@@ -139,7 +163,7 @@ end
 function M.read(path, kind, opts)
   local fam = { s = opts.settings, root_id = opts.id, extract = opts.extract,
     shape = opts.shape, deadline = opts.deadline, dpi = opts.dpi, lang = opts.lang,
-    children = {}, notes = {}, expanded = 0, pages_ocr = 0, failed_members = 0,
+    children = {}, notes = {}, expanded = 0, text = 0, pages_ocr = 0, failed_members = 0,
     stages = { text = 0, render = 0, ocr = 0 } }
   local doc, err, permanent = read_container(fam, path, kind, opts.source, opts.size, 1)
   if not doc then return nil, err, permanent end

@@ -703,6 +703,7 @@ function M.process(job)
       id = id, source = job.source, sha256 = sha, mime = copy.mime, size = f.size,
       mtime_ms = f.mtime_ms, page_count = copy.page_count, pages_ocr = copy.pages_ocr,
       extract_ms = 0, note = copy.note, pages = copy.pages, title = copy.title, meta = copy.meta,
+      container = old ~= false,   -- it may have been an archive: its members go
     }, { pages = #copy.pages, pages_ocr = 0, started_ms = t0, fetch = timing.fetch })
     return
   end
@@ -717,6 +718,7 @@ function M.process(job)
     id = id, source = job.source, sha256 = sha, mime = doc.mime, size = f.size,
     mtime_ms = f.mtime_ms, page_count = doc.page_count, pages_ocr = doc.pages_ocr,
     extract_ms = doc.extract_ms, note = doc.note, pages = doc.pages, title = title, meta = meta,
+    container = old ~= false,   -- it may have been an archive: its members go
   }, { pages = #doc.pages, pages_ocr = doc.pages_ocr, started_ms = t0, fetch = timing.fetch,
         text = doc.stages.text, render = doc.stages.render, ocr = doc.stages.ocr,
         pages_rotated = doc.pages_rotated, pages_vertical = doc.pages_vertical,

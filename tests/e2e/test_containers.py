@@ -93,6 +93,30 @@ class Containers(unittest.TestCase):
             self.assertIn("DEPTHPROBE%d" % level, texts)
         self.assertNotIn("DEPTHPROBE4", texts)
 
+    def test_same_names_and_a_lone_gz_member_keep_stable_sources(self):
+        import gzip
+        import warnings
+        import zipfile
+        path = os.path.join(self.tmp.name, "dups.zip")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # zipfile warns of the duplicate name
+            with zipfile.ZipFile(path, "w") as z:
+                z.writestr("資料.txt", "FIRSTCOPYPROBE")
+                z.writestr("資料.txt", "SECONDCOPYPROBE")
+                z.writestr("notes.txt.gz", gzip.compress(b"GZMEMBERPROBE inside"))
+        sources = []
+        for _ in range(2):   # the same sources on every run (no temp names)
+            r = U.dm("extract", path, "--json")
+            self.assertEqual(r.rc, 0, r)
+            sources.append([(c["source"].split("#", 1)[1], " ".join(p["text"] for p in c["pages"]))
+                            for c in r.json()["children"]])
+        self.assertEqual(sources[0], sources[1])
+        names = [n for n, _ in sources[0]]
+        self.assertEqual(names, ["資料.txt", "資料.txt~2", "notes.txt.gz",
+                                 "notes.txt.gz#notes.txt"], sources[0])
+        self.assertIn("SECONDCOPYPROBE", sources[0][1][1])
+        self.assertIn("GZMEMBERPROBE", sources[0][3][1])
+
     def test_mail_text_metadata_and_children(self):
         r = U.dm("extract", self.path(C.MAIL), "--json")
         self.assertEqual(r.rc, 0, r)

@@ -171,9 +171,20 @@ class OpenSearchIndex(unittest.TestCase):
 
         zid = doc_id(zpath)
         write_zip([("a.txt", "ZIPMEMBERONE text"), ("sub/b.txt", "ZIPMEMBERTWO text")])
+        # a member refused once: the zip is stored without its hash, so the
+        # next run reads it again instead of finding it unchanged
+        self.ctl("item_error", id=doc_id(zpath + "#sub/b.txt"), status=400,
+                 type="mapper_parsing_exception", count=1)
+        r = U.dm("run", "--once", "--source", src, "--index", "%s/%s" % (self.base, INDEX),
+                 "--workers", U.WORKERS, "--json", cwd=self.wd, env=self.run_env())
+        self.assertEqual(r.rc, 3, r)
+        self.assertIsNone(self.docs()[zid].get("sha256"))
+        # the same bytes seen again (touched; an SQS redelivery): not "unchanged"
+        os.utime(zpath, (time.time() + 2, time.time() + 2))
         docs = run()
         self.assertEqual(members(docs), [zpath + "#a.txt", zpath + "#sub/b.txt"])
         self.assertEqual(docs[zid]["members"], 2)
+        self.assertEqual(docs[zid]["sha256"], file_sha256(zpath))
         for s in members(docs):
             self.assertIn(doc_id(s), docs)
         write_zip([("c.txt", "ZIPMEMBERTHREE text")])

@@ -27,6 +27,7 @@ body over 10 MiB, as AWS OpenSearch Service does) and is also recorded in
                                         sha256, must_not ids (and members > 0);
                                         "size"
     POST /INDEX/_delete_by_query        {"query":{"terms":{"parent":[...]}}}
+    POST /INDEX/_refresh, PUT /INDEX/_mapping (fields added, types kept)
 
 Control endpoints for tests (never authenticated, never failed):
 
@@ -83,7 +84,7 @@ class State:
         self.counters = {"requests": 0, "bulk_requests": 0, "bulk_items": 0,
                          "bulk_bytes_max": 0, "head_index": 0, "put_index": 0,
                          "get_doc": 0, "update": 0, "plugins": 0, "rejected": 0,
-                         "delete_by_query": 0}
+                         "delete_by_query": 0, "refresh": 0, "put_mapping": 0}
         self.violations = []
         self.authorization = []
         self.bulk_sizes = []
@@ -295,6 +296,13 @@ class Handler(BaseHTTPRequestHandler):
             return self.search(name, body)
         if len(parts) == 2 and parts[1] == "_delete_by_query" and m == "POST":
             return self.delete_by_query(name, body)
+        if len(parts) == 2 and parts[1] == "_refresh" and m in ("POST", "GET"):
+            if name not in STATE.indices:
+                return self.index_missing(name)
+            STATE.counters["refresh"] += 1
+            return self.send(200, {"_shards": {"total": 1, "successful": 1, "failed": 0}})
+        if len(parts) == 2 and parts[1] == "_mapping" and m == "PUT":
+            return self.put_mapping(name, body)
         return self.send(400, error_body(400, "illegal_argument_exception",
                                          f"no handler found for uri [{self.path}] and method [{m}]"))
 
@@ -560,6 +568,36 @@ class Handler(BaseHTTPRequestHandler):
         return self.send(200, {"took": 1, "timed_out": False,
                                "hits": {"total": {"value": len(hits), "relation": "eq"},
                                         "hits": hits}})
+
+    def put_mapping(self, name, body):
+        """Adds fields to an index's mapping, as OpenSearch allows; a field
+        that is there already must keep its type."""
+        idx = STATE.indices.get(name)
+        if idx is None:
+            return self.index_missing(name)
+        try:
+            props = json.loads(body)["properties"]
+            if not isinstance(props, dict):
+                raise ValueError("properties must be an object")
+        except (ValueError, KeyError, TypeError) as e:
+            return self.violation(400, "mapper_parsing_exception", "bad mapping: %s" % e)
+
+        def merge(into, new, path):
+            for k, v in new.items():
+                old = into.get(k)
+                if old is None:
+                    into[k] = v
+                elif "properties" in v:
+                    merge(old.setdefault("properties", {}), v["properties"], path + k + ".")
+                elif old.get("type") != v.get("type"):
+                    raise ValueError("mapper [%s%s] cannot be changed from type [%s] to [%s]"
+                                     % (path, k, old.get("type"), v.get("type")))
+        try:
+            merge(idx["mappings"].setdefault("properties", {}), props, "")
+        except ValueError as e:
+            return self.send(400, error_body(400, "illegal_argument_exception", str(e)))
+        STATE.counters["put_mapping"] += 1
+        return self.send(200, {"acknowledged": True})
 
     def delete_by_query(self, name, body):
         """{"query": {"terms": {"parent": [ids]}}}: what docmill sends to remove
