@@ -15,9 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Recognised in mail.c and msg.c. */
-container_kind mail_sniff(const unsigned char *head, size_t n);
-bool msg_sniff(const char *path);
 
 static bool ends_with_ci(const char *s, const char *suffix)
 {

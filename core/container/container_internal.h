@@ -32,6 +32,18 @@ int mail_open(container *c, const char *path, dm_err *err);     /* MAIL and MBOX
 int msg_open(container *c, const char *path, dm_err *err);
 int archive_open(container *c, const char *path, dm_err *err);
 
+/* What the readers tell from a file's first bytes (mail.c) or its OLE2
+ * streams (msg.c), for container_sniff. */
+container_kind mail_sniff(const unsigned char *head, size_t n);
+bool msg_sniff(const char *path);
+/* mail.c's, shared with msg.c (an Outlook message's text takes the same
+ * way): s in charset (may be NULL: detected) as UTF-8 into out; an HTML
+ * body's visible text; the one page "subject, blank line, body". */
+void mail_text_to_utf8(const char *s, size_t len, const char *charset, sbuf *out);
+void mail_html_text(const char *html, size_t len, const char *charset,
+                    const container_limits *lim, sbuf *out);
+void mail_page(container *c, const char *subject, const char *body, size_t len);
+
 /* A new member file: 0600, created exclusively under c->tmpdir with a
  * name of docmill's own. Returns its fd and sets *path (malloc'd). */
 int container_temp_file(container *c, char **path, dm_err *err);

@@ -26,13 +26,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-container_kind mail_sniff(const unsigned char *head, size_t n);
-/* Shared with msg.c, which declares them too. */
-void mail_text_to_utf8(const char *s, size_t len, const char *charset, sbuf *out);
-void mail_html_text(const char *html, size_t len, const char *charset,
-                    const container_limits *lim, sbuf *out);
-void mail_page(container *c, const char *subject, const char *body, size_t len);
-
 #define CHUNK 65536
 /* MIME nesting walked at most: real mails nest a few levels; a hostile
  * one must not run the walk out of stack. */

@@ -25,13 +25,6 @@
 #include <time.h>
 #include <unistd.h>
 
-bool msg_sniff(const char *path);
-/* From mail.c. */
-void mail_text_to_utf8(const char *s, size_t len, const char *charset, sbuf *out);
-void mail_html_text(const char *html, size_t len, const char *charset,
-                    const container_limits *lim, sbuf *out);
-void mail_page(container *c, const char *subject, const char *body, size_t len);
-
 #define CHUNK 65536
 #define PROPERTIES "__properties_version1.0"
 #define ATTACH_PREFIX "__attach_version1.0_#"
