@@ -568,7 +568,12 @@ function M.extract_container(path, kind, opts)
     source = source, id = opts.id or core.doc_id(source), settings = s, size = opts.size,
     extract = M.extract_file, shape = member_document, deadline = deadline, dpi = opts.dpi,
     lang = opts.lang })
-  if not doc then return nil, err, permanent end
+  if not doc then
+    -- Text that only looked like a mail (a note that starts with headers)
+    -- is still text.
+    if kind == "mail" or kind == "mbox" then return M.extract_file(path, opts) end
+    return nil, err, permanent
+  end
   doc.meta.language = language_of(doc.pages)
   local notes = {}
   if doc.failure then notes[1] = doc.failure end
@@ -679,14 +684,16 @@ function M.process(job)
     if not doc then return fail(job, xerr, xperm, timing) end
     local title, meta = index_meta(doc.meta)
     local pages = #doc.pages
-    for _, ch in ipairs(doc.children) do pages = pages + #ch.pages end
+    for _, ch in ipairs(doc.children or {}) do pages = pages + #ch.pages end
     -- A container cut short is stored without its hash, so that the next
     -- run reads it again instead of finding it unchanged.
     job_api().index_submit(job.id, {
       id = id, source = job.source, sha256 = not doc.failure and sha or nil, mime = doc.mime,
-      size = f.size, mtime_ms = f.mtime_ms, page_count = doc.page_count, pages_ocr = 0,
+      size = f.size, mtime_ms = f.mtime_ms, page_count = doc.page_count,
+      -- its own pages (a mail's body) are never OCR'd: its members' are theirs
+      pages_ocr = doc.children and 0 or doc.pages_ocr,
       extract_ms = doc.extract_ms, note = doc.note, pages = doc.pages, title = title, meta = meta,
-      container = true, members = doc.members, children = doc.children,
+      container = true, members = doc.members or 0, children = doc.children,
     }, { pages = pages, pages_ocr = doc.pages_ocr, started_ms = t0, fetch = timing.fetch,
           text = doc.stages.text, render = doc.stages.render, ocr = doc.stages.ocr,
           failure = doc.failure })
