@@ -7,7 +7,6 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <iconv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,21 +267,14 @@ int container_check_declared(container *c, int64_t declared, dm_err *err)
 
 static char *cp932_to_utf8(const char *raw, size_t n)
 {
-    iconv_t cd = iconv_open("UTF-8", "CP932");
-    if (cd == (iconv_t)-1)
-        return NULL;
-    size_t cap = n * 3 + 1;
-    char *out = dm_xmalloc(cap);
-    char *in = (char *)raw, *o = out;
-    size_t inleft = n, oleft = cap - 1;
-    size_t r = iconv(cd, &in, &inleft, &o, &oleft);
-    iconv_close(cd);
-    if (r == (size_t)-1 || inleft > 0) {
-        free(out);
+    sbuf out;
+    sbuf_init(&out);
+    if (text_iconv("CP932", raw, n, false, &out) != 0) {
+        sbuf_free(&out);
         return NULL;
     }
-    *o = '\0';
-    return out;
+    sbuf_putc(&out, '\0');
+    return sbuf_take(&out);
 }
 
 /* Invalid bytes as U+FFFD, so the name stays readable and valid. */

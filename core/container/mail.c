@@ -154,27 +154,7 @@ static GMimeParserOptions *loose_options(void)
  * body cut at its cap) is dropped. */
 static bool iconv_lenient(const char *from, const char *s, size_t len, sbuf *out)
 {
-    iconv_t cd = iconv_open("UTF-8", from);
-    if (cd == (iconv_t)-1)
-        return false;
-    char *in = (char *)s;
-    size_t inleft = len;
-    char buf[4096];
-    while (inleft > 0) {
-        char *o = buf;
-        size_t oleft = sizeof buf;
-        size_t rc = iconv(cd, &in, &inleft, &o, &oleft);
-        int e = errno;
-        sbuf_append(out, buf, (size_t)(o - buf));
-        if (rc != (size_t)-1 || e == E2BIG)
-            continue;
-        if (e == EINVAL)
-            break;
-        sbuf_append(out, "\xEF\xBF\xBD", 3);
-        in++, inleft--;
-    }
-    iconv_close(cd);
-    return true;
+    return text_iconv(from, s, len, true, out) == 0;
 }
 
 /* ISO-2022-JP rewritten as Shift_JIS, for CP932 to decode: glibc's

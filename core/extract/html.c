@@ -3,7 +3,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <iconv.h>
 #include <libxml/HTMLparser.h>
 #include <libxml/parserInternals.h>
 #include <stdio.h>
@@ -189,25 +188,10 @@ static bool has_bom(const unsigned char *p, size_t n)
 /* data in charset, as UTF-8 into out (undecodable bytes as U+FFFD). */
 static int convert(const char *data, size_t len, const char *charset, sbuf *out, dm_err *err)
 {
-    iconv_t cd = iconv_open("UTF-8", charset);
-    if (cd == (iconv_t)-1) {
+    if (text_iconv(charset, data, len, true, out) != 0) {
         dm_err_set(err, true, "html_default_charset %s is not a charset iconv knows", charset);
         return -1;
     }
-    char *in = (char *)data;
-    size_t inleft = len;
-    char buf[4096];
-    while (inleft > 0) {
-        char *o = buf;
-        size_t oleft = sizeof buf;
-        size_t rc = iconv(cd, &in, &inleft, &o, &oleft);
-        sbuf_append(out, buf, (size_t)(o - buf));
-        if (rc == (size_t)-1 && errno != E2BIG) {
-            sbuf_append(out, "\xEF\xBF\xBD", 3);
-            in++, inleft--;
-        }
-    }
-    iconv_close(cd);
     return 0;
 }
 

@@ -60,12 +60,11 @@ bool text_looks_binary(const unsigned char *s, size_t len)
     return len > 0 && controls * 20 > len;
 }
 
-static int iconv_convert(const char *from, const char *s, size_t len, sbuf *out)
+int text_iconv(const char *from, const char *s, size_t len, bool lenient, sbuf *out)
 {
     iconv_t cd = iconv_open("UTF-8", from);
     if (cd == (iconv_t)-1)
         return -1;
-    sbuf_reset(out);
     char *in = (char *)s;
     size_t inleft = len;
     char buf[8192];
@@ -74,14 +73,27 @@ static int iconv_convert(const char *from, const char *s, size_t len, sbuf *out)
         char *o = buf;
         size_t oleft = sizeof buf;
         size_t r = iconv(cd, &in, &inleft, &o, &oleft);
+        int e = errno;
         sbuf_append(out, buf, sizeof buf - oleft);
-        if (r == (size_t)-1 && errno != E2BIG) {
+        if (r != (size_t)-1 || e == E2BIG)
+            continue;
+        if (!lenient) {
             rc = -1;
             break;
         }
+        if (e == EINVAL)
+            break;
+        sbuf_append(out, "\xef\xbf\xbd", 3);
+        in++, inleft--;
     }
     iconv_close(cd);
     return rc;
+}
+
+static int iconv_convert(const char *from, const char *s, size_t len, sbuf *out)
+{
+    sbuf_reset(out);
+    return text_iconv(from, s, len, false, out);
 }
 
 /* Scores how Japanese a decoding looks. EUC-JP bytes decode "successfully"

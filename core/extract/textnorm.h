@@ -15,6 +15,11 @@ typedef struct text_stats {
 } text_stats;
 
 bool text_is_utf8(const char *s, size_t len);
+/* s in charset `from`, as UTF-8 appended to out. Lenient: each byte iconv
+ * cannot decode becomes U+FFFD and an incomplete sequence at the end (text
+ * cut at a cap) is dropped; strict: -1 at the first such byte. -1 too when
+ * iconv does not know `from`. */
+int text_iconv(const char *from, const char *s, size_t len, bool lenient, sbuf *out);
 /* s as valid UTF-8 into out (appended): each invalid sequence as U+FFFD. */
 void text_utf8_repair(const char *s, size_t len, sbuf *out);
 /* True when the bytes cannot be text in any encoding we read. */
