@@ -77,6 +77,18 @@ container_kind container_sniff(const char *path, const unsigned char *head, size
     return mail_sniff(head, n);
 }
 
+container_kind container_sniff_file(const char *path)
+{
+    unsigned char head[4096];
+    size_t n = 0;
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        n = fread(head, 1, sizeof head, f);
+        fclose(f);
+    }
+    return n > 0 ? container_sniff(path, head, n) : CONTAINER_NONE;
+}
+
 const char *container_kind_name(container_kind kind)
 {
     switch (kind) {

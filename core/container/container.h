@@ -52,6 +52,8 @@ typedef struct container container;
  * EPUB or an XPS is a document, not a container; an OLE2 file is a .msg
  * when it has Outlook's property streams). CONTAINER_NONE otherwise. */
 container_kind container_sniff(const char *path, const unsigned char *head, size_t n);
+/* The same from the file at path (its first 4 KB); NONE when unreadable. */
+container_kind container_sniff_file(const char *path);
 const char *container_kind_name(container_kind kind);   /* "mail", "mbox", "msg", "archive" */
 /* The MIME type reported for the container itself. */
 const char *container_mime(const container *c);

@@ -53,15 +53,7 @@ static lcontainer *check_container(lua_State *L)
 
 static int l_container_kind(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
-    unsigned char head[4096];
-    size_t n = 0;
-    FILE *f = fopen(path, "rb");
-    if (f) {
-        n = fread(head, 1, sizeof head, f);
-        fclose(f);
-    }
-    container_kind kind = n > 0 ? container_sniff(path, head, n) : CONTAINER_NONE;
+    container_kind kind = container_sniff_file(luaL_checkstring(L, 1));
     if (kind == CONTAINER_NONE)
         lua_pushnil(L);
     else

@@ -748,14 +748,7 @@ static void test_bad_input_fails_cleanly(void)
 
 static container_kind sniff(const char *path)
 {
-    unsigned char head[512];
-    size_t n = 0;
-    FILE *f = fopen(path, "rb");
-    if (f) {
-        n = fread(head, 1, sizeof head, f);
-        fclose(f);
-    }
-    return container_sniff(path, head, n);
+    return container_sniff_file(path);
 }
 
 static void test_sniff(void)
