@@ -55,8 +55,12 @@ local function add_member(fam, path, source, size, depth)
       return
     end
     local doc, err = read_container(fam, path, kind, source, size, depth + 1)
-    if not doc then note(fam, "%s: %s", source, err) end
-    return
+    if doc then return end
+    -- text that only looked like a mail is still text
+    if kind ~= "mail" and kind ~= "mbox" then
+      note(fam, "%s: %s", source, err)
+      return
+    end
   end
   local doc, err = fam.extract(path, { source = source, size = size, dpi = fam.dpi,
     lang = fam.lang, job_deadline = fam.deadline })
