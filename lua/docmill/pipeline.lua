@@ -186,6 +186,12 @@ local function adapted_dpi(s, dpi, stats)
   return math.max(150, math.min(300, want))
 end
 
+-- When a job begun at t0 (monotonic ms) must end: job_timeout_seconds
+-- after it, or nil when there is no such limit.
+local function job_deadline(s, t0)
+  return s.job_timeout_seconds > 0 and t0 + s.job_timeout_seconds * 1000 or nil
+end
+
 -- Arms the deadline of the next page operation (its text, or its render
 -- and OCR): page_timeout_seconds, never past the job's own deadline.
 local function arm_deadline(ctx)
@@ -491,8 +497,8 @@ function M.extract_file(path, opts)
       first_page = { languages = langs, chars = #text, cjk = cjk, latin = latin },
     })
   end
-  local ctx = { languages = languages, opts = opts, s = s, job_deadline = opts.job_deadline
-    or (s.job_timeout_seconds > 0 and t0 + s.job_timeout_seconds * 1000 or nil) }
+  local ctx = { languages = languages, opts = opts, s = s,
+    job_deadline = opts.job_deadline or job_deadline(s, t0) }
   -- The first OCR'd page settles the languages and the DPI of the rest.
   ctx.on_ocr = function(text, dpi, stats)
     ctx.on_ocr = nil
@@ -562,8 +568,7 @@ function M.extract_container(path, kind, opts)
       extract_ms = doc.extract_ms or 0, note = doc.note, pages = doc.pages, title = title,
       meta = meta }
   end
-  local deadline = opts.job_deadline or (s.job_timeout_seconds > 0
-    and core.mono_ms() + s.job_timeout_seconds * 1000 or nil)
+  local deadline = opts.job_deadline or job_deadline(s, core.mono_ms())
   local doc, err, permanent = containers.read(path, kind, {
     source = source, id = opts.id or core.doc_id(source), settings = s, size = opts.size,
     extract = M.extract_file, shape = member_document, deadline = deadline, dpi = opts.dpi,
@@ -678,8 +683,7 @@ function M.process(job)
   if kind then
     -- Never a copy's pages: a copy would come without its members.
     local doc, xerr, xperm = M.extract_container(f.path, kind, { source = job.source, id = id,
-      size = f.size, mtime_ms = f.mtime_ms,
-      job_deadline = s.job_timeout_seconds > 0 and t0 + s.job_timeout_seconds * 1000 or nil })
+      size = f.size, mtime_ms = f.mtime_ms, job_deadline = job_deadline(s, t0) })
     if os.getenv("CLEANUP_TEMP_FILES") ~= "false" then core.release(f.path, f.temp) end
     if not doc then return fail(job, xerr, xperm, timing) end
     local title, meta = index_meta(doc.meta)
@@ -700,7 +704,7 @@ function M.process(job)
     return
   end
   local copy = s.reuse_copies and (find_copy(sha, id) or copy_in_the_making(s, sha, id,
-    s.job_timeout_seconds > 0 and t0 + s.job_timeout_seconds * 1000 or nil))
+    job_deadline(s, t0)))
   if copy then
     core.release(f.path, f.temp)
     core.log("debug", string.format("%s: the same content as %s: its %d pages reused",
