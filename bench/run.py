@@ -253,8 +253,8 @@ def policy(**kw):
 LARGE_POLICY = "return { max_pages = 100000, max_file_mb = 1000 }\n"
 
 # The baseline's settings, for the like-for-like case.
-SAME = dict(dpi=200, languages="jpn+eng", ocr_skip_inverted=False, dpi_cap_native=False,
-            dpi_target_line_px=0)
+SAME = dict(dpi=200, languages="jpn+eng", first_page_languages="", ocr_skip_inverted=False,
+            dpi_cap_native=False, dpi_target_line_px=0)
 
 
 def main():

@@ -85,9 +85,18 @@ void gray_image_free(doc_ctx *dc, gray_image *img);
  * in degrees that makes its lines level, and leptonica's confidence in it
  * (0 = none found). ~7 ms for a 150-DPI A4 page. */
 void gray_image_skew(const gray_image *img, double *degrees, double *confidence);
+/* The height in pixels of img's text lines: the median height of the bands
+ * of inked rows in eight vertical strips (narrow, so that lines a little
+ * askew or in columns stay apart). 0 when it cannot tell: too few lines, or
+ * a page mostly dark (a photo, white on black). ~2 ms at 150 DPI. */
+int gray_image_line_height(const gray_image *img);
 /* out = src turned clockwise by degrees (any angle) about its centre, the
  * same size, white where nothing was; for small angles (deskew). */
 int gray_image_rotate(doc_ctx *dc, const gray_image *src, double degrees, gray_image *out,
+                      dm_err *err);
+/* out = src shrunk to dpi (below its own), filtered as it shrinks: a page
+ * rendered once, taken to a lower DPI for a fraction of a second render. */
+int gray_image_shrink(doc_ctx *dc, const gray_image *src, int dpi, gray_image *out,
                       dm_err *err);
 /* out = src turned clockwise by degrees (a multiple of 90), a new image;
  * out->turned adds the turn to src's. */

@@ -1,11 +1,13 @@
 /* Geometry on gray rasters: turning by quarter turns (EXIF, turned scans),
- * levelling a page askew, shrinking an image to the policy's DPI. MuPDF's
- * draw device does the resampling, leptonica finds the skew. */
+ * levelling a page askew, the height of its text lines, shrinking an image
+ * to the policy's DPI. MuPDF's draw device does the resampling, leptonica
+ * finds the skew. */
 #include "extract/gray_geometry.h"
 
 #include "base/common.h"
 
 #include <leptonica/allheaders.h>
+#include <stdlib.h>
 #include <string.h>
 
 void gray_image_hold(gray_image *img, fz_pixmap *pix, int dpi, int turned)
@@ -101,6 +103,72 @@ void gray_image_skew(const gray_image *img, double *degrees, double *confidence)
     pixDestroy(&pix);
 }
 
+/* Darker than this is ink (as pixConvertTo1 above is given). A band of
+ * rows is a text line when it is thicker than specks, thinner than a
+ * quarter of the page (not a picture), and somewhere a tenth inked across
+ * its strip (specks and dust are not); a page needs three lines' worth. */
+enum { INK_BELOW = 160, LINE_STRIPS = 8, LINE_MIN_PX = 4, LINE_MIN_BANDS = 3 * LINE_STRIPS };
+
+static int cmp_band(const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
+
+int gray_image_line_height(const gray_image *img)
+{
+    if (!img || !img->samples || img->width < LINE_STRIPS * 4 || img->height < 32)
+        return 0;
+    int w = img->width, h = img->height, sw = w / LINE_STRIPS;
+    int max_band = h / 4, cap = LINE_STRIPS * (h / (LINE_MIN_PX + 1) + 1);
+    /* A row of text has ink here; a speck alone rarely does. */
+    int row_ink = sw / 50 > 2 ? sw / 50 : 2, line_ink = sw / 10 > 2 ? sw / 10 : 2;
+    int *bands = malloc((size_t)cap * sizeof *bands);
+    int *start = malloc(2 * LINE_STRIPS * sizeof *start);
+    if (!bands || !start) {
+        free(bands);
+        free(start);
+        return 0;
+    }
+    int *peak = start + LINE_STRIPS;
+    int n = 0;
+    int64_t ink_total = 0;
+    for (int s = 0; s < LINE_STRIPS; s++)
+        start[s] = -1;
+    for (int y = 0; y <= h; y++) {
+        const unsigned char *row = y < h ? img->samples + (size_t)y * img->stride : NULL;
+        for (int s = 0; s < LINE_STRIPS; s++) {
+            int ink = 0;
+            if (row)
+                for (int x = s * sw; x < (s + 1) * sw; x++)
+                    ink += row[x] < INK_BELOW;
+            ink_total += ink;
+            if (ink >= row_ink) {
+                if (start[s] < 0) {
+                    start[s] = y;
+                    peak[s] = 0;
+                }
+                if (ink > peak[s])
+                    peak[s] = ink;
+            } else if (start[s] >= 0) {
+                int height = y - start[s];
+                /* A band cut by the page's edge is not a whole line. */
+                if (start[s] > 0 && y < h && height >= LINE_MIN_PX && height <= max_band &&
+                    peak[s] >= line_ink && n < cap)
+                    bands[n++] = height;
+                start[s] = -1;
+            }
+        }
+    }
+    free(start);
+    int line = 0;
+    if (n >= LINE_MIN_BANDS && ink_total * 5 < (int64_t)sw * LINE_STRIPS * h * 2) {
+        qsort(bands, (size_t)n, sizeof *bands, cmp_band);
+        line = bands[n / 2];
+    }
+    free(bands);
+    return line;
+}
+
 int gray_image_rotate(doc_ctx *dc, const gray_image *src, double degrees, gray_image *out,
                       dm_err *err)
 {
@@ -128,6 +196,30 @@ int gray_image_rotate(doc_ctx *dc, const gray_image *src, double degrees, gray_i
         return -1;
     }
     gray_image_hold(out, pix, src->dpi, src->turned);
+    return 0;
+}
+
+int gray_image_shrink(doc_ctx *dc, const gray_image *src, int dpi, gray_image *out,
+                      dm_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!src || !src->owner || src->dpi <= 0 || dpi <= 0 || dpi >= src->dpi) {
+        dm_err_set(err, true, "cannot shrink a %d-DPI image to %d DPI", src ? src->dpi : 0, dpi);
+        return -1;
+    }
+    fz_context *ctx = doc_ctx_fz(dc);
+    fz_pixmap *in = src->owner;
+    double f = (double)dpi / src->dpi;
+    fz_pixmap *volatile pix = NULL;
+    fz_var(pix);
+    fz_try(ctx) pix = gray_redraw(ctx, in, (int)(in->w * f + 0.5), (int)(in->h * f + 0.5),
+                                  fz_identity);
+    fz_catch(ctx)
+    {
+        dm_err_set(err, false, "cannot shrink the image: %s", fz_caught_message(ctx));
+        return -1;
+    }
+    gray_image_hold(out, pix, dpi, src->turned);
     return 0;
 }
 

@@ -95,6 +95,27 @@ void ocr_languages_refine(const char *used, long cjk, long latin, double max_lat
         snprintf(out, 64, "jpn");
 }
 
+bool ocr_languages_narrower(const char *trial, const char *full)
+{
+    char copy[64];
+    snprintf(copy, sizeof copy, "%s", trial);
+    int n = 0, in_full = 1;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, "+", &save); tok; tok = strtok_r(NULL, "+", &save)) {
+        n++;
+        in_full = in_full && has_model(full, tok);
+    }
+    int n_full = 1;
+    for (const char *c = full; *c; c++)
+        n_full += *c == '+';
+    return n > 0 && in_full && n < n_full;
+}
+
+bool ocr_trial_kept(long cjk, long latin, double max_latin_per_cjk)
+{
+    return (double)latin <= (double)cjk * max_latin_per_cjk;
+}
+
 bool ocr_languages_available(const char *tessdata_dir, const char *langs, dm_err *err)
 {
     const char *dir = tessdata_dir ? tessdata_dir : default_tessdata();

@@ -60,6 +60,14 @@ int ocr_recognize(ocr_engine *eng, const char *langs, const gray_image *img,
  * (0 = never); otherwise `fallback`. Never a model `used` lacked. */
 void ocr_languages_refine(const char *used, long cjk, long latin, double max_latin_per_cjk,
                           const char *fallback, char out[64]);
+/* True when `trial` names fewer models than `full`, every one of them in
+ * it: a set worth reading a first page with before `full`. */
+bool ocr_languages_narrower(const char *trial, const char *full);
+/* A first page read with a narrower set is kept when it holds at most
+ * max_latin_per_cjk Latin letters per Japanese character: Japanese, with
+ * English words or paragraphs, which jpn reads nearly as well alone;
+ * pages of English (a stray character or none) are read again. */
+bool ocr_trial_kept(long cjk, long latin, double max_latin_per_cjk);
 /* Tesseract's orientation and script detection (osd.traineddata) on img:
  * about 0.5 s a page at 150 DPI, so it is a second look, not a first. */
 int ocr_detect_orientation(ocr_engine *eng, const gray_image *img, int64_t deadline_ms,

@@ -13,6 +13,8 @@
  *   image:turned() -> degrees clockwise it was turned (EXIF, turn)
  *   image:turn(degrees) -> a new Image turned clockwise | nil, err
  *   image:skew() -> degrees (the clockwise turn that levels its lines), confidence
+ *   image:line_height() -> its text lines' height in pixels, 0 when it cannot tell
+ *   image:shrink(dpi) -> a new Image at that lower DPI | nil, err
  *   image:rotate(degrees) -> a new Image turned clockwise about its centre | nil, err
  * normalize(text) -> NFKC text, CJK spacing fixed
  * set_deadline(seconds) sets the deadline of what this state's worker does
@@ -285,6 +287,20 @@ static int l_image_turn(lua_State *L)
     return 1;
 }
 
+/* image:shrink(dpi) -> a new image at that lower DPI | nil, err */
+static int l_image_shrink(lua_State *L)
+{
+    limage *src = check_image(L);
+    int dpi = (int)luaL_checkinteger(L, 2);
+    if (dpi <= 0 || dpi >= src->img.dpi)
+        return luaL_error(L, "shrink: %d DPI is not below the image's %d", dpi, src->img.dpi);
+    limage *li = new_image(L, src->dc);
+    dm_err err;
+    if (gray_image_shrink(src->dc, &src->img, dpi, &li->img, &err) != 0)
+        return bind_push_error(L, &err);
+    return 1;
+}
+
 /* image:skew() -> degrees, confidence */
 static int l_image_skew(lua_State *L)
 {
@@ -293,6 +309,13 @@ static int l_image_skew(lua_State *L)
     lua_pushnumber(L, degrees);
     lua_pushnumber(L, confidence);
     return 2;
+}
+
+/* image:line_height() -> pixels | 0 */
+static int l_image_line_height(lua_State *L)
+{
+    lua_pushinteger(L, gray_image_line_height(&check_image(L)->img));
+    return 1;
 }
 
 /* image:rotate(degrees) -> a new image turned clockwise about its centre | nil, err */
@@ -362,6 +385,8 @@ void bind_doc_register(lua_State *L, int module)
                                              {"turned", l_image_turned},
                                              {"turn", l_image_turn},
                                              {"skew", l_image_skew},
+                                             {"line_height", l_image_line_height},
+                                             {"shrink", l_image_shrink},
                                              {"rotate", l_image_rotate},
                                              {"free", l_image_free},
                                              {NULL, NULL}};

@@ -3,7 +3,7 @@
  * policy_route(job) -> "extract" | "skip"
  * policy_needs_ocr(page_info) -> boolean
  * policy_dpi(page_info) -> integer 72..600
- * policy_languages(doc_info) -> installed language set
+ * policy_languages(doc_info) -> installed language set[, "trial" | "again"]
  * policy_retry(page, first) -> step, degrees: a page's next second-look step
  *     ("accept" | "orientation" | "rotate" | "vertical" | "mixed" | "deskew")
  * layout_turn(first) -> 270 when Tesseract read the page turned back by itself, else 0
@@ -51,9 +51,13 @@ static int l_languages(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     char langs[64];
-    policy_languages(L, need_policy(L), 1, langs);
+    const char *flag = NULL;
+    policy_languages(L, need_policy(L), 1, langs, &flag);
     lua_pushstring(L, langs);
-    return 1;
+    if (!flag)
+        return 1;
+    lua_pushstring(L, flag);
+    return 2;
 }
 
 static int l_retry(lua_State *L)

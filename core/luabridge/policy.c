@@ -145,6 +145,29 @@ static int push_policy_env(lua_State *L, dm_err *err)
  * check — so `while true do end` must not hang the worker. */
 #define POLICY_LOAD_BUDGET_MS 2000
 
+/* What no single setting's range can say: the models are installed, and
+ * dpi_min is not above dpi_max. The error names the key's line. */
+static int check_together(const policy_settings *s, const char *where, const char *path,
+                          dm_err *err)
+{
+    const char *key = NULL;
+    if (!ocr_languages_available(NULL, s->languages, err))
+        key = "languages";
+    else if (s->first_page_languages[0] &&
+             !ocr_languages_available(NULL, s->first_page_languages, err))
+        key = "first_page_languages";
+    else if (s->dpi_min > s->dpi_max) {
+        dm_err_set(err, true, "%d is above dpi_max (%d)", s->dpi_min, s->dpi_max);
+        key = "dpi_min";
+    }
+    if (!key)
+        return 0;
+    char at[300];
+    key_where(where, path, key, at, sizeof at);
+    dm_err_prefix(err, true, "%s: %s: ", at, key);
+    return -1;
+}
+
 int policy_load(lua_State *L, const char *path, policy *out, dm_err *err)
 {
     int top = lua_gettop(L);
@@ -216,12 +239,8 @@ int policy_load(lua_State *L, const char *path, policy *out, dm_err *err)
         rc = settings_apply_env(&p.s, err);
     if (rc == 0)
         rc = settings_resolve_mapping(&p.s, path, where, err);
-    if (rc == 0 && !ocr_languages_available(NULL, p.s.languages, err)) {
-        char at[300];
-        key_where(where, path, "languages", at, sizeof at);
-        dm_err_prefix(err, true, "%s: languages: ", at);
-        rc = -1;
-    }
+    if (rc == 0)
+        rc = check_together(&p.s, where, path, err);
     if (rc != 0) {
         lua_settop(L, top);
         return -1;
@@ -364,33 +383,46 @@ int policy_dpi(lua_State *L, policy *p, int arg)
     return out;
 }
 
-/* Without a languages hook (or when it fails): the setting, and after a
- * document's first OCR'd page, the built-in choice from what it held. */
-static void builtin_languages(lua_State *L, policy *p, int arg, char out[64])
+/* Without a languages hook (or when it fails). Before a document's first
+ * OCR'd page: first_page_languages when narrower than the setting (*flag
+ * "trial"), else the setting. After it, from what it held: a trial
+ * reading not kept gives the setting and "again" (read that page again
+ * with it, then ask once more); otherwise the set for the rest. */
+static void builtin_languages(lua_State *L, policy *p, int arg, char out[64], const char **flag)
 {
-    snprintf(out, 64, "%s", p->s.languages);
+    const policy_settings *s = &p->s;
+    snprintf(out, 64, "%s", s->languages);
     if (!lua_istable(L, arg))
         return;
     lua_getfield(L, arg, "first_page");
-    if (lua_istable(L, -1)) {
-        lua_getfield(L, -1, "languages");
-        lua_getfield(L, -2, "cjk");
-        lua_getfield(L, -3, "latin");
-        const char *used = lua_tostring(L, -3);
-        if (used)
-            ocr_languages_refine(used, (long)lua_tointeger(L, -2), (long)lua_tointeger(L, -1),
-                                 p->s.jpn_alone_max_latin_per_cjk, p->s.languages, out);
-        lua_pop(L, 3);
+    if (!lua_istable(L, -1)) {
+        if (ocr_languages_narrower(s->first_page_languages, s->languages)) {
+            snprintf(out, 64, "%s", s->first_page_languages);
+            *flag = "trial";
+        }
+        lua_pop(L, 1);
+        return;
     }
-    lua_pop(L, 1);
+    lua_getfield(L, -1, "languages");
+    lua_getfield(L, -2, "cjk");
+    lua_getfield(L, -3, "latin");
+    lua_getfield(L, -4, "trial");
+    const char *used = lua_tostring(L, -4);
+    long cjk = (long)lua_tointeger(L, -3), latin = (long)lua_tointeger(L, -2);
+    if (lua_toboolean(L, -1) && !ocr_trial_kept(cjk, latin, s->first_page_max_latin_per_cjk))
+        *flag = "again";
+    else if (used)
+        ocr_languages_refine(used, cjk, latin, s->jpn_alone_max_latin_per_cjk, s->languages, out);
+    lua_pop(L, 5);
 }
 
-void policy_languages(lua_State *L, policy *p, int arg, char out[64])
+void policy_languages(lua_State *L, policy *p, int arg, char out[64], const char **flag)
 {
     arg = arg < 0 ? lua_gettop(L) + arg + 1 : arg;
     snprintf(out, 64, "%s", p->s.languages);
+    *flag = NULL;
     if (!call_hook(L, p, HOOK_LANGUAGES, arg)) {
-        builtin_languages(L, p, arg, out);
+        builtin_languages(L, p, arg, out, flag);
         return;
     }
     const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;

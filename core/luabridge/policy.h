@@ -57,7 +57,9 @@ const char *policy_route(lua_State *L, policy *p, int arg);
  * `chars` and `bad_ratio`). */
 bool policy_needs_ocr(lua_State *L, policy *p, int arg);
 int policy_dpi(lua_State *L, policy *p, int arg);
-void policy_languages(lua_State *L, policy *p, int arg, char out[64]);
+/* *flag: "trial" (read the first page with out, then ask with first_page.trial
+ * set), "again" (read that page again with out, then ask once more) or NULL. */
+void policy_languages(lua_State *L, policy *p, int arg, char out[64], const char **flag);
 /* The next step of a page's second look (extract/second_look.h): the
  * retry hook's answer, checked, or the built-in one. page (stack index) is
  * {confidence (the best reading's), tried = {action = true}, osd =

@@ -18,6 +18,15 @@ const setting_spec settings_schema[] = {
      .dflt = 1,
      .doc = "after a document's first OCR'd page, jpn alone reads the rest when that page had at "
      "most this many Latin letters per Japanese character (0 = never)"},
+    {"first_page_languages", SETTING_STR, 0, 63, S(first_page_languages), .dflt_str = "jpn",
+     .doc = "the models a document's first OCR'd page is read with first, when they are fewer than "
+     "languages'; the reading is kept when it holds at most first_page_max_latin_per_cjk Latin "
+     "letters per Japanese character, else the page is read again with languages (\"\" = read it "
+     "with languages)"},
+    {"first_page_max_latin_per_cjk", SETTING_NUM, 0, 1000, S(first_page_max_latin_per_cjk),
+     .dflt = 4,
+     .doc = "the most Latin letters per Japanese character a first page read with "
+     "first_page_languages may hold and be kept"},
     {"dpi", SETTING_INT, 72, 600, S(dpi), .dflt = 150,
      .doc = "render resolution for OCR of PDF pages and images"},
     {"max_file_mb", SETTING_NUM, 0, 1e6, S(max_file_mb), .dflt = 200,
@@ -133,9 +142,13 @@ const setting_spec settings_schema[] = {
      .doc = "the largest file the fast lane takes"},
     {"dpi_cap_native", SETTING_BOOL, 0, 1, S(dpi_cap_native), .dflt = 1,
      .doc = "never render a scanned page above the resolution of its image"},
-    {"dpi_target_line_px", SETTING_INT, 0, 200, S(dpi_target_line_px), .dflt = 20,
-     .doc = "after a document's first OCR'd page, render the rest so text lines are about this tall "
-     "(150..300 DPI; 0 = off)"},
+    {"dpi_target_line_px", SETTING_INT, 0, 200, S(dpi_target_line_px), .dflt = 19,
+     .doc = "render each page to OCR again, within dpi_min..dpi_max, when its text lines (measured "
+     "on it as rendered at dpi) are far from this tall (0 = off)"},
+    {"dpi_min", SETTING_INT, 72, 600, S(dpi_min), .dflt = 100,
+     .doc = "the lowest DPI dpi_target_line_px renders a page at (large print)"},
+    {"dpi_max", SETTING_INT, 72, 600, S(dpi_max), .dflt = 300,
+     .doc = "the highest DPI dpi_target_line_px renders a page at (small print)"},
     {"page_parallel_min_pages", SETTING_INT, 0, 1000000, S(page_parallel_min_pages), .dflt = 2,
      .doc = "a document with at least this many pages to OCR shares them with idle workers (0 = never)"},
     {"page_parallel_chunk", SETTING_INT, 1, 1000, S(page_parallel_chunk), .dflt = 1,

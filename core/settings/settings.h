@@ -62,6 +62,8 @@ typedef struct policy_settings {
     double fast_lane_max_mb;
     bool dpi_cap_native;
     int dpi_target_line_px;
+    int dpi_min;
+    int dpi_max;
     int page_parallel_min_pages;
     int page_parallel_chunk;
     int max_mupdf_mb;
@@ -72,6 +74,8 @@ typedef struct policy_settings {
     int hook_budget_ms;
     bool reuse_copies;
     double jpn_alone_max_latin_per_cjk;
+    char first_page_languages[64];
+    double first_page_max_latin_per_cjk;
 } policy_settings;
 
 typedef enum { SETTING_INT, SETTING_NUM, SETTING_BOOL, SETTING_STR } setting_type;

@@ -132,33 +132,74 @@ local function second_look(img, text, res, langs, ocr_opts, info)
   return best_text, best
 end
 
-local function ocr_page(d, i, info, langs, opts, s, stages, adapted)
-  local dpi = opts.dpi or adapted or core.policy_dpi(info)
-  -- Never above the scan's own resolution: more pixels, no more detail.
-  if not opts.dpi and s.dpi_cap_native and (info.image_dpi or 0) >= 72 and dpi > info.image_dpi
-      and (info.image_coverage or 0) > 0.5 then
-    dpi = info.image_dpi
-  end
-  local t0 = core.mono_ms()
-  local img, err, permanent = d:render(i, dpi, s.max_page_megapixels * 1e6)
-  t0 = lap(stages, "render", t0)
-  if not img then return nil, err, permanent end
-  local used_dpi = img:dpi()
-  -- A page fed in askew (sheet feeders: a few degrees) is levelled before
-  -- it is read: 4 degrees cost a Japanese page 35 % CER. Finding the skew
-  -- costs ~10 ms a page, levelling ~40 ms.
-  local deskew
-  if s.deskew_min_degrees > 0 then
-    local angle, sure = img:skew()
-    if math.abs(angle) >= s.deskew_min_degrees and math.abs(angle) <= DESKEW_MAX_DEGREES
-        and sure >= DESKEW_MIN_CONFIDENCE then
-      local level = img:rotate(angle)
-      if level then
-        img:free()
-        img, deskew = level, math.floor(angle * 10 + 0.5) / 10
-      end
+-- The page levelled when its lines lie askew (sheet feeders: a few
+-- degrees): 4 degrees cost a Japanese page 35 % CER. Finding the skew costs
+-- ~10 ms a page, levelling ~40 ms. Returns the image and the turn, if any.
+local function level(img, s)
+  if s.deskew_min_degrees <= 0 then return img, nil end
+  local angle, sure = img:skew()
+  if math.abs(angle) >= s.deskew_min_degrees and math.abs(angle) <= DESKEW_MAX_DEGREES
+      and sure >= DESKEW_MIN_CONFIDENCE then
+    local levelled = img:rotate(angle)
+    if levelled then
+      img:free()
+      return levelled, math.floor(angle * 10 + 0.5) / 10
     end
   end
+  return img, nil
+end
+
+-- The DPI that renders lines measured line_px tall at dpi about
+-- dpi_target_line_px tall (to 25 DPI, within dpi_min..dpi_max), or nil to
+-- keep dpi. Tesseract scales every line to one height anyway: taller
+-- lines cost time and no accuracy, shorter ones lose small print.
+local function dpi_for_lines(s, dpi, line_px)
+  if s.dpi_target_line_px <= 0 or line_px <= 0 then return nil end
+  local want = math.floor(dpi * s.dpi_target_line_px / line_px / 25 + 0.5) * 25
+  want = math.max(s.dpi_min, math.min(s.dpi_max, want))
+  return want ~= dpi and want or nil
+end
+
+-- Never above the scan's own resolution: more pixels, no more detail.
+local function native_cap(s, dpi, info)
+  if s.dpi_cap_native and (info.image_dpi or 0) >= 72 and dpi > info.image_dpi
+      and (info.image_coverage or 0) > 0.5 then
+    return info.image_dpi
+  end
+  return dpi
+end
+
+-- Page i rendered for OCR, levelled: at the forced DPI, else at the
+-- policy's and then, when its lines are far from dpi_target_line_px tall,
+-- at the DPI that makes them so: shrunk (~10 ms) or rendered again.
+local function render_page(d, i, info, forced_dpi, s)
+  local dpi = forced_dpi or native_cap(s, core.policy_dpi(info), info)
+  local img, err, permanent = d:render(i, dpi, s.max_page_megapixels * 1e6)
+  if not img then return nil, err, permanent end
+  local deskew
+  img, deskew = level(img, s)
+  local want = not forced_dpi and dpi_for_lines(s, img:dpi(), img:line_height())
+  want = want and native_cap(s, want, info)
+  local other
+  if want and want < img:dpi() then
+    other = img:shrink(want)
+  elseif want and want > img:dpi() then
+    other = d:render(i, want, s.max_page_megapixels * 1e6)
+    if other then other, deskew = level(other, s) end
+  end
+  if other then
+    img:free()
+    img = other
+  end
+  return img, deskew
+end
+
+local function ocr_page(d, i, info, langs, opts, s, stages)
+  local t0 = core.mono_ms()
+  local img, deskew, permanent = render_page(d, i, info, opts.dpi, s)
+  t0 = lap(stages, "render", t0)
+  if not img then return nil, deskew, permanent end
+  local used_dpi = img:dpi()
   local ocr_opts = { psm = s.ocr_psm, skip_inverted = s.ocr_skip_inverted }
   local text, res = core.ocr(img, langs, ocr_opts)
   if text then
@@ -172,18 +213,6 @@ local function ocr_page(d, i, info, langs, opts, s, stages, adapted)
   core.log("debug", string.format("page %d OCR'd: %s at %d DPI, %d ms, confidence %d", i, langs,
     used_dpi, ms, res.confidence or -1))
   return text, used_dpi, res
-end
-
--- The DPI for a document's other pages from what its first OCR'd page
--- showed: its text lines rendered about dpi_target_line_px tall (Tesseract
--- scales every line to a fixed height anyway; more pixels cost time, fewer
--- lose detail). nil when off or when the page gave too little to judge.
-local function adapted_dpi(s, dpi, stats)
-  local target = s.dpi_target_line_px
-  if target <= 0 or not stats or stats.lines < 3 or stats.line_height_px < 8 then return nil end
-  local want = dpi * target / stats.line_height_px
-  want = math.floor(want / 25 + 0.5) * 25
-  return math.max(150, math.min(300, want))
 end
 
 -- When a job begun at t0 (monotonic ms) must end: job_timeout_seconds
@@ -252,14 +281,20 @@ end
 
 -- Adds page i to out = {pages, errors, pages_ocr, stages}: its text layer,
 -- or its OCR when need_ocr. ctx = {languages = fn() -> set, on_ocr =
--- fn(text) | nil, opts = {dpi}, s = settings}.
+-- fn(text, dpi, stats, reread) -> text, dpi, stats | nil (reread(langs)
+-- reads the page again), opts = {dpi}, s = settings}.
 local function add_page(d, i, text, info, need_ocr, out, ctx)
   if need_ocr then
     arm_deadline(ctx)
     local otext, dpi_or_err, stats = ocr_page(d, i, info, ctx.languages(), ctx.opts, ctx.s,
-      out.stages, ctx.dpi)
+      out.stages)
+    if otext and ctx.on_ocr then
+      otext, dpi_or_err, stats = ctx.on_ocr(otext, dpi_or_err, stats, function(langs)
+        arm_deadline(ctx)
+        return ocr_page(d, i, info, langs, ctx.opts, ctx.s, out.stages)
+      end)
+    end
     if otext then
-      if ctx.on_ocr then ctx.on_ocr(otext, dpi_or_err, stats) end
       out.pages[#out.pages + 1] = { page = i, method = "ocr", dpi = dpi_or_err, text = otext,
         confidence = stats.confidence, rotate = stats.rotate ~= 0 and stats.rotate or nil,
         vertical = stats.vertical, deskew = stats.deskew, name = info.name }
@@ -347,17 +382,20 @@ local function extract_paged(d, kind, path, limit, doc, ctx)
     -- Posted before the first page is OCR'd, so an idle worker starts at
     -- once (with the languages and DPI known so far) instead of waiting a
     -- page for them; the ranges nobody took yet get what that page settles.
-    batch = board.pages_post(path, runs, { languages = ctx.languages(), dpi = ctx.dpi })
+    batch = board.pages_post(path, runs, { languages = ctx.shared_languages(),
+      dpi = ctx.opts.dpi })
   end
   if #pending > 0 then ocr_here(pending[1], doc, ctx) end
-  if batch then board.pages_settle(batch, { languages = ctx.languages(), dpi = ctx.dpi }) end
+  if batch then
+    board.pages_settle(batch, { languages = ctx.shared_languages(), dpi = ctx.opts.dpi })
+  end
   if not batch then
     for k = 2, #pending do
       if time_up(ctx, doc, pending[k], pending[#pending]) then break end
       ocr_here(pending[k], doc, ctx)
     end
   else
-    local own = { languages = ctx.languages, opts = ctx.opts, s = s, dpi = ctx.dpi,
+    local own = { languages = ctx.languages, opts = ctx.opts, s = s,
       job_deadline = ctx.job_deadline }
     while true do
       local task = board.pages_take(batch)
@@ -404,7 +442,7 @@ local function page_task_into(task, out)
   local s = settings()
   local langs = task.languages or s.languages
   extract_range(helper_doc.d, helper_doc.d:kind(), task.first, task.last, out, {
-    languages = function() return langs end, opts = {}, s = s, dpi = task.dpi,
+    languages = function() return langs end, opts = { dpi = task.dpi }, s = s,
   })
 end
 
@@ -476,34 +514,55 @@ function M.extract_file(path, opts)
     stages = { text = core.mono_ms() - t0, render = 0, ocr = 0 },
   }
   local limit = math.min(count, s.max_pages)
-  local langs
+  local langs, trial
   local function languages()
     if not langs then
-      langs = opts.lang or core.policy_languages({
-        source = opts.source or path, mime = doc.mime, kind = kind, page_count = count,
-      })
+      local flag
+      langs, flag = opts.lang, nil
+      if not langs then
+        langs, flag = core.policy_languages({
+          source = opts.source or path, mime = doc.mime, kind = kind, page_count = count,
+        })
+      end
+      trial = flag == "trial"
     end
     return langs
   end
-  -- After the first OCR'd page the languages are asked for again with what
-  -- that page holds, so the built-in choice (or a policy's hook) can drop a
-  -- model the document does not need (one model costs far less than two).
-  local function refine_languages(text)
-    if opts.lang or count < 2 then return end
+  -- What the first OCR'd page held decides the languages of the rest: the
+  -- built-in choice (or a policy's hook) drops a model the document does
+  -- not need (one model costs far less than two). A first page read as a
+  -- trial with fewer models (first_page_languages) is read again with all
+  -- of them when what it holds says they are needed.
+  local function first_page(text, used, again)
     local cjk = select(2, text:gsub("[\227-\233][\128-\191][\128-\191]", ""))
     local latin = select(2, text:gsub("%a", ""))
-    langs = core.policy_languages({
+    return core.policy_languages({
       source = opts.source or path, mime = doc.mime, kind = kind, page_count = count,
-      first_page = { languages = langs, chars = #text, cjk = cjk, latin = latin },
+      first_page = { languages = used, chars = #text, cjk = cjk, latin = latin,
+                     trial = not again and trial or nil },
     })
   end
   local ctx = { languages = languages, opts = opts, s = s,
     job_deadline = opts.job_deadline or job_deadline(s, t0) }
-  -- The first OCR'd page settles the languages and the DPI of the rest.
-  ctx.on_ocr = function(text, dpi, stats)
+  -- Pages shared out before a trial is settled are read with every model.
+  ctx.shared_languages = function()
+    return trial and s.languages or languages()
+  end
+  ctx.on_ocr = function(text, dpi, stats, reread)
     ctx.on_ocr = nil
-    refine_languages(text)
-    if not opts.dpi then ctx.dpi = adapted_dpi(s, dpi, stats) end
+    if opts.lang or (count < 2 and not trial) then return text, dpi, stats end
+    local rest, flag = first_page(text, langs)
+    if flag == "again" then
+      local t2, dpi2, stats2 = reread(rest)
+      if t2 then
+        core.log("debug", string.format("page read again with %s: too little Japanese in "
+          .. "its %s reading", rest, langs))
+        text, dpi, stats = t2, dpi2, stats2
+        rest = first_page(text, rest, true)
+      end
+    end
+    langs, trial = rest, false
+    return text, dpi, stats
   end
   if kind == "text" then
     extract_range(d, kind, 1, limit, doc, ctx)

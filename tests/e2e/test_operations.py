@@ -509,15 +509,13 @@ class PageParallel(unittest.TestCase):
             for page, method, dpi, text in rows:
                 self.assertEqual(method, "ocr")
                 self.assertIn("Page %d line" % page, text)
-            # Page 1 at the policy's 200 DPI (the scan's own); its large
-            # print (lines taller than dpi_target_line_px) sends the rest
-            # lower: every range taken after it settled that, and the helper's
-            # first range, taken while page 1 was being read, at 200.
-            self.assertEqual(rows[0][2], 200)
-            adapted = {r[2] for r in rows[1:] if r[2] != 200}
-            self.assertEqual(len(adapted), 1, rows)
-            self.assertTrue(150 <= adapted.pop() < 200, rows)
-            self.assertGreaterEqual(sum(1 for r in rows[1:] if r[2] != 200), 6, rows)
+            # Every page is rendered at the policy's 200 DPI (the scan's own)
+            # and measured: its large print (lines far taller than
+            # dpi_target_line_px) takes each page lower, the helper's pages
+            # as the owner's, with no wait for page 1.
+            dpis = {r[2] for r in rows}
+            self.assertEqual(len(dpis), 1, rows)
+            self.assertTrue(100 <= dpis.pop() < 200, rows)
             self.assertEqual(len(U.search(w.db, "Page 13 line 5")), 1)
 
 

@@ -94,6 +94,55 @@ T.test("languages are asked again after the first OCR'd page, and the answer sti
   T.eq(#calls, 1)
 end)
 
+T.test("a first page is read with jpn alone, kept when Japanese, read again when English",
+  function()
+  local used = {}
+  local real_ocr = core.ocr
+  local function extract(name, opts)
+    used = {}
+    local doc
+    with_stubs({ ocr = function(img, langs, o)
+      used[#used + 1] = langs
+      return real_ocr(img, langs, o)
+    end }, function() doc = assert(pipeline.extract_file(path(name), opts)) end)
+    return doc
+  end
+  local doc = extract("scan_ja.pdf")
+  T.eq(table.concat(used, " "), "jpn", "Japanese: one reading")
+  T.contains(doc.pages[1].text, "株式会社山田製作所")
+  doc = extract("scan_en.pdf")
+  T.eq(table.concat(used, " "), "jpn jpn+eng", "English: read again with the languages setting")
+  T.contains(doc.pages[1].text, "invoice number 48213")
+  -- Two lines of English say too little to choose one model for the rest.
+  doc = extract("multi.tif")
+  T.eq(table.concat(used, " "), "jpn jpn+eng jpn+eng")
+  T.contains(doc.pages[2].text, "second tiff page")
+  -- --lang is never second-guessed.
+  extract("scan_en.pdf", { lang = "eng" })
+  T.eq(table.concat(used, " "), "eng")
+end)
+
+T.test("each page's DPI comes from its own text lines", function()
+  local rendered = {}
+  local real_open = core.open
+  local doc
+  -- scan_ja.pdf's lines are about 26 px at 150 DPI: to about 19 px, 100 or
+  -- 125 DPI; forced, the DPI is used as is.
+  with_stubs({ open = function(p)
+    local d = real_open(p)
+    if not d then return d end
+    return setmetatable({ render = function(_, i, dpi, max)
+      rendered[#rendered + 1] = dpi
+      return d:render(i, dpi, max)
+    end }, { __index = function(_, k) return function(_, ...) return d[k](d, ...) end end })
+  end }, function() doc = assert(pipeline.extract_file(path("scan_ja.pdf"))) end)
+  T.eq(table.concat(rendered, " "), "150", "rendered once, then shrunk")
+  T.ok(doc.pages[1].dpi >= 100 and doc.pages[1].dpi <= 125, "dpi " .. doc.pages[1].dpi)
+  T.contains(doc.pages[1].text, "株式会社山田製作所")
+  doc = assert(pipeline.extract_file(path("scan_ja.pdf"), { dpi = 200 }))
+  T.eq(doc.pages[1].dpi, 200)
+end)
+
 T.test("plain text in Shift_JIS is decoded", function()
   local doc = assert(pipeline.extract_file(path("notes_sjis.txt")))
   T.eq(doc.mime, "text/plain")
@@ -135,7 +184,9 @@ T.test("default policy: needs_ocr agrees with the C default", function()
     T.eq(core.policy_needs_ocr(info), default, "case " .. i)
   end
   T.eq(core.policy_dpi({}), s.dpi)
-  T.eq(core.policy_languages({}), "jpn+eng")
+  -- A document's first OCR'd page: jpn alone first (first_page_languages).
+  local first, flag = core.policy_languages({})
+  T.eq(first .. " " .. tostring(flag), "jpn trial")
   T.eq(core.policy_route({ source = "/x" }), "extract")
 end)
 

@@ -377,6 +377,75 @@ static void test_languages_refine(void)
     CHECK_STR(out, "eng");
 }
 
+static void test_languages_trial(void)
+{
+    CHECK(ocr_languages_narrower("jpn", "jpn+eng"));
+    CHECK(!ocr_languages_narrower("jpn+eng", "jpn+eng"));
+    CHECK(!ocr_languages_narrower("eng+jpn", "jpn+eng")); /* the same models */
+    CHECK(!ocr_languages_narrower("", "jpn+eng"));
+    CHECK(!ocr_languages_narrower("jpn", "eng"));
+    CHECK(!ocr_languages_narrower("jpn_vert", "jpn+eng")); /* whole names only */
+    CHECK(ocr_languages_narrower("jpn+eng", "jpn+eng+chi_sim"));
+    /* Kept: Japanese (0.4 Latin letters per character), English
+     * paragraphs between Japanese ones (2.1), nothing read; read again:
+     * English with a stray character. */
+    CHECK(ocr_trial_kept(1414, 560, 4));
+    CHECK(ocr_trial_kept(344, 723, 4));
+    CHECK(ocr_trial_kept(0, 0, 4));
+    CHECK(!ocr_trial_kept(1, 1449, 4));
+    CHECK(!ocr_trial_kept(0, 30, 4));
+    CHECK(!ocr_trial_kept(344, 723, 1)); /* a stricter threshold */
+}
+
+/* A white w x h raster with `lines` black bars `line_px` tall, a gap of
+ * line_px between them, and a speck in every gap. */
+static unsigned char *bars(int w, int h, int lines, int line_px)
+{
+    unsigned char *px = malloc((size_t)w * h);
+    memset(px, 255, (size_t)w * h);
+    for (int k = 0; k < lines; k++) {
+        int top = 40 + k * 2 * line_px;
+        for (int y = top; y < top + line_px && y < h; y++)
+            memset(px + (size_t)y * w + 20, 0, (size_t)w - 40);
+        if (top + line_px + 2 < h)
+            px[(size_t)(top + line_px + 2) * w + w / 2] = 0;
+    }
+    return px;
+}
+
+static void test_line_height(void)
+{
+    gray_image syn = {.width = 800, .height = 1000, .stride = 800, .dpi = 150};
+    syn.samples = bars(800, 1000, 20, 18);
+    CHECK_INT(gray_image_line_height(&syn), 18);
+    free(syn.samples);
+    syn.samples = bars(800, 1000, 2, 18); /* too few lines to tell */
+    CHECK_INT(gray_image_line_height(&syn), 0);
+    memset(syn.samples, 0, 800 * 1000);   /* all dark: a photo, white on black */
+    CHECK_INT(gray_image_line_height(&syn), 0);
+    free(syn.samples);
+    /* A real scan: twice the DPI, twice the line; shrunk back, as before. */
+    doc *d = open_doc("scan_ja.pdf");
+    if (!d)
+        return;
+    dm_err err;
+    gray_image lo, hi, shrunk;
+    CHECK_INT(doc_render_gray(d, 1, 150, 0, &lo, &err), 0);
+    CHECK_INT(doc_render_gray(d, 1, 300, 0, &hi, &err), 0);
+    int l150 = gray_image_line_height(&lo), l300 = gray_image_line_height(&hi);
+    CHECK(l150 >= 12 && l150 <= 60);
+    CHECK(abs(l300 - 2 * l150) <= 3);
+    CHECK_INT(gray_image_shrink(dc, &hi, 300, &shrunk, &err), -1);
+    CHECK_INT(gray_image_shrink(dc, &hi, 150, &shrunk, &err), 0);
+    CHECK_INT(shrunk.dpi, 150);
+    CHECK(abs(shrunk.width - lo.width) <= 1);
+    CHECK(abs(gray_image_line_height(&shrunk) - l150) <= 1);
+    gray_image_free(dc, &shrunk);
+    gray_image_free(dc, &hi);
+    gray_image_free(dc, &lo);
+    doc_close(d);
+}
+
 int main(void)
 {
     dm_err err;
@@ -393,6 +462,8 @@ int main(void)
         {"the per-context memory cap fails a page with \"memory limit\"", test_memory_cap},
         {"deadlines stop text, rendering and Tesseract with \"timed out\"", test_deadlines},
         {"the built-in choice of languages after a first page", test_languages_refine},
+        {"a first page read with fewer models: when, and when it is kept", test_languages_trial},
+        {"text line height: bars, too few, all dark; a scan at two DPIs", test_line_height},
         {NULL, NULL}};
     int rc = check_run(cases);
     doc_ctx_free(dc);

@@ -24,6 +24,21 @@ static int load(const char *body, policy *p, dm_err *err)
     return policy_load(L, write_policy("p.lua", body), p, err);
 }
 
+/* Sets arg 1's first_page: what a document's first OCR'd page held. */
+static void push_first_page(const char *used, long cjk, long latin, bool trial)
+{
+    lua_newtable(L);
+    lua_pushstring(L, used);
+    lua_setfield(L, -2, "languages");
+    lua_pushinteger(L, cjk);
+    lua_setfield(L, -2, "cjk");
+    lua_pushinteger(L, latin);
+    lua_setfield(L, -2, "latin");
+    lua_pushboolean(L, trial);
+    lua_setfield(L, -2, "trial");
+    lua_setfield(L, 1, "first_page");
+}
+
 static void test_builtin_default(void)
 {
     policy p;
@@ -39,20 +54,36 @@ static void test_builtin_default(void)
     CHECK(p.hook_ref[HOOK_LANGUAGES] == LUA_NOREF);
     CHECK(p.hook_ref[HOOK_DPI] == LUA_NOREF);
     CHECK_STR(p.source, "builtin:default");
-    /* Without a hook: the setting, then the built-in choice after page 1. */
+    /* Without a hook: first_page_languages as a trial, then the built-in
+     * choice after page 1. */
     char langs[64];
+    const char *flag = NULL;
     lua_newtable(L);
-    policy_languages(L, &p, 1, langs);
+    policy_languages(L, &p, 1, langs, &flag);
+    CHECK_STR(langs, "jpn");
+    CHECK_STR(flag, "trial");
+    /* Japanese full of English words read by the trial: kept, jpn goes on. */
+    push_first_page("jpn", 1414, 560, true);
+    policy_languages(L, &p, 1, langs, &flag);
+    CHECK_STR(langs, "jpn");
+    CHECK(flag == NULL);
+    /* English paragraphs between Japanese ones: kept, both models go on. */
+    push_first_page("jpn", 344, 723, true);
+    policy_languages(L, &p, 1, langs, &flag);
     CHECK_STR(langs, "jpn+eng");
-    lua_newtable(L);
-    lua_pushstring(L, "jpn+eng");
-    lua_setfield(L, -2, "languages");
-    lua_pushinteger(L, 1414);
-    lua_setfield(L, -2, "cjk");
-    lua_pushinteger(L, 560);
-    lua_setfield(L, -2, "latin");
-    lua_setfield(L, 1, "first_page");
-    policy_languages(L, &p, 1, langs);
+    CHECK(flag == NULL);
+    /* English (a stray character): read again with the setting. */
+    push_first_page("jpn", 1, 1449, true);
+    policy_languages(L, &p, 1, langs, &flag);
+    CHECK_STR(langs, "jpn+eng");
+    CHECK_STR(flag, "again");
+    /* ...after which English alone reads the rest. */
+    push_first_page("jpn+eng", 0, 1449, false);
+    policy_languages(L, &p, 1, langs, &flag);
+    CHECK_STR(langs, "eng");
+    CHECK(flag == NULL);
+    push_first_page("jpn+eng", 1414, 560, false);
+    policy_languages(L, &p, 1, langs, &flag);
     CHECK_STR(langs, "jpn");
     lua_settop(L, 0);
     policy_unload(L, &p);
@@ -98,6 +129,10 @@ static void test_errors_are_precise(void)
     CHECK_CONTAINS(err.msg, "policy sets global 'x'");
     CHECK_INT(load("return { languages = 'klingon' }", &p, &err), -1);
     CHECK_CONTAINS(err.msg, "not installed");
+    CHECK_INT(load("return {\n first_page_languages = 'jnp',\n}", &p, &err), -1);
+    CHECK_CONTAINS(err.msg, "p.lua:2: first_page_languages: OCR language 'jnp' is not installed");
+    CHECK_INT(load("return { dpi_min = 400 }", &p, &err), -1);
+    CHECK_CONTAINS(err.msg, "dpi_min: 400 is above dpi_max (300)");
     CHECK_INT(load("return 42", &p, &err), -1);
     CHECK_CONTAINS(err.msg, "must return a table");
     CHECK_INT(load("return { self_test = function() error('bad state') end }", &p, &err), -1);
@@ -269,11 +304,13 @@ static void test_hooks_are_validated(void)
     lua_newtable(L);
     lua_pushstring(L, "eng");
     lua_setfield(L, 1, "want");
-    policy_languages(L, &p, 1, langs);
+    const char *flag = "unset";
+    policy_languages(L, &p, 1, langs, &flag);
     CHECK_STR(langs, "eng");
+    CHECK(flag == NULL); /* a hook's answer is never a trial */
     lua_pushstring(L, "notalanguage");
     lua_setfield(L, 1, "want");
-    policy_languages(L, &p, 1, langs);
+    policy_languages(L, &p, 1, langs, &flag);
     CHECK_STR(langs, "jpn+eng");
     lua_settop(L, 0);
     CHECK_INT(lua_gettop(L), 0);
