@@ -90,6 +90,9 @@ void gray_image_skew(const gray_image *img, double *degrees, double *confidence)
  * askew or in columns stay apart). 0 when it cannot tell: too few lines, or
  * a page mostly dark (a photo, white on black). ~2 ms at 150 DPI. */
 int gray_image_line_height(const gray_image *img);
+/* The row within y +- reach with the least ink (nearest y among equals):
+ * where to cut a page so that no text line is cut. */
+int gray_image_quiet_row(const gray_image *img, int y, int reach);
 /* out = src turned clockwise by degrees (any angle) about its centre, the
  * same size, white where nothing was; for small angles (deskew). */
 int gray_image_rotate(doc_ctx *dc, const gray_image *src, double degrees, gray_image *out,

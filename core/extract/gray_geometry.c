@@ -169,6 +169,26 @@ int gray_image_line_height(const gray_image *img)
     return line;
 }
 
+int gray_image_quiet_row(const gray_image *img, int y, int reach)
+{
+    int best = y < 0 ? 0 : y >= img->height ? img->height - 1 : y;
+    long least = -1;
+    for (int r = y - reach; r <= y + reach; r++) {
+        if (r < 0 || r >= img->height)
+            continue;
+        const unsigned char *row = img->samples + (size_t)r * img->stride;
+        long ink = 0;
+        for (int x = 0; x < img->width; x++)
+            ink += row[x] < INK_BELOW;
+        /* Nearest to y among equals: ties keep the first, so walk outward. */
+        if (least < 0 || ink < least || (ink == least && abs(r - y) < abs(best - y))) {
+            least = ink;
+            best = r;
+        }
+    }
+    return best;
+}
+
 int gray_image_rotate(doc_ctx *dc, const gray_image *src, double degrees, gray_image *out,
                       dm_err *err)
 {

@@ -1,4 +1,5 @@
-/* ocr(image, langs, {psm=, skip_inverted=, transient=}) -> text (NFKC), {confidence=, lines=,
+/* ocr(image, langs, {psm=, skip_inverted=, transient=, band={from, to}}) -> text (NFKC),
+ *     {confidence=, lines=,
  *     line_height_px=, cjk_symbols=, cjk_gap=, ttb_chars=, ttb_confidence=, ltr_chars=,
  *     ltr_confidence=, ms=}
  *                                            | nil, err, permanent
@@ -13,6 +14,7 @@
 static int l_ocr(lua_State *L)
 {
     const gray_image *img = bind_doc_check_image(L, 1);
+    gray_image band;
     const char *langs = luaL_checkstring(L, 2);
     ocr_options opt = {.psm = 3, .skip_inverted = true};
     if (!lua_isnoneornil(L, 3)) {
@@ -25,6 +27,28 @@ static int l_ocr(lua_State *L)
         lua_getfield(L, 3, "transient");
         opt.transient = lua_toboolean(L, -1);
         lua_pop(L, 3);
+        /* band = {from, to}: the rows between those fractions of the height,
+         * read as an image of their own (a view: the same samples). */
+        lua_getfield(L, 3, "band");
+        if (!lua_isnil(L, -1)) {
+            luaL_checktype(L, -1, LUA_TTABLE);
+            lua_rawgeti(L, -1, 1);
+            lua_rawgeti(L, -2, 2);
+            double from = luaL_checknumber(L, -2), to = luaL_checknumber(L, -1);
+            if (!(from >= 0 && from < to && to <= 1))
+                return luaL_error(L, "ocr: band {%f, %f} is not 0 <= from < to <= 1", from, to);
+            /* Cut between text lines: a line cut in half reads as garbage. */
+            int top = (int)(from * img->height), bottom = (int)(to * img->height);
+            int reach = (bottom - top) / 3;
+            top = gray_image_quiet_row(img, top, reach);
+            bottom = gray_image_quiet_row(img, bottom, reach);
+            band = *img;
+            band.samples = img->samples + (size_t)top * img->stride;
+            band.height = bottom > top ? bottom - top : 1;
+            img = &band;
+            lua_pop(L, 2);
+        }
+        lua_pop(L, 1);
     }
     if (opt.psm < 0 || opt.psm > 13)
         return luaL_error(L, "ocr: psm %d out of range 0..13", opt.psm);

@@ -35,6 +35,10 @@ end
 -- confidence (leptonica's) the lines found are too few to level by.
 local DESKEW_MAX_DEGREES, DESKEW_MIN_CONFIDENCE = 10, 2
 
+-- The rows of a first page a trial's models read first (fractions of its
+-- height): the middle, where body text is (a title or letterhead is not).
+local SAMPLE_BAND = { 0.40, 0.52 }
+
 local vertical_installed = nil
 local function vertical_model()
   if vertical_installed == nil then
@@ -194,13 +198,16 @@ local function render_page(d, i, info, forced_dpi, s)
   return img, deskew
 end
 
-local function ocr_page(d, i, info, langs, opts, s, stages)
+-- sample(img, ocr_opts) | nil may read part of the page first and answer
+-- the languages to read it with instead of langs.
+local function ocr_page(d, i, info, langs, opts, s, stages, sample)
   local t0 = core.mono_ms()
   local img, deskew, permanent = render_page(d, i, info, opts.dpi, s)
   t0 = lap(stages, "render", t0)
   if not img then return nil, deskew, permanent end
   local used_dpi = img:dpi()
   local ocr_opts = { psm = s.ocr_psm, skip_inverted = s.ocr_skip_inverted }
+  langs = sample and sample(img, ocr_opts) or langs
   local text, res = core.ocr(img, langs, ocr_opts)
   if text then
     res.deskew = deskew
@@ -287,7 +294,7 @@ local function add_page(d, i, text, info, need_ocr, out, ctx)
   if need_ocr then
     arm_deadline(ctx)
     local otext, dpi_or_err, stats = ocr_page(d, i, info, ctx.languages(), ctx.opts, ctx.s,
-      out.stages)
+      out.stages, ctx.sample)
     if otext and ctx.on_ocr then
       otext, dpi_or_err, stats = ctx.on_ocr(otext, dpi_or_err, stats, function(langs)
         arm_deadline(ctx)
@@ -544,6 +551,20 @@ function M.extract_file(path, opts)
   end
   local ctx = { languages = languages, opts = opts, s = s,
     job_deadline = opts.job_deadline or job_deadline(s, t0) }
+  -- Before a trial, a band across the middle of the page (a few lines,
+  -- ~1/8 of its time) is read with the trial's models: when it already
+  -- holds too little Japanese (an English page) the page is read with
+  -- every model at once, instead of once with each.
+  ctx.sample = function(img, ocr_opts)
+    ctx.sample = nil
+    if not trial then return nil end
+    local band = core.ocr(img, langs, { psm = ocr_opts.psm,
+      skip_inverted = ocr_opts.skip_inverted, band = SAMPLE_BAND })
+    if not band or select(2, first_page(band, langs)) ~= "again" then return nil end
+    core.log("debug", string.format("sample read: too little Japanese for %s alone", langs))
+    langs, trial = s.languages, false
+    return langs
+  end
   -- Pages shared out before a trial is settled are read with every model.
   ctx.shared_languages = function()
     return trial and s.languages or languages()

@@ -98,28 +98,48 @@ T.test("a first page is read with jpn alone, kept when Japanese, read again when
   function()
   local used = {}
   local real_ocr = core.ocr
-  local function extract(name, opts)
+  local function extract(name, opts, band_text)
     used = {}
     local doc
     with_stubs({ ocr = function(img, langs, o)
-      used[#used + 1] = langs
+      used[#used + 1] = langs .. (o and o.band and "(band)" or "")
+      if band_text and o and o.band then return band_text, { confidence = 90 } end
       return real_ocr(img, langs, o)
     end }, function() doc = assert(pipeline.extract_file(path(name), opts)) end)
     return doc
   end
   local doc = extract("scan_ja.pdf")
-  T.eq(table.concat(used, " "), "jpn", "Japanese: one reading")
+  T.eq(table.concat(used, " "), "jpn(band) jpn", "Japanese: the middle, then the page")
   T.contains(doc.pages[1].text, "株式会社山田製作所")
   doc = extract("scan_en.pdf")
-  T.eq(table.concat(used, " "), "jpn jpn+eng", "English: read again with the languages setting")
+  -- Its middle holds no text (a short letter): the trial, read again.
+  T.eq(table.concat(used, " "), "jpn(band) jpn jpn+eng", "English: read again")
+  T.contains(doc.pages[1].text, "invoice number 48213")
+  -- A middle that reads as English: every model at once, read once.
+  doc = extract("scan_en.pdf", nil, ("the quarterly budget was approved "):rep(8))
+  T.eq(table.concat(used, " "), "jpn(band) jpn+eng", "English: the middle says so")
   T.contains(doc.pages[1].text, "invoice number 48213")
   -- Two lines of English say too little to choose one model for the rest.
   doc = extract("multi.tif")
-  T.eq(table.concat(used, " "), "jpn jpn+eng jpn+eng")
+  T.eq(table.concat(used, " "), "jpn(band) jpn+eng jpn+eng")
   T.contains(doc.pages[2].text, "second tiff page")
   -- --lang is never second-guessed.
   extract("scan_en.pdf", { lang = "eng" })
   T.eq(table.concat(used, " "), "eng")
+end)
+
+T.test("ocr reads a band of rows as an image of its own, cut between lines", function()
+  local d = assert(core.open(path("scan_ja.pdf")))
+  local img = assert(d:render(1, 150, 4e7))
+  local whole = assert(core.ocr(img, "jpn"))
+  local top = assert(core.ocr(img, "jpn", { band = { 0, 0.5 } }))
+  local bottom = assert(core.ocr(img, "jpn", { band = { 0.5, 1 } }))
+  T.contains(whole, "株式会社山田製作所")
+  T.contains(top, "株式会社山田製作所")
+  T.ok(not bottom:find("株式会社山田製作所", 1, true), "the top's line is not in the bottom")
+  T.raises(function() core.ocr(img, "jpn", { band = { 0.5, 0.2 } }) end, "band")
+  img:free()
+  d:close()
 end)
 
 T.test("each page's DPI comes from its own text lines", function()

@@ -418,6 +418,10 @@ static void test_line_height(void)
     gray_image syn = {.width = 800, .height = 1000, .stride = 800, .dpi = 150};
     syn.samples = bars(800, 1000, 20, 18);
     CHECK_INT(gray_image_line_height(&syn), 18);
+    /* A cut through the first bar (rows 40..57) moves to the nearest blank
+     * row; one in a gap stays. */
+    CHECK_INT(gray_image_quiet_row(&syn, 49, 12), 58);
+    CHECK_INT(gray_image_quiet_row(&syn, 65, 12), 65);
     free(syn.samples);
     syn.samples = bars(800, 1000, 2, 18); /* too few lines to tell */
     CHECK_INT(gray_image_line_height(&syn), 0);
