@@ -119,9 +119,10 @@ T.test("a first page is read with jpn alone, kept when Japanese, read again when
   doc = extract("scan_en.pdf", nil, ("the quarterly budget was approved "):rep(8))
   T.eq(table.concat(used, " "), "jpn(band) jpn+eng", "English: the middle says so")
   T.contains(doc.pages[1].text, "invoice number 48213")
-  -- Two lines of English say too little to choose one model for the rest.
+  -- Two lines of English: read again, and too little to choose one model
+  -- for the rest.
   doc = extract("multi.tif")
-  T.eq(table.concat(used, " "), "jpn(band) jpn+eng jpn+eng")
+  T.eq(table.concat(used, " "), "jpn(band) jpn jpn+eng jpn+eng")
   T.contains(doc.pages[2].text, "second tiff page")
   -- --lang is never second-guessed.
   extract("scan_en.pdf", { lang = "eng" })
