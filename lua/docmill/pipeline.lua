@@ -552,10 +552,10 @@ function M.extract_file(path, opts)
   end
   local ctx = { languages = languages, opts = opts, s = s,
     job_deadline = opts.job_deadline or job_deadline(s, t0) }
-  -- Before a trial, a band across the middle of the page (a few lines,
-  -- a tenth of its time or less) is read with the trial's models: when it already
-  -- holds too little Japanese (an English page) the page is read with
-  -- every model at once, instead of once with each.
+  -- Before a trial, a band across the middle of the page (a few lines, a
+  -- tenth of its time or less) is read with the trial's models: when it
+  -- already holds too little Japanese (an English page) the page is read
+  -- with every model at once, instead of once with each.
   ctx.sample = function(img, ocr_opts)
     ctx.sample = nil
     if not trial then return nil end
