@@ -3,12 +3,12 @@
 -- (core/settings/settings.c), listed in policies/README.md and printed by
 -- `docmill policy show`; a missing hook means C's built-in decision (route:
 -- extract everything; needs_ocr: too few characters or too many broken
--- ones; dpi: the dpi setting, then each page's own text lines
--- (dpi_target_line_px); languages: a document's first OCR'd page read with
--- jpn alone when its middle and then the page hold enough Japanese
--- (first_page_languages), else with the languages setting, and after it
--- English or Japanese alone where that page shows one model reads it as
--- well — jpn_alone_max_latin_per_cjk; all measured in policies/README.md).
+-- ones; dpi: the dpi setting, higher for a page of small print
+-- (dpi_target_line_px); languages: the languages setting (first read with
+-- jpn alone only when first_page_languages says so), and after a
+-- document's first OCR'd page English or Japanese alone where that page
+-- shows one model reads it as well — jpn_alone_max_latin_per_cjk; all
+-- measured in policies/README.md).
 -- So this file changes nothing: it is the empty
 -- table every policy of your own starts from. A policy names what it
 -- changes; an unknown key is an error (a typo must not silently fall back).

@@ -97,10 +97,6 @@ int gray_image_quiet_row(const gray_image *img, int y, int reach);
  * same size, white where nothing was; for small angles (deskew). */
 int gray_image_rotate(doc_ctx *dc, const gray_image *src, double degrees, gray_image *out,
                       dm_err *err);
-/* out = src shrunk to dpi (below its own), filtered as it shrinks: a page
- * rendered once, taken to a lower DPI for a fraction of a second render. */
-int gray_image_shrink(doc_ctx *dc, const gray_image *src, int dpi, gray_image *out,
-                      dm_err *err);
 /* out = src turned clockwise by degrees (a multiple of 90), a new image;
  * out->turned adds the turn to src's. */
 int gray_image_turn(doc_ctx *dc, const gray_image *src, int degrees, gray_image *out,

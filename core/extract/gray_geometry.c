@@ -1,7 +1,7 @@
 /* Geometry on gray rasters: turning by quarter turns (EXIF, turned scans),
  * levelling a page askew, the height of its text lines, shrinking an image
- * to the policy's DPI. MuPDF's draw device does the resampling, leptonica
- * finds the skew. */
+ * to the policy's DPI (doc.c). MuPDF's draw device does the resampling,
+ * leptonica finds the skew. */
 #include "extract/gray_geometry.h"
 
 #include "base/common.h"
@@ -216,30 +216,6 @@ int gray_image_rotate(doc_ctx *dc, const gray_image *src, double degrees, gray_i
         return -1;
     }
     gray_image_hold(out, pix, src->dpi, src->turned);
-    return 0;
-}
-
-int gray_image_shrink(doc_ctx *dc, const gray_image *src, int dpi, gray_image *out,
-                      dm_err *err)
-{
-    memset(out, 0, sizeof *out);
-    if (!src || !src->owner || src->dpi <= 0 || dpi <= 0 || dpi >= src->dpi) {
-        dm_err_set(err, true, "cannot shrink a %d-DPI image to %d DPI", src ? src->dpi : 0, dpi);
-        return -1;
-    }
-    fz_context *ctx = doc_ctx_fz(dc);
-    fz_pixmap *in = src->owner;
-    double f = (double)dpi / src->dpi;
-    fz_pixmap *volatile pix = NULL;
-    fz_var(pix);
-    fz_try(ctx) pix = gray_redraw(ctx, in, (int)(in->w * f + 0.5), (int)(in->h * f + 0.5),
-                                  fz_identity);
-    fz_catch(ctx)
-    {
-        dm_err_set(err, false, "cannot shrink the image: %s", fz_caught_message(ctx));
-        return -1;
-    }
-    gray_image_hold(out, pix, dpi, src->turned);
     return 0;
 }
 

@@ -14,7 +14,6 @@
  *   image:turn(degrees) -> a new Image turned clockwise | nil, err
  *   image:skew() -> degrees (the clockwise turn that levels its lines), confidence
  *   image:line_height() -> its text lines' height in pixels, 0 when it cannot tell
- *   image:shrink(dpi) -> a new Image at that lower DPI | nil, err
  *   image:rotate(degrees) -> a new Image turned clockwise about its centre | nil, err
  * normalize(text) -> NFKC text, CJK spacing fixed
  * set_deadline(seconds) sets the deadline of what this state's worker does
@@ -287,20 +286,6 @@ static int l_image_turn(lua_State *L)
     return 1;
 }
 
-/* image:shrink(dpi) -> a new image at that lower DPI | nil, err */
-static int l_image_shrink(lua_State *L)
-{
-    limage *src = check_image(L);
-    int dpi = (int)luaL_checkinteger(L, 2);
-    if (dpi <= 0 || dpi >= src->img.dpi)
-        return luaL_error(L, "shrink: %d DPI is not below the image's %d", dpi, src->img.dpi);
-    limage *li = new_image(L, src->dc);
-    dm_err err;
-    if (gray_image_shrink(src->dc, &src->img, dpi, &li->img, &err) != 0)
-        return bind_push_error(L, &err);
-    return 1;
-}
-
 /* image:skew() -> degrees, confidence */
 static int l_image_skew(lua_State *L)
 {
@@ -386,7 +371,6 @@ void bind_doc_register(lua_State *L, int module)
                                              {"turn", l_image_turn},
                                              {"skew", l_image_skew},
                                              {"line_height", l_image_line_height},
-                                             {"shrink", l_image_shrink},
                                              {"rotate", l_image_rotate},
                                              {"free", l_image_free},
                                              {NULL, NULL}};

@@ -18,7 +18,7 @@ const setting_spec settings_schema[] = {
      .dflt = 1,
      .doc = "after a document's first OCR'd page, jpn alone reads the rest when that page had at "
      "most this many Latin letters per Japanese character (0 = never)"},
-    {"first_page_languages", SETTING_STR, 0, 63, S(first_page_languages), .dflt_str = "jpn",
+    {"first_page_languages", SETTING_STR, 0, 63, S(first_page_languages), .dflt_str = "",
      .doc = "the models a document's first OCR'd page is read with first, when they are fewer than "
      "languages'; the reading is kept when it holds at most first_page_max_latin_per_cjk Latin "
      "letters per Japanese character, else the page is read again with languages (\"\" = read it "
@@ -145,9 +145,9 @@ const setting_spec settings_schema[] = {
     {"dpi_target_line_px", SETTING_INT, 0, 200, S(dpi_target_line_px), .dflt = 19,
      .doc = "render each page to OCR again, within dpi_min..dpi_max, when its text lines (measured "
      "on it as rendered at dpi) are far from this tall (0 = off)"},
-    {"dpi_min", SETTING_INT, 72, 600, S(dpi_min), .dflt = 100,
+    {"dpi_min", SETTING_INT, 72, 600, S(dpi_min), .dflt = 150,
      .doc = "the lowest DPI dpi_target_line_px renders a page at (large print)"},
-    {"dpi_max", SETTING_INT, 72, 600, S(dpi_max), .dflt = 300,
+    {"dpi_max", SETTING_INT, 72, 600, S(dpi_max), .dflt = 200,
      .doc = "the highest DPI dpi_target_line_px renders a page at (small print)"},
     {"page_parallel_min_pages", SETTING_INT, 0, 1000000, S(page_parallel_min_pages), .dflt = 2,
      .doc = "a document with at least this many pages to OCR shares them with idle workers (0 = never)"},

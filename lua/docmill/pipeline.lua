@@ -35,6 +35,10 @@ end
 -- confidence (leptonica's) the lines found are too few to level by.
 local DESKEW_MAX_DEGREES, DESKEW_MIN_CONFIDENCE = 10, 2
 
+-- The most pixels a page is rendered up to for its small print (A4 at 200
+-- DPI is 3.9 million).
+local UP_MAX_PIXELS = 5e6
+
 -- The rows of a first page a trial's models read first (fractions of its
 -- height): the middle, where body text is (a title or letterhead is not);
 -- 2-4 lines of body text, 50-300 ms.
@@ -176,7 +180,8 @@ end
 
 -- Page i rendered for OCR, levelled: at the forced DPI, else at the
 -- policy's and then, when its lines are far from dpi_target_line_px tall,
--- at the DPI that makes them so: shrunk (~10 ms) or rendered again.
+-- rendered again at the DPI that makes them so. Again from the source: a
+-- rendering shrunk a second time reads worse (a slide: CER 5 % -> 14 %).
 local function render_page(d, i, info, forced_dpi, s)
   local dpi = forced_dpi or native_cap(s, core.policy_dpi(info), info)
   local img, err, permanent = d:render(i, dpi, s.max_page_megapixels * 1e6)
@@ -185,16 +190,22 @@ local function render_page(d, i, info, forced_dpi, s)
   img, deskew = level(img, s)
   local want = not forced_dpi and dpi_for_lines(s, img:dpi(), img:line_height())
   want = want and native_cap(s, want, info)
-  local other
-  if want and want < img:dpi() then
-    other = img:shrink(want)
-  elseif want and want > img:dpi() then
-    other = d:render(i, want, s.max_page_megapixels * 1e6)
-    if other then other, deskew = level(other, s) end
+  -- Up only while the page stays small: a drawing's fine print at 200 DPI
+  -- on A2 is 16 megapixels, and Tesseract's memory grows with them (the
+  -- robust corpus, 2 workers: 581 MB peak without going up, 607 with A3).
+  if want and want > img:dpi()
+      and img:width() * img:height() * (want / img:dpi()) ^ 2 > UP_MAX_PIXELS then
+    want = nil
   end
-  if other then
+  if want and want ~= img:dpi() then
+    -- Freed first: two renderings of a page at once raise the peak.
     img:free()
-    img = other
+    img = d:render(i, want, s.max_page_megapixels * 1e6)
+    if not img then
+      img, err, permanent = d:render(i, dpi, s.max_page_megapixels * 1e6)
+      if not img then return nil, err, permanent end
+    end
+    img, deskew = level(img, s)
   end
   return img, deskew
 end
@@ -541,13 +552,13 @@ function M.extract_file(path, opts)
   -- not need (one model costs far less than two). A first page read as a
   -- trial with fewer models (first_page_languages) is read again with all
   -- of them when what it holds says they are needed.
-  local function first_page(text, used, again)
+  local function first_page(text, used)
     local cjk = select(2, text:gsub("[\227-\233][\128-\191][\128-\191]", ""))
     local latin = select(2, text:gsub("%a", ""))
     return core.policy_languages({
       source = opts.source or path, mime = doc.mime, kind = kind, page_count = count,
       first_page = { languages = used, chars = #text, cjk = cjk, latin = latin,
-                     trial = not again and trial or nil },
+                     trial = trial or nil },
     })
   end
   local ctx = { languages = languages, opts = opts, s = s,
@@ -563,16 +574,20 @@ function M.extract_file(path, opts)
       skip_inverted = ocr_opts.skip_inverted, band = SAMPLE_BAND })
     if not band or select(2, first_page(band, langs)) ~= "again" then return nil end
     core.log("debug", string.format("sample read: too little Japanese for %s alone", langs))
-    langs, trial = s.languages, false
+    langs, trial, ctx.settled = s.languages, false, true
     return langs
   end
   -- Pages shared out before a trial is settled are read with every model.
   ctx.shared_languages = function()
     return trial and s.languages or languages()
   end
+  -- A document whose trial was turned down keeps every model for the
+  -- rest: a worker then holds two model sets (the trial's and these), not
+  -- three (~40 MB each a worker; eng alone would save ~7 % of an English
+  -- page).
   ctx.on_ocr = function(text, dpi, stats, reread)
     ctx.on_ocr = nil
-    if opts.lang or (count < 2 and not trial) then return text, dpi, stats end
+    if opts.lang or ctx.settled or (count < 2 and not trial) then return text, dpi, stats end
     local rest, flag = first_page(text, langs)
     if flag == "again" then
       local t2, dpi2, stats2 = reread(rest)
@@ -580,7 +595,6 @@ function M.extract_file(path, opts)
         core.log("debug", string.format("page read again with %s: too little Japanese in "
           .. "its %s reading", rest, langs))
         text, dpi, stats = t2, dpi2, stats2
-        rest = first_page(text, rest, true)
       end
     end
     langs, trial = rest, false

@@ -94,41 +94,6 @@ T.test("languages are asked again after the first OCR'd page, and the answer sti
   T.eq(#calls, 1)
 end)
 
-T.test("a first page is read with jpn alone, kept when Japanese, read again when English",
-  function()
-  local used = {}
-  local real_ocr = core.ocr
-  local function extract(name, opts, band_text)
-    used = {}
-    local doc
-    with_stubs({ ocr = function(img, langs, o)
-      used[#used + 1] = langs .. (o and o.band and "(band)" or "")
-      if band_text and o and o.band then return band_text, { confidence = 90 } end
-      return real_ocr(img, langs, o)
-    end }, function() doc = assert(pipeline.extract_file(path(name), opts)) end)
-    return doc
-  end
-  local doc = extract("scan_ja.pdf")
-  T.eq(table.concat(used, " "), "jpn(band) jpn", "Japanese: the middle, then the page")
-  T.contains(doc.pages[1].text, "株式会社山田製作所")
-  doc = extract("scan_en.pdf")
-  -- Its middle holds no text (a short letter): the trial, read again.
-  T.eq(table.concat(used, " "), "jpn(band) jpn jpn+eng", "English: read again")
-  T.contains(doc.pages[1].text, "invoice number 48213")
-  -- A middle that reads as English: every model at once, read once.
-  doc = extract("scan_en.pdf", nil, ("the quarterly budget was approved "):rep(8))
-  T.eq(table.concat(used, " "), "jpn(band) jpn+eng", "English: the middle says so")
-  T.contains(doc.pages[1].text, "invoice number 48213")
-  -- Two lines of English: read again, and too little to choose one model
-  -- for the rest.
-  doc = extract("multi.tif")
-  T.eq(table.concat(used, " "), "jpn(band) jpn jpn+eng jpn+eng")
-  T.contains(doc.pages[2].text, "second tiff page")
-  -- --lang is never second-guessed.
-  extract("scan_en.pdf", { lang = "eng" })
-  T.eq(table.concat(used, " "), "eng")
-end)
-
 T.test("ocr reads a band of rows as an image of its own, cut between lines", function()
   local d = assert(core.open(path("scan_ja.pdf")))
   local img = assert(d:render(1, 150, 4e7))
@@ -147,19 +112,29 @@ T.test("each page's DPI comes from its own text lines", function()
   local rendered = {}
   local real_open = core.open
   local doc
-  -- scan_ja.pdf's lines are about 26 px at 150 DPI: to about 19 px, 100 or
-  -- 125 DPI; forced, the DPI is used as is.
-  with_stubs({ open = function(p)
-    local d = real_open(p)
-    if not d then return d end
-    return setmetatable({ render = function(_, i, dpi, max)
-      rendered[#rendered + 1] = dpi
-      return d:render(i, dpi, max)
-    end }, { __index = function(_, k) return function(_, ...) return d[k](d, ...) end end })
-  end }, function() doc = assert(pipeline.extract_file(path("scan_ja.pdf"))) end)
-  T.eq(table.concat(rendered, " "), "150", "rendered once, then shrunk")
-  T.ok(doc.pages[1].dpi >= 100 and doc.pages[1].dpi <= 125, "dpi " .. doc.pages[1].dpi)
+  local function extract(dpi)
+    rendered = {}
+    with_stubs({ policy_dpi = function() return dpi end, open = function(p)
+      local d = real_open(p)
+      if not d then return d end
+      return setmetatable({ render = function(_, i, r, max)
+        rendered[#rendered + 1] = r
+        return d:render(i, r, max)
+      end }, { __index = function(_, k) return function(_, ...) return d[k](d, ...) end end })
+    end }, function() doc = assert(pipeline.extract_file(path("scan_ja.pdf"))) end)
+    return doc
+  end
+  -- scan_ja.pdf's lines are about 26 px at 150 DPI: tall enough, read there.
+  extract(150)
+  T.eq(table.concat(rendered, " "), "150")
+  T.eq(doc.pages[1].dpi, 150)
+  -- At 75 DPI they are 13 px: rendered again from the source, higher
+  -- (~110 DPI asked, dpi_min's 150 given).
+  extract(75)
+  T.eq(table.concat(rendered, " "), "75 150")
+  T.eq(doc.pages[1].dpi, 150)
   T.contains(doc.pages[1].text, "株式会社山田製作所")
+  -- Forced, the DPI is used as is.
   doc = assert(pipeline.extract_file(path("scan_ja.pdf"), { dpi = 200 }))
   T.eq(doc.pages[1].dpi, 200)
 end)
@@ -205,9 +180,10 @@ T.test("default policy: needs_ocr agrees with the C default", function()
     T.eq(core.policy_needs_ocr(info), default, "case " .. i)
   end
   T.eq(core.policy_dpi({}), s.dpi)
-  -- A document's first OCR'd page: jpn alone first (first_page_languages).
+  -- A document's first OCR'd page: the languages setting (no trial unless
+  -- first_page_languages names fewer models: test_first_page_trial.lua).
   local first, flag = core.policy_languages({})
-  T.eq(first .. " " .. tostring(flag), "jpn trial")
+  T.eq(first .. " " .. tostring(flag), "jpn+eng nil")
   T.eq(core.policy_route({ source = "/x" }), "extract")
 end)
 

@@ -54,10 +54,22 @@ static void test_builtin_default(void)
     CHECK(p.hook_ref[HOOK_LANGUAGES] == LUA_NOREF);
     CHECK(p.hook_ref[HOOK_DPI] == LUA_NOREF);
     CHECK_STR(p.source, "builtin:default");
-    /* Without a hook: first_page_languages as a trial, then the built-in
-     * choice after page 1. */
+    /* Without a hook: the setting (first_page_languages is off), then the
+     * built-in choice after page 1. */
     char langs[64];
     const char *flag = NULL;
+    lua_newtable(L);
+    policy_languages(L, &p, 1, langs, &flag);
+    CHECK_STR(langs, "jpn+eng");
+    CHECK(flag == NULL);
+    push_first_page("jpn+eng", 0, 1449, false);
+    policy_languages(L, &p, 1, langs, &flag);
+    CHECK_STR(langs, "eng");
+    lua_settop(L, 0);
+    policy_unload(L, &p);
+    /* With first_page_languages = "jpn": a trial first. */
+    dm_err err2;
+    CHECK_INT(load("return { first_page_languages = 'jpn' }", &p, &err2), 0);
     lua_newtable(L);
     policy_languages(L, &p, 1, langs, &flag);
     CHECK_STR(langs, "jpn");
@@ -132,7 +144,7 @@ static void test_errors_are_precise(void)
     CHECK_INT(load("return {\n first_page_languages = 'jnp',\n}", &p, &err), -1);
     CHECK_CONTAINS(err.msg, "p.lua:2: first_page_languages: OCR language 'jnp' is not installed");
     CHECK_INT(load("return { dpi_min = 400 }", &p, &err), -1);
-    CHECK_CONTAINS(err.msg, "dpi_min: 400 is above dpi_max (300)");
+    CHECK_CONTAINS(err.msg, "dpi_min: 400 is above dpi_max (200)");
     CHECK_INT(load("return 42", &p, &err), -1);
     CHECK_CONTAINS(err.msg, "must return a table");
     CHECK_INT(load("return { self_test = function() error('bad state') end }", &p, &err), -1);
