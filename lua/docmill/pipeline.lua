@@ -485,11 +485,18 @@ end
 -- The document's main language by its script: "ja" when Japanese
 -- characters carry at least a third of its letters (one kanji says as much
 -- as a few Latin letters), "en" for Latin text, nil for too little text.
+-- Japanese characters (U+3000..U+9FFF: 3-byte UTF-8 from E3 to E9) and
+-- Latin letters in text.
+local function script_counts(text)
+  return select(2, text:gsub("[\227-\233][\128-\191][\128-\191]", "")),
+    select(2, text:gsub("%a", ""))
+end
+
 local function language_of(pages)
   local cjk, latin = 0, 0
   for _, p in ipairs(pages) do
-    cjk = cjk + select(2, p.text:gsub("[\227-\233][\128-\191][\128-\191]", ""))
-    latin = latin + select(2, p.text:gsub("%a", ""))
+    local c, l = script_counts(p.text)
+    cjk, latin = cjk + c, latin + l
   end
   if cjk + latin < 20 then return nil end
   return cjk * 3 >= latin and "ja" or "en"
@@ -553,8 +560,7 @@ function M.extract_file(path, opts)
   -- trial with fewer models (first_page_languages) is read again with all
   -- of them when what it holds says they are needed.
   local function first_page(text, used)
-    local cjk = select(2, text:gsub("[\227-\233][\128-\191][\128-\191]", ""))
-    local latin = select(2, text:gsub("%a", ""))
+    local cjk, latin = script_counts(text)
     return core.policy_languages({
       source = opts.source or path, mime = doc.mime, kind = kind, page_count = count,
       first_page = { languages = used, chars = #text, cjk = cjk, latin = latin,

@@ -30,6 +30,21 @@ function M.contains(haystack, needle, what)
   end
 end
 
+-- Replaces module[k] by stubs[k] for the duration of fn, restoring them
+-- after (also when fn raises, which is raised again).
+function M.with_stubs(module, stubs, fn)
+  local saved = {}
+  for k, v in pairs(stubs) do saved[k] = module[k]; module[k] = v end
+  local ok, err = pcall(fn)
+  for k, v in pairs(saved) do module[k] = v end
+  if not ok then error(err, 0) end
+end
+
+-- The path of a file of the test corpus (DOCMILL_CORPUS, set by ctest).
+function M.corpus(name)
+  return assert(os.getenv("DOCMILL_CORPUS"), "DOCMILL_CORPUS not set") .. "/" .. name
+end
+
 function M.raises(fn, pattern, what)
   local ok, err = pcall(fn)
   if ok then error((what or "call") .. " did not raise", 2) end

@@ -4,17 +4,10 @@ local T = require "docmill.testing"
 local core = require "docmill.core"
 local pipeline = require "docmill.pipeline"
 
-local corpus = assert(os.getenv("DOCMILL_CORPUS"), "DOCMILL_CORPUS not set")
-local function path(name) return corpus .. "/" .. name end
+local path = T.corpus
 
 -- Replaces core functions for the duration of fn, restoring them after.
-local function with_stubs(stubs, fn)
-  local saved = {}
-  for k, v in pairs(stubs) do saved[k] = core[k]; core[k] = v end
-  local ok, err = pcall(fn)
-  for k, v in pairs(saved) do core[k] = v end
-  if not ok then error(err, 0) end
-end
+local function with_stubs(stubs, fn) T.with_stubs(core, stubs, fn) end
 
 -- Stands in for docmill.job (a worker's verbs, absent outside the worker
 -- pool) for the duration of fn.
