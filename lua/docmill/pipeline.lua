@@ -580,7 +580,8 @@ function M.extract_file(path, opts)
       skip_inverted = ocr_opts.skip_inverted, band = SAMPLE_BAND })
     if not band or select(2, first_page(band, langs)) ~= "again" then return nil end
     core.log("debug", string.format("sample read: too little Japanese for %s alone", langs))
-    langs, trial, ctx.settled = s.languages, false, true
+    -- Nothing left to decide: the rest keep every model too (below).
+    langs, trial, ctx.on_ocr = s.languages, false, nil
     return langs
   end
   -- Pages shared out before a trial is settled are read with every model.
@@ -593,7 +594,7 @@ function M.extract_file(path, opts)
   -- page).
   ctx.on_ocr = function(text, dpi, stats, reread)
     ctx.on_ocr = nil
-    if opts.lang or ctx.settled or (count < 2 and not trial) then return text, dpi, stats end
+    if opts.lang or (count < 2 and not trial) then return text, dpi, stats end
     local rest, flag = first_page(text, langs)
     if flag == "again" then
       local t2, dpi2, stats2 = reread(rest)
