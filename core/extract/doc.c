@@ -1,4 +1,5 @@
 #include "extract/doc.h"
+#include "extract/decode_budget.h"
 #include "extract/gray_geometry.h"
 #include "extract/text_formats.h"
 #include "extract/pdf_meta.h"
@@ -772,15 +773,11 @@ static int render_embedded_image(doc *d, int k, int dpi, int64_t max_pixels, gra
     return rc;
 }
 
-int doc_render_gray(doc *d, int page, int dpi, int64_t max_pixels, gray_image *img, dm_err *err)
+/* Page page of a PDF-like document drawn in gray at about dpi (lower when
+ * its pixels would pass max_pixels); the DPI used in *dpi_used. */
+static int draw_page(doc *d, int page, int dpi, int64_t max_pixels, fz_pixmap **out,
+                     int *dpi_used, dm_err *err)
 {
-    memset(img, 0, sizeof *img);
-    if (check_page(d, page, err) != 0)
-        return -1;
-    if (d->kind == DOC_KIND_TEXT)
-        return render_embedded_image(d, page - d->pt.count, dpi, max_pixels, img, err);
-    if (d->kind == DOC_KIND_IMAGE)
-        return render_image_page(d, page, dpi, max_pixels, img, err);
     fz_context *ctx = d->dc->ctx;
     fz_page *volatile pg = NULL;
     fz_pixmap *volatile pix = NULL;
@@ -801,6 +798,20 @@ int doc_render_gray(doc *d, int page, int dpi, int64_t max_pixels, gray_image *i
             used_dpi = (double)(int)sqrt((double)max_pixels / (w_in * h_in));
             if (used_dpi < 1)
                 fz_throw(ctx, FZ_ERROR_GENERIC, "page %d is too large to render", page);
+        }
+        /* Lower, when drawing at this DPI would pass the cap, to where
+         * MuPDF halves the page's images while decoding them: rather than
+         * fill the cap first and be drawn again at 2/3 the DPI. */
+        if (d->dc->limit > 0) {
+            drawn_images imgs;
+            drawn_images_survey(ctx, pg, &d->dc->cookie, &imgs);
+            size_t held = atomic_load(&d->dc->allocated);
+            size_t room = d->dc->limit > held ? d->dc->limit - held : 0;
+            int fit = page_dpi_within(&imgs, w_in, h_in, (int)used_dpi, FIT_MIN_DPI, room);
+            if (fit < used_dpi)
+                log_debug("page %d: drawn at %d DPI, not %d, to fit max_mupdf_mb", page, fit,
+                          (int)used_dpi);
+            used_dpi = fit;
         }
         fz_matrix m = fz_scale((float)(used_dpi / 72.0), (float)(used_dpi / 72.0));
         fz_irect box = fz_round_rect(fz_transform_rect(b, m));
@@ -837,9 +848,38 @@ int doc_render_gray(doc *d, int page, int dpi, int64_t max_pixels, gray_image *i
                    op_failure(d->dc, why, sizeof why));
         rc = -1;
     }
-    if (rc != 0)
+    *out = pix;
+    *dpi_used = (int)used_dpi;
+    return rc;
+}
+
+int doc_render_gray(doc *d, int page, int dpi, int64_t max_pixels, gray_image *img, dm_err *err)
+{
+    memset(img, 0, sizeof *img);
+    if (check_page(d, page, err) != 0)
         return -1;
-    gray_image_hold(img, pix, (int)used_dpi, 0);
+    if (d->kind == DOC_KIND_TEXT)
+        return render_embedded_image(d, page - d->pt.count, dpi, max_pixels, img, err);
+    if (d->kind == DOC_KIND_IMAGE)
+        return render_image_page(d, page, dpi, max_pixels, img, err);
+    fz_pixmap *pix = NULL;
+    int used_dpi = dpi;
+    /* Over the cap still (what draw_page foresaw was not all), the page is
+     * drawn again at 2/3 the DPI, down to FIT_MIN_DPI, cache emptied. */
+    for (;;) {
+        if (draw_page(d, page, used_dpi, max_pixels, &pix, &used_dpi, err) == 0) {
+            dm_err_clear(err);
+            break;
+        }
+        int lower = used_dpi * 2 / 3;
+        if (!atomic_load(&d->dc->limit_hit) || d->dc->cookie.abort || lower < FIT_MIN_DPI)
+            return -1;
+        log_debug("page %d: over max_mupdf_mb at %d DPI, drawn again at %d", page, used_dpi,
+                  lower);
+        fz_empty_store(d->dc->ctx);
+        used_dpi = lower;
+    }
+    gray_image_hold(img, pix, used_dpi, 0);
     return 0;
 }
 

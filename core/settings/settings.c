@@ -100,8 +100,9 @@ const setting_spec settings_schema[] = {
      .doc = "full Lua GC and MuPDF store flush every N jobs (0 = never)"},
     {"mupdf_store_mb", SETTING_INT, 0, 4096, S(mupdf_store_mb), .dflt = 16, .start_only = true,
      .doc = "MuPDF cache per worker"},
-    {"max_mupdf_mb", SETTING_INT, 0, 65536, S(max_mupdf_mb), .dflt = 512,
-     .doc = "cap on what MuPDF holds per worker; a page that needs more fails (0 = no cap)"},
+    {"max_mupdf_mb", SETTING_INT, 0, 65536, S(max_mupdf_mb), .dflt = 256,
+     .doc = "cap on what MuPDF holds per worker; a page that would need more is drawn at the "
+            "highest DPI that fits, down to 72, then fails (0 = no cap)"},
     {"page_timeout_seconds", SETTING_NUM, 0, 86400, S(page_timeout_seconds), .dflt = 180,
      .doc = "a page's text, render and OCR stop after this long; the page is recorded as timed out"},
     {"fetch_allowed_buckets", SETTING_STR, 0, 511, S(fetch_allowed_buckets), .dflt_str = "*",

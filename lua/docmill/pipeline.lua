@@ -188,7 +188,10 @@ local function render_page(d, i, info, forced_dpi, s)
   if not img then return nil, err, permanent end
   local deskew
   img, deskew = level(img, s)
-  local want = not forced_dpi and dpi_for_lines(s, img:dpi(), img:line_height())
+  -- A page the render had to take lower (its pixels or max_mupdf_mb) is
+  -- never asked for more.
+  local want = not forced_dpi and img:dpi() >= dpi
+      and dpi_for_lines(s, img:dpi(), img:line_height())
   want = want and native_cap(s, want, info)
   -- Up only while the page stays small: a drawing's fine print at 200 DPI
   -- on A2 is 16 megapixels, and Tesseract's memory grows with them (the

@@ -4,7 +4,8 @@
 - Limits: a page past page_timeout_seconds is noted as timed out while the
   document's other pages are kept; pages not started within
   job_timeout_seconds are noted as skipped; a page that needs more than
-  max_mupdf_mb fails with "memory limit".
+  max_mupdf_mb is drawn again at a lower DPI, and fails with "memory limit"
+  when even 72 DPI does not fit.
 - The supervisor: the worker process killed mid-run is restarted and every
   file still ends indexed exactly once; a job in flight during two crashes
   is quarantined as a recorded failure instead of crash-looping; when the
@@ -72,15 +73,23 @@ class Limits(unittest.TestCase):
             # Unbounded, 8 pages of OCR take several times longer.
             self.assertLess(elapsed, 30, r)
 
-    def test_memory_cap_fails_the_page(self):
-        # A4 at 300 DPI is 8.7 MB of gray pixels; the cap is 4 MB.
+    def test_memory_cap_lowers_the_dpi_then_fails_the_page(self):
+        # A4 at 300 DPI is 8.7 MB of gray pixels, the scan's image as much
+        # again. Under a 12 MB cap the page is drawn at 149 DPI, where MuPDF
+        # halves the image as it decodes it, and read; under 4 MB nothing
+        # fits down to 72 DPI.
         with tempfile.TemporaryDirectory() as tmp:
             r, doc = extract(tmp, "scan_en.pdf", policy(tmp, "max_mupdf_mb = 4"), "--dpi", "300")
             self.assertEqual(r.rc, 1, r)
             self.assertIn("memory limit: MuPDF needed more than 4 MB (max_mupdf_mb)",
                           doc["error"], r)
+            r, doc = extract(tmp, "scan_en.pdf", policy(tmp, "max_mupdf_mb = 12"), "--dpi", "300")
+            self.assertEqual(r.rc, 0, r)
+            self.assertEqual(doc["pages"][0]["dpi"], 149, r)
+            self.assertIn("Dear customer", doc["pages"][0]["text"], r)
             r, doc = extract(tmp, "scan_en.pdf", policy(tmp, "max_mupdf_mb = 64"), "--dpi", "300")
             self.assertEqual(r.rc, 0, r)
+            self.assertEqual(doc["pages"][0]["dpi"], 300, r)
 
 
 class _Files(http.server.BaseHTTPRequestHandler):

@@ -11,6 +11,7 @@ One run with 2 workers under the supervisor must end with
     freed memory in quarantine);
   - encrypted files: those with an empty user password indexed, those that
     need one failed as "encrypted";
+  - a page over max_mupdf_mb read at a lower DPI (ocrmypdf/enormous.pdf);
   - no Kangxi radical left in the index (MuPDF returns ⼈ for 人 on some
     Japanese PDFs; the text is NFKC-normalised before indexing).
 Prints the counts (ctest keeps them in its log). Skipped (77) when the shared
@@ -94,6 +95,16 @@ def main():
         elif pw.startswith("user=") and "owner empty" not in pw and "foo owner=baz" not in pw:
             check(state == "failed" and "encrypted" in (error or ""),
                   "%s needs a password but ended %s: %s" % (path, state, error))
+
+    # A 9000x9000 RGB poster: drawn at 150 DPI MuPDF would decode it whole
+    # (330 MB, over max_mupdf_mb); drawn again at 100 DPI it is read.
+    poster = os.path.join(ROOT, "ocrmypdf", "enormous.pdf")
+    got = con.execute("SELECT p.dpi, f.text FROM pages p JOIN pages_fts f ON f.rowid = p.rowid "
+                      "JOIN documents d ON d.id = p.doc_id WHERE d.source = ?",
+                      (poster,)).fetchall()
+    check(any(dpi < 150 and "pixels" in text for dpi, text in got),
+          "ocrmypdf/enormous.pdf was not read at a lower DPI: %r %r"
+          % (jobs.get("ocrmypdf/enormous.pdf"), got))
 
     kangxi = con.execute("SELECT COUNT(*) FROM pages_fts WHERE text GLOB ?",
                          ("*[\u2f00-\u2fdf]*",)).fetchone()[0]
