@@ -4,8 +4,9 @@
 -- `docmill policy show`; a missing hook means C's built-in decision (route:
 -- extract everything; needs_ocr: too few characters or too many broken
 -- ones; dpi: the dpi setting, higher for a page of small print
--- (dpi_target_line_px); languages: the languages setting (first read with
--- jpn alone only when first_page_languages says so), and after a
+-- (dpi_target_line_px); languages: the languages setting, a document's
+-- first page read with jpn alone first (first_page_languages) when a band
+-- of it holds Japanese, and after a
 -- document's first OCR'd page English or Japanese alone where that page
 -- shows one model reads it as well — jpn_alone_max_latin_per_cjk; all
 -- measured in policies/README.md).

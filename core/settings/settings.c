@@ -18,7 +18,7 @@ const setting_spec settings_schema[] = {
      .dflt = 1,
      .doc = "after a document's first OCR'd page, jpn alone reads the rest when that page had at "
      "most this many Latin letters per Japanese character (0 = never)"},
-    {"first_page_languages", SETTING_STR, 0, 63, S(first_page_languages), .dflt_str = "",
+    {"first_page_languages", SETTING_STR, 0, 63, S(first_page_languages), .dflt_str = "jpn",
      .doc = "the models a document's first OCR'd page is read with first, when they are fewer than "
      "languages'; the reading is kept when it holds at most first_page_max_latin_per_cjk Latin "
      "letters per Japanese character, else the page is read again with languages (\"\" = read it "

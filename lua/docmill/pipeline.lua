@@ -39,10 +39,14 @@ local DESKEW_MAX_DEGREES, DESKEW_MIN_CONFIDENCE = 10, 2
 -- DPI is 3.9 million).
 local UP_MAX_PIXELS = 5e6
 
--- The rows of a first page a trial's models read first (fractions of its
--- height): the middle, where body text is (a title or letterhead is not);
--- 2-4 lines of body text, 50-300 ms.
-local SAMPLE_BAND = { 0.43, 0.51 }
+-- The rows of a first page read before a trial (fractions of its height),
+-- in turn until one holds a line of text: the middle, where body text is
+-- (a title or letterhead is not), then the upper body, where a short
+-- letter's text is. 2-4 lines of body text, 50-300 ms each.
+local SAMPLE_BANDS = { { 0.43, 0.51 }, { 0.15, 0.23 } }
+-- What a band must hold to say something: a line of Japanese, or of
+-- English.
+local SAMPLE_MIN_CJK, SAMPLE_MIN_LATIN = 10, 40
 
 local vertical_installed = nil
 local function vertical_model()
@@ -573,15 +577,26 @@ function M.extract_file(path, opts)
   local ctx = { languages = languages, opts = opts, s = s,
     job_deadline = opts.job_deadline or job_deadline(s, t0) }
   -- Before a trial, a band across the middle of the page (a few lines, a
-  -- tenth of its time or less) is read with the trial's models: when it
-  -- already holds too little Japanese (an English page) the page is read
-  -- with every model at once, instead of once with each.
+  -- tenth of its time or less) is read with every model: when it holds
+  -- too little Japanese (an English page) the page is read with every
+  -- model at once, instead of once with each. Every model, not the
+  -- trial's: they read both scripts as what they are, and a worker that
+  -- meets only English pages never loads the trial's models beside them.
+  -- A band that holds next to nothing (a gap, a figure, a short letter's
+  -- blank middle) vouches for nothing: the next one is read.
   ctx.sample = function(img, ocr_opts)
     ctx.sample = nil
     if not trial then return nil end
-    local band = core.ocr(img, langs, { psm = ocr_opts.psm,
-      skip_inverted = ocr_opts.skip_inverted, band = SAMPLE_BAND })
-    if not band or select(2, first_page(band, langs)) ~= "again" then return nil end
+    for _, rows in ipairs(SAMPLE_BANDS) do
+      local band = core.ocr(img, s.languages, { psm = ocr_opts.psm,
+        skip_inverted = ocr_opts.skip_inverted, band = rows }) or ""
+      local cjk, latin = script_counts(band)
+      if cjk >= SAMPLE_MIN_CJK then
+        if select(2, first_page(band, langs)) ~= "again" then return nil end
+        break
+      end
+      if latin >= SAMPLE_MIN_LATIN then break end
+    end
     core.log("debug", string.format("sample read: too little Japanese for %s alone", langs))
     -- Nothing left to decide: the rest keep every model too (below).
     langs, trial, ctx.on_ocr = s.languages, false, nil

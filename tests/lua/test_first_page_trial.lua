@@ -1,7 +1,7 @@
 -- The first page's trial (first_page_languages = "jpn", this test's
--- policy: first_page_trial.policy.lua): read with jpn alone when the middle
--- of the page holds Japanese, kept when the page does, read again with the
--- languages setting when not.
+-- policy: first_page_trial.policy.lua): the middle of the page read with
+-- every model; the page with jpn alone when that holds Japanese, kept when
+-- the page does, read again with the languages setting when not.
 local T = require "docmill.testing"
 local core = require "docmill.core"
 local pipeline = require "docmill.pipeline"
@@ -30,20 +30,30 @@ T.test("a first page is read with jpn alone, kept when Japanese, read again when
     end }, function() doc = assert(pipeline.extract_file(path(name), opts)) end)
     return doc
   end
+  -- A short letter: its blank middle says nothing, its upper body holds
+  -- Japanese (read with every model); the page is read with jpn alone.
   local doc = extract("scan_ja.pdf")
-  T.eq(table.concat(used, " "), "jpn(band) jpn", "Japanese: the middle, then the page")
+  T.eq(table.concat(used, " "), "jpn+eng(band) jpn+eng(band) jpn",
+       "Japanese: the middle, the upper body, then the page")
   T.contains(doc.pages[1].text, "株式会社山田製作所")
+  -- An English letter: its upper body says so, and the page is read
+  -- once, with every model.
   doc = extract("scan_en.pdf")
-  -- Its middle holds no text (a short letter): the trial, read again.
-  T.eq(table.concat(used, " "), "jpn(band) jpn jpn+eng", "English: read again")
+  T.eq(table.concat(used, " "), "jpn+eng(band) jpn+eng(band) jpn+eng",
+       "English letter: read once")
   T.contains(doc.pages[1].text, "invoice number 48213")
   -- A middle that reads as English: every model at once, read once.
   doc = extract("scan_en.pdf", nil, ("the quarterly budget was approved "):rep(8))
-  T.eq(table.concat(used, " "), "jpn(band) jpn+eng", "English: the middle says so")
+  T.eq(table.concat(used, " "), "jpn+eng(band) jpn+eng", "English: the middle says so")
   T.contains(doc.pages[1].text, "invoice number 48213")
-  -- Two lines of English: read again, and the rest with the setting.
+  -- A Japanese middle on an English page: the trial, then read again.
+  doc = extract("scan_en.pdf", nil, ("予算は承認されました。"):rep(3))
+  T.eq(table.concat(used, " "), "jpn+eng(band) jpn jpn+eng", "English: read again")
+  T.contains(doc.pages[1].text, "invoice number 48213")
+  -- Two lines of English, neither in the middle: every model, and the
+  -- rest with the setting.
   doc = extract("multi.tif")
-  T.eq(table.concat(used, " "), "jpn(band) jpn jpn+eng jpn+eng")
+  T.eq(table.concat(used, " "), "jpn+eng(band) jpn+eng(band) jpn+eng jpn+eng")
   T.contains(doc.pages[2].text, "second tiff page")
   -- --lang is never second-guessed.
   extract("scan_en.pdf", { lang = "eng" })

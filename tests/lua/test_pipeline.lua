@@ -173,10 +173,10 @@ T.test("default policy: needs_ocr agrees with the C default", function()
     T.eq(core.policy_needs_ocr(info), default, "case " .. i)
   end
   T.eq(core.policy_dpi({}), s.dpi)
-  -- A document's first OCR'd page: the languages setting (no trial unless
-  -- first_page_languages names fewer models: test_first_page_trial.lua).
+  -- A document's first OCR'd page: a trial with jpn (first_page_languages;
+  -- test_first_page_trial.lua).
   local first, flag = core.policy_languages({})
-  T.eq(first .. " " .. tostring(flag), "jpn+eng nil")
+  T.eq(first .. " " .. tostring(flag), "jpn trial")
   T.eq(core.policy_route({ source = "/x" }), "extract")
 end)
 

@@ -54,10 +54,19 @@ static void test_builtin_default(void)
     CHECK(p.hook_ref[HOOK_LANGUAGES] == LUA_NOREF);
     CHECK(p.hook_ref[HOOK_DPI] == LUA_NOREF);
     CHECK_STR(p.source, "builtin:default");
-    /* Without a hook: the setting (first_page_languages is off), then the
-     * built-in choice after page 1. */
+    /* Without a hook: a trial with jpn (first_page_languages) first. */
     char langs[64];
     const char *flag = NULL;
+    lua_newtable(L);
+    policy_languages(L, &p, 1, langs, &flag);
+    CHECK_STR(langs, "jpn");
+    CHECK_STR(flag, "trial");
+    lua_settop(L, 0);
+    policy_unload(L, &p);
+    /* With the trial off: the setting, then the built-in choice after
+     * page 1. */
+    dm_err err2;
+    CHECK_INT(load("return { first_page_languages = '' }", &p, &err2), 0);
     lua_newtable(L);
     policy_languages(L, &p, 1, langs, &flag);
     CHECK_STR(langs, "jpn+eng");
@@ -67,8 +76,6 @@ static void test_builtin_default(void)
     CHECK_STR(langs, "eng");
     lua_settop(L, 0);
     policy_unload(L, &p);
-    /* With first_page_languages = "jpn": a trial first. */
-    dm_err err2;
     CHECK_INT(load("return { first_page_languages = 'jpn' }", &p, &err2), 0);
     lua_newtable(L);
     policy_languages(L, &p, 1, langs, &flag);
