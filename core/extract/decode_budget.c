@@ -2,6 +2,11 @@
 
 #include <math.h>
 
+static double pixels(const drawn_image *im)
+{
+    return (double)im->w * im->h;
+}
+
 void drawn_images_add(drawn_images *list, drawn_image im)
 {
     if (list->n < DRAWN_IMAGES_MAX) {
@@ -10,10 +15,9 @@ void drawn_images_add(drawn_images *list, drawn_image im)
     }
     int smallest = 0;
     for (int i = 1; i < list->n; i++)
-        if ((double)list->v[i].w * list->v[i].h <
-            (double)list->v[smallest].w * list->v[smallest].h)
+        if (pixels(&list->v[i]) < pixels(&list->v[smallest]))
             smallest = i;
-    if ((double)im.w * im.h > (double)list->v[smallest].w * list->v[smallest].h)
+    if (pixels(&im) > pixels(&list->v[smallest]))
         list->v[smallest] = im;
 }
 

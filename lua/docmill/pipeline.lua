@@ -592,7 +592,7 @@ function M.extract_file(path, opts)
         skip_inverted = ocr_opts.skip_inverted, band = rows }) or ""
       local cjk, latin = script_counts(band)
       if cjk >= SAMPLE_MIN_CJK then
-        if select(2, first_page(band, langs)) ~= "again" then return nil end
+        if select(2, first_page(band, s.languages)) ~= "again" then return nil end
         break
       end
       if latin >= SAMPLE_MIN_LATIN then break end

@@ -97,7 +97,8 @@ def main():
                   "%s needs a password but ended %s: %s" % (path, state, error))
 
     # A 9000x9000 RGB poster: drawn at 150 DPI MuPDF would decode it whole
-    # (330 MB, over max_mupdf_mb); drawn again at 100 DPI it is read.
+    # (330 MB, over max_mupdf_mb); drawn at 149 DPI, where MuPDF halves it
+    # while decoding (98 MB), it is read.
     poster = os.path.join(ROOT, "ocrmypdf", "enormous.pdf")
     got = con.execute("SELECT p.dpi, f.text FROM pages p JOIN pages_fts f ON f.rowid = p.rowid "
                       "JOIN documents d ON d.id = p.doc_id WHERE d.source = ?",
