@@ -151,7 +151,8 @@ def run_docmill(binary, src, workers, policy, work):
     con.close()
     return {"wall": m["wall"], "cpu": m["cpu"], "peak_rss_mb": m["peak_rss_mb"],
             "files": s["indexed"] + s["failed"], "failed": s["failed"], "pages": s["pages"],
-            "pages_ocr": s["pages_ocr"], "stages": s["stage_seconds"], "texts": texts}
+            "pages_ocr": s["pages_ocr"], "stages": s["stage_seconds"], "texts": texts,
+            "elapsed": s["elapsed_ms"] / 1000.0, "worker_seconds": s["worker_seconds"]}
 
 
 def run_baseline(src, workers, work, dpi=200, lang="jpn+eng", as_written=False):
@@ -224,7 +225,37 @@ def summary(runs):
     med["walls"] = [round(r["wall"], 2) for r in runs]
     med["files_per_hour"] = med["files"] * 3600 / med["wall"]
     med["pages_per_hour"] = med["pages"] * 3600 / med["wall"]
+    if "worker_seconds" in last:
+        # One whole run (the median by wall), so that its parts add up.
+        mid = sorted(runs, key=lambda r: r["wall"])[len(runs) // 2]
+        med["median_run"] = {k: mid[k] for k in ("wall", "elapsed", "stages", "worker_seconds")}
     return med
+
+
+def time_budget(run, n):
+    """Where a docmill run's workers x wall seconds went, in worker-seconds;
+    the parts add up to n x wall. Work is the stages a worker runs (OCR,
+    render, text, fetch; index runs on the indexer thread)."""
+    st, ws = run["stages"], run["worker_seconds"]
+    work = st["fetch"] + st["text"] + st["render"] + st["ocr"]
+    parts = [
+        ("OCR", st["ocr"]),
+        ("render", st["render"]),
+        ("text layers and fetch", st["text"] + st["fetch"]),
+        ("waiting for other workers (the pages they read, a copy they make)", st["wait"]),
+        ("other, inside jobs (opening, deciding, handing to the indexer)",
+         ws["busy"] - work - st["wait"]),
+        ("idle before a worker's first work (the first job's start)",
+         ws["idle_before_first_work"]),
+        ("idle between works (hand-off of jobs and page ranges)",
+         n * run["elapsed"] - ws["busy"] - ws["idle_before_first_work"]
+         - ws["idle_after_last_work"]),
+        ("idle after a worker's last work (the run's end: the other worker on its last "
+         "page; then the last flush and the threads' exit)", ws["idle_after_last_work"]),
+        ("the process outside the run (start-up before the workers, exit)",
+         n * (run["wall"] - run["elapsed"])),
+    ]
+    return {"workers_x_wall": n * run["wall"], "parts": [[k, round(v, 3)] for k, v in parts]}
 
 
 # --- the corpus --------------------------------------------------------------------
@@ -337,12 +368,16 @@ def main():
           "scans full of English), %d workers, %d repeats"
           % (args.size, len(names), len(texts), len(scans), len(jaen), n, reps), file=sys.stderr)
     # Each comparison's contenders run in alternation (see interleaved).
-    r_b_scan, r_d_same, r_d_def = interleaved(
+    # The folder with each file twice runs beside the folder it is compared
+    # to: measured a few minutes apart, the machine's drift alone made the
+    # ratio 1.20 in one run (1.02 side by side).
+    r_b_scan, r_d_same, r_d_def, r_d_dups = interleaved(
         [lambda: base(d_scan, n), lambda: dm(d_scan, n, policy(**SAME)),
-         lambda: dm(d_scan, n, None)], reps)
+         lambda: dm(d_scan, n, None), lambda: dm(d_dups, n, None)], reps)
     note("scans", "baseline", r_b_scan)
     note("scans-same", "docmill", r_d_same)
     note("scans-default", "docmill", r_d_def)
+    note("duplicates", "docmill, each twice", r_d_dups)
     r_b_scan_w = repeat(lambda: run_baseline(d_scan, n, work, as_written=True), reps)
     note("scans", "baseline as written", r_b_scan_w)
     r_b_jaen, r_d_jaen = interleaved([lambda: base(d_jaen, n), lambda: dm(d_jaen, n, None)],
@@ -362,8 +397,6 @@ def main():
     note("text", "baseline", r_b_text)
     r_d_office = repeat(lambda: dm(d_office, n, None), reps)
     note("office", "docmill", r_d_office)
-    r_d_dups = repeat(lambda: dm(d_dups, n, None), reps)
-    note("duplicates", "docmill, each twice", r_d_dups)
     r_d_large = repeat(lambda: dm(large_src, n, LARGE_POLICY), 1)
     note("large", "docmill", r_d_large)
     shutil.rmtree(work, ignore_errors=True)
@@ -459,6 +492,7 @@ def main():
             "mixed_baseline": r_b_all["cpu"] / (r_b_all["wall"] * n),
             "large_docmill": r_d_large["cpu"] / (r_d_large["wall"] * n)},
         "cer": cer, "targets": checks,
+        "time_budget_scans_same": time_budget(r_d_same["median_run"], n),
         "bench_seconds": round(time.monotonic() - t_start, 1),
     }
     os.makedirs(args.out, exist_ok=True)
@@ -549,13 +583,13 @@ def duplicated(corpus, names, dest):
 
 def duplicates_only(args, d_scan, d_dups, n, reps):
     work = tempfile.mkdtemp(dir=args.work)
-    once = repeat(lambda: run_docmill(args.docmill, d_scan, n, None, work), reps)
+    # The built-in policy (the empty table) with reuse turned off last.
+    once, twice, off = interleaved(
+        [lambda: run_docmill(args.docmill, d_scan, n, None, work),
+         lambda: run_docmill(args.docmill, d_dups, n, None, work),
+         lambda: run_docmill(args.docmill, d_dups, n, policy(reuse_copies=False), work)], reps)
     sys.stderr.write("  scans          wall %.1f s\n" % once["wall"])
-    twice = repeat(lambda: run_docmill(args.docmill, d_dups, n, None, work), reps)
     sys.stderr.write("  scans twice    wall %.1f s\n" % twice["wall"])
-    # The built-in policy (the empty table) with reuse turned off.
-    off = repeat(lambda: run_docmill(args.docmill, d_dups, n, policy(reuse_copies=False), work),
-                 reps)
     sys.stderr.write("  twice, reuse_copies=false  wall %.1f s\n" % off["wall"])
     shutil.rmtree(work, ignore_errors=True)
     result = {"size": args.size, "workers": n, "repeats": reps,
@@ -669,6 +703,16 @@ def markdown(r):
                                                    r["cpu_utilization"]["large_docmill"]))
     L.append("Languages and DPI per set and font size: `python3 bench/curve.py` "
              "(bench/results/%s-curve.md).\n" % r["size"])
+    tb = r.get("time_budget_scans_same")
+    if tb:
+        ocr = dict(tb["parts"])["OCR"]
+        L.append("\nWhere the time of the scans run with the baseline's DPI and languages went "
+                 "(its median run; workers x wall = %.1f worker-seconds; the overhead target is "
+                 "workers x wall / OCR seconds):\n" % tb["workers_x_wall"])
+        L.append("| part | worker-seconds | of the OCR seconds |")
+        L.append("|---|---|---|")
+        for name, v in tb["parts"]:
+            L.append("| %s | %.2f | %.1f %% |" % (name, v, 100.0 * v / ocr if ocr else 0))
     L.append("\nTargets:\n")
     L.append("| target | wanted | measured | met |")
     L.append("|---|---|---|---|")

@@ -113,11 +113,16 @@ static int l_run(lua_State *L)
     SETN("elapsed_ms", sum.elapsed_ms);
     SETN("files_per_hour", sum.files_per_hour);
     SETN("peak_rss", sum.peak_rss_bytes);
-    lua_createtable(L, 0, 5);
-    for (int k = 0; k < 5; k++) {
+    lua_createtable(L, 0, STAGE_COUNT);
+    for (int k = 0; k < STAGE_COUNT; k++) {
         SETN(job_stage_names[k], sum.stage_seconds[k]);
     }
     lua_setfield(L, -2, "stage_seconds");
+    lua_createtable(L, 0, 3);
+    SETN("busy", sum.busy_seconds);
+    SETN("idle_before_first_work", sum.idle_before_seconds);
+    SETN("idle_after_last_work", sum.idle_after_seconds);
+    lua_setfield(L, -2, "worker_seconds");
 #undef SETN
     return 1;
 }

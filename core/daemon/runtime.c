@@ -268,9 +268,31 @@ static void shut_down(runtime *rt)
     }
 }
 
+/* The workers' time (they have been joined): at work, and idle before
+ * their first and after their last work. */
+static void sum_worker_time(runtime *rt, int64_t end_ms)
+{
+    int64_t busy = 0, before = 0, after = 0;
+    for (int i = 0; i < rt->nworkers; i++) {
+        const worker *w = &rt->workers[i];
+        busy += w->busy_ms;
+        if (!w->first_work_ms) {
+            before += end_ms - rt->started_ms;
+            continue;
+        }
+        before += w->first_work_ms > rt->started_ms ? w->first_work_ms - rt->started_ms : 0;
+        after += end_ms > w->last_work_ms ? end_ms - w->last_work_ms : 0;
+    }
+    rt->sum.busy_seconds = (double)busy / 1000.0;
+    rt->sum.idle_before_seconds = (double)before / 1000.0;
+    rt->sum.idle_after_seconds = (double)after / 1000.0;
+}
+
 static void summarize(runtime *rt, run_summary *sum)
 {
-    rt->sum.elapsed_ms = dm_mono_ms() - rt->started_ms;
+    int64_t end_ms = dm_mono_ms();
+    rt->sum.elapsed_ms = end_ms - rt->started_ms;
+    sum_worker_time(rt, end_ms);
     int64_t files = rt->sum.indexed + rt->sum.failed + rt->sum.deleted + rt->sum.skipped;
     rt->sum.files_per_hour =
         rt->sum.elapsed_ms > 0 ? (double)files * 3600000.0 / (double)rt->sum.elapsed_ms : 0;

@@ -217,6 +217,15 @@ void worker_get_status(worker *w, worker_status *out)
                                          : "idle";
 }
 
+static void note_work(worker *w, int64_t t0)
+{
+    int64_t now = dm_mono_ms();
+    w->busy_ms += now - t0;
+    if (!w->first_work_ms)
+        w->first_work_ms = t0;
+    w->last_work_ms = now;
+}
+
 /* Extracts a range of another worker's document and hands the pages in.
  * Whatever happens, the range is handed in: its owner is waiting for it. */
 static void run_page_task(worker *w, lua_State *L, page_board *board, const page_task *task)
@@ -311,8 +320,10 @@ static void *worker_main(void *arg)
         int r = next_work(w, board, &job, &task);
         if (r == 2) {
             /* A crash on another worker's pages is that document's. */
+            int64_t t0 = dm_mono_ms();
             crash_journal_set_job(task.job_id);
             run_page_task(w, L, board, &task);
+            note_work(w, t0);
             crash_journal_set_job(0);
             doc_ctx_set_deadline(env.docs, 0);
             continue;
@@ -340,6 +351,7 @@ static void *worker_main(void *arg)
             generation = runtime_policy_generation(w->rt);
             swap_policy(w, L, &env);
         }
+        int64_t t0 = dm_mono_ms();
         status_job_begin(w, &job);
         crash_journal_set_job(job.id);
         inject_fault(job.source);
@@ -364,6 +376,7 @@ static void *worker_main(void *arg)
         gc_cadence(w, L, &env, &jobs_since_gc);
         report_counts(w, &env);
         status_job_end(w, L, &env);
+        note_work(w, t0);
         free(job.source);
         free(job.op);
     }

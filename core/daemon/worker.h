@@ -33,6 +33,11 @@ typedef struct worker {
     /* The worker's MuPDF context, for the watchdog to read its deadline
      * (NULL before init and after exit). */
     doc_ctx *docs;
+    /* Time at work (a job, or a range of another worker's pages) for the
+     * run's summary: where a run's wall time goes besides the work itself.
+     * Written by the worker only; read once it has been joined. */
+    int64_t busy_ms;
+    int64_t first_work_ms, last_work_ms;   /* monotonic; 0 = no work yet */
 } worker;
 
 /* Loop thread: aborts the worker's current page when its deadline has

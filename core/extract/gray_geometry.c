@@ -74,40 +74,49 @@ fz_pixmap *gray_turned(fz_context *ctx, fz_pixmap *gray, int degrees, bool mirro
                        turn_matrix(degrees, mirror));
 }
 
+/* Darker than this is ink, for the skew and the text lines alike. */
+enum { INK_BELOW = 160 };
+
 void gray_image_skew(const gray_image *img, double *degrees, double *confidence)
 {
     *degrees = 0;
     *confidence = 0;
     if (!img || !img->samples || img->width < 16 || img->height < 16)
         return;
-    PIX *pix = pixCreate(img->width, img->height, 8);
-    if (!pix)
+    /* Straight to one bit a pixel, as pixConvertTo1(pix, INK_BELOW) would
+     * make it from an 8-bit copy (darker = 1, leptonica's bits from the
+     * word's top): the copy and its pass cost more than the search. */
+    PIX *bin = pixCreate(img->width, img->height, 1);
+    if (!bin)
         return;
-    l_uint32 *data = pixGetData(pix);
-    int wpl = pixGetWpl(pix);
+    l_uint32 *data = pixGetData(bin);
+    int wpl = pixGetWpl(bin);
     for (int y = 0; y < img->height; y++) {
         const unsigned char *row = img->samples + (size_t)y * img->stride;
         l_uint32 *line = data + (size_t)y * wpl;
-        for (int x = 0; x < img->width; x++)
-            SET_DATA_BYTE(line, x, row[x]);
+        for (int x0 = 0; x0 < img->width; x0 += 32) {
+            l_uint32 word = 0;
+            int n = img->width - x0 < 32 ? img->width - x0 : 32;
+            for (int b = 0; b < n; b++)
+                word |= (l_uint32)(row[x0 + b] < INK_BELOW) << (31 - b);
+            line[x0 / 32] = word;
+        }
     }
-    PIX *bin = pixConvertTo1(pix, 160);
     l_float32 angle = 0, conf = 0;
-    if (bin && pixFindSkew(bin, &angle, &conf) == 0) {
+    if (pixFindSkew(bin, &angle, &conf) == 0) {
         /* leptonica's angle is the turn that levels the lines, clockwise
          * positive in image coordinates. */
         *degrees = angle;
         *confidence = conf;
     }
     pixDestroy(&bin);
-    pixDestroy(&pix);
 }
 
-/* Darker than this is ink (as pixConvertTo1 above is given). A band of
- * rows is a text line when it is thicker than specks, thinner than a
- * quarter of the page (not a picture), and somewhere a tenth inked across
- * its strip (specks and dust are not); a page needs three lines' worth. */
-enum { INK_BELOW = 160, LINE_STRIPS = 8, LINE_MIN_PX = 4, LINE_MIN_BANDS = 3 * LINE_STRIPS };
+/* A band of rows is a text line when it is thicker than specks, thinner
+ * than a quarter of the page (not a picture), and somewhere a tenth inked
+ * across its strip (specks and dust are not); a page needs three lines'
+ * worth. */
+enum { LINE_STRIPS = 8, LINE_MIN_PX = 4, LINE_MIN_BANDS = 3 * LINE_STRIPS };
 
 static int cmp_band(const void *a, const void *b)
 {

@@ -16,6 +16,11 @@ typedef struct run_summary {
     double files_per_hour;
     int64_t peak_rss_bytes;
     double stage_seconds[STAGE_COUNT];   /* all workers */
+    /* The workers' time, summed over them: at work (a job or another
+     * worker's pages), idle from the start to their first work, and idle
+     * from their last work to the end. The rest of workers x elapsed is
+     * idle between works. */
+    double busy_seconds, idle_before_seconds, idle_after_seconds;
 } run_summary;
 
 #define RUNTIME_MAX_REASONS 16

@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-const char *const job_stage_names[STAGE_COUNT] = {"fetch", "text", "render", "ocr", "index"};
+const char *const job_stage_names[STAGE_COUNT] = {"fetch", "text", "render", "ocr", "index", "wait"};
 
 static const char *const OUTCOME_NAMES[] = {"indexed", "unchanged", "deleted", "skipped",
                                             "failed",  "retry",     "poison"};

@@ -19,7 +19,17 @@ typedef enum {
                          left for the dead-letter queue by SQS, never deleted */
 } job_outcome;
 
-typedef enum { STAGE_FETCH, STAGE_TEXT, STAGE_RENDER, STAGE_OCR, STAGE_INDEX, STAGE_COUNT } job_stage;
+/* wait: a job's worker waiting for other workers (its pages they read, a
+ * copy of its content one of them is making). */
+typedef enum {
+    STAGE_FETCH,
+    STAGE_TEXT,
+    STAGE_RENDER,
+    STAGE_OCR,
+    STAGE_INDEX,
+    STAGE_WAIT,
+    STAGE_COUNT
+} job_stage;
 
 /* "fetch", "text", "render", "ocr", "index" */
 extern const char *const job_stage_names[STAGE_COUNT];

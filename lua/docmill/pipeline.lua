@@ -27,7 +27,7 @@ end
 -- Adds the milliseconds since t0 to stages[name]; returns now.
 local function lap(stages, name, t0)
   local now = core.mono_ms()
-  stages[name] = stages[name] + (now - t0)
+  stages[name] = (stages[name] or 0) + (now - t0)
   return now
 end
 
@@ -433,11 +433,13 @@ local function extract_paged(d, kind, path, limit, doc, ctx)
         end
       end)
     end
+    local t0 = core.mono_ms()
     local merged = board.pages_wait(batch)
+    lap(doc.stages, "wait", t0)
     for _, p in ipairs(merged.pages) do doc.pages[#doc.pages + 1] = p end
     for _, e in ipairs(merged.errors) do doc.errors[#doc.errors + 1] = e end
     doc.pages_ocr = doc.pages_ocr + merged.pages_ocr
-    for k, v in pairs(merged.stages) do doc.stages[k] = doc.stages[k] + v end
+    for k, v in pairs(merged.stages) do doc.stages[k] = (doc.stages[k] or 0) + v end
   end
   table.sort(doc.pages, function(a, b) return a.page < b.page end)
   table.sort(doc.errors, function(a, b) return page_of(a) < page_of(b) end)
@@ -723,7 +725,7 @@ end
 -- then reuses what went into the indexing buffer. nil when this worker
 -- holds the claim now (the first one failed, or nobody had it), or when
 -- waiting would pass the job's deadline.
-local function copy_in_the_making(s, sha, id, deadline)
+local function copy_in_the_making(s, sha, id, deadline, stages)
   local J = job_api()
   if not (J and J.claim_content) then return nil end
   local helps = J.pages_take and J.worker_id() >= s.fast_lane_workers
@@ -732,7 +734,9 @@ local function copy_in_the_making(s, sha, id, deadline)
     if task then
       hand_in(J, task, function(out) page_task_into(task, out) end)
     else
+      local t0 = core.mono_ms()
       J.await_content(sha, 250)
+      lap(stages, "wait", t0)
     end
     local copy = find_copy(sha, id)
     if copy then
@@ -820,11 +824,12 @@ function M.process(job)
       container = true, members = doc.members or 0, children = doc.children,
     }, { pages = pages, pages_ocr = doc.pages_ocr, started_ms = t0, fetch = timing.fetch,
           text = doc.stages.text, render = doc.stages.render, ocr = doc.stages.ocr,
-          failure = doc.failure })
+          wait = doc.stages.wait, failure = doc.failure })
     return
   end
+  local waited = {}
   local copy = s.reuse_copies and (find_copy(sha, id) or copy_in_the_making(s, sha, id,
-    job_deadline(s, t0)))
+    job_deadline(s, t0), waited))
   if copy then
     core.release(f.path, f.temp)
     core.log("debug", string.format("%s: the same content as %s: its %d pages reused",
@@ -835,7 +840,8 @@ function M.process(job)
       mtime_ms = f.mtime_ms, page_count = copy.page_count, pages_ocr = copy.pages_ocr,
       extract_ms = 0, note = copy.note, pages = copy.pages, title = copy.title, meta = copy.meta,
       container = old ~= false,   -- it may have been an archive: its members go
-    }, { pages = #copy.pages, pages_ocr = 0, started_ms = t0, fetch = timing.fetch })
+    }, { pages = #copy.pages, pages_ocr = 0, started_ms = t0, fetch = timing.fetch,
+          wait = waited.wait })
     return
   end
   local doc, xerr, xperm = M.extract_file(f.path, { source = job.source, size = f.size })
@@ -852,6 +858,7 @@ function M.process(job)
     container = old ~= false,   -- it may have been an archive: its members go
   }, { pages = #doc.pages, pages_ocr = doc.pages_ocr, started_ms = t0, fetch = timing.fetch,
         text = doc.stages.text, render = doc.stages.render, ocr = doc.stages.ocr,
+        wait = (doc.stages.wait or 0) + (waited.wait or 0),
         pages_rotated = doc.pages_rotated, pages_vertical = doc.pages_vertical,
         pages_low_confidence = doc.pages_low_confidence })
 end

@@ -18,7 +18,7 @@ import e2e_util as U  # noqa: E402
 
 SUMMARY_KEYS = {"indexed", "unchanged", "failed", "deleted", "skipped", "retried", "pages",
                 "pages_ocr", "pages_rotated", "pages_vertical", "pages_low_confidence",
-                "files_per_hour", "elapsed_ms", "peak_rss", "stage_seconds"}
+                "files_per_hour", "elapsed_ms", "peak_rss", "stage_seconds", "worker_seconds"}
 MIME = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg",
         ".tif": "image/tiff", ".bmp": "image/bmp", ".gif": "image/gif", ".txt": "text/plain"}
 MAX_CER = 0.05
@@ -62,12 +62,21 @@ class FirstRun(unittest.TestCase):
         self.assertEqual(r.rc, 3, r)
         s = r.json()
         self.assertEqual(set(s), SUMMARY_KEYS, s)
-        for k in SUMMARY_KEYS - {"stage_seconds"}:
+        for k in SUMMARY_KEYS - {"stage_seconds", "worker_seconds"}:
             self.assertTrue(is_num(s[k]), (k, s))
         stages = s["stage_seconds"]
-        self.assertEqual(set(stages), {"fetch", "text", "render", "ocr", "index"})
+        self.assertEqual(set(stages), {"fetch", "text", "render", "ocr", "index", "wait"})
         self.assertTrue(all(is_num(v) and v >= 0 for v in stages.values()), stages)
         self.assertGreater(stages["ocr"], 0, stages)  # the corpus has scans
+        # The workers' time: the stages they ran lie within their time at
+        # work, and work plus idle at both ends within workers x elapsed.
+        ws = s["worker_seconds"]
+        self.assertEqual(set(ws), {"busy", "idle_before_first_work", "idle_after_last_work"})
+        self.assertTrue(all(is_num(v) and v >= 0 for v in ws.values()), ws)
+        in_workers = sum(stages[k] for k in ("fetch", "text", "render", "ocr", "wait"))
+        self.assertLessEqual(in_workers, ws["busy"] + 0.05, (stages, ws))
+        self.assertLessEqual(sum(ws.values()),
+                             int(U.WORKERS) * s["elapsed_ms"] / 1000.0 + 0.05, (ws, s))
         good, bad = U.good_files(), U.bad_files()
         self.assertEqual(sorted(bad), ["corrupt.pdf", "empty.pdf", "truncated.pdf",
                                        "unsupported.xyz"])

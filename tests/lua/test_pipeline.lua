@@ -268,7 +268,7 @@ T.test("a copy of an indexed file reuses its pages, extracting nothing", functio
 end)
 
 T.test("a copy another worker is extracting now: wait, help with its pages, reuse", function()
-  local submitted, claims, helped, done = {}, 0, 0, nil
+  local submitted, claims, helped, done, waited = {}, 0, 0, nil, nil
   local made = { id = "x", source = "/first/scan_en.pdf", mime = "application/pdf",
     page_count = 1, pages_ocr = 1,
     pages = { { page = 1, method = "ocr", dpi = 150, text = "made by the other worker" } } }
@@ -276,11 +276,16 @@ T.test("a copy another worker is extracting now: wait, help with its pages, reus
   local tasks = { { batch = 7, path = path("multi.tif"), first = 2, last = 2 } }
   with_job({
     complete = function() error("a copy completes through the indexing buffer") end,
-    index_submit = function(_, doc) submitted[#submitted + 1] = doc end,
+    index_submit = function(_, doc, stats) submitted[#submitted + 1] = doc; waited = stats.wait end,
     worker_id = function() return 1 end,
     -- held by another worker for two tries; then its document is in the buffer
     claim_content = function() claims = claims + 1; return false end,
-    await_content = function() in_buffer = true; return true end,
+    await_content = function()
+      local t0 = core.mono_ms()
+      while core.mono_ms() - t0 < 30 do end
+      in_buffer = true
+      return true
+    end,
     find_copy = function() return in_buffer and made or false end,
     pages_take = function(batch)
       T.eq(batch, -1, "any other worker's batch")
@@ -302,6 +307,8 @@ T.test("a copy another worker is extracting now: wait, help with its pages, reus
   T.eq(#submitted, 1)
   T.eq(submitted[1].pages[1].text, "made by the other worker")
   T.eq(submitted[1].source, path("scan_en.pdf"))
+  -- The time it waited for the other worker is its "wait" stage, not work.
+  T.ok(waited and waited >= 30 and waited < 1000, "waited " .. tostring(waited) .. " ms")
 end)
 
 T.test("deletions, skips, vanished files and bad files complete at once", function()

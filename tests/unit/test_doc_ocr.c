@@ -7,6 +7,8 @@
 #include "extract/ocr.h"
 #include "extract/textnorm.h"
 
+#include <leptonica/allheaders.h>
+
 static doc_ctx *dc;
 
 static doc *open_doc(const char *name)
@@ -237,6 +239,18 @@ static void test_turn_and_orientation(void)
     gray_image_skew(&a, &deg, &sure);
     CHECK(deg < -2.0 && deg > -4.0);
     CHECK(sure > 2.0);
+    /* The one-bit image skew builds is leptonica's own pixConvertTo1 at
+     * the same threshold: the same angle to the last bit. */
+    PIX *pix8 = pixCreate(a.width, a.height, 8);
+    for (int y = 0; y < a.height; y++)
+        for (int x = 0; x < a.width; x++)
+            pixSetPixel(pix8, x, y, a.samples[(size_t)y * a.stride + x]);
+    PIX *pix1 = pixConvertTo1(pix8, 160);
+    l_float32 ref_deg = 0, ref_sure = 0;
+    CHECK_INT(pixFindSkew(pix1, &ref_deg, &ref_sure), 0);
+    CHECK(deg == ref_deg && sure == ref_sure);
+    pixDestroy(&pix1);
+    pixDestroy(&pix8);
     CHECK_INT(gray_image_rotate(dc, &a, deg, &b, &err), 0);
     gray_image_skew(&b, &deg, &sure);
     CHECK(fabs(deg) < 0.5);
