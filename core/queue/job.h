@@ -31,7 +31,7 @@ typedef enum {
     STAGE_COUNT
 } job_stage;
 
-/* "fetch", "text", "render", "ocr", "index" */
+/* "fetch", "text", "render", "ocr", "index", "wait" */
 extern const char *const job_stage_names[STAGE_COUNT];
 
 /* A job's pages that OCR took a second look at: read turned back, read as
