@@ -439,7 +439,7 @@ local function extract_paged(d, kind, path, limit, doc, ctx)
     for _, p in ipairs(merged.pages) do doc.pages[#doc.pages + 1] = p end
     for _, e in ipairs(merged.errors) do doc.errors[#doc.errors + 1] = e end
     doc.pages_ocr = doc.pages_ocr + merged.pages_ocr
-    for k, v in pairs(merged.stages) do doc.stages[k] = (doc.stages[k] or 0) + v end
+    for k, v in pairs(merged.stages) do doc.stages[k] = doc.stages[k] + v end
   end
   table.sort(doc.pages, function(a, b) return a.page < b.page end)
   table.sort(doc.errors, function(a, b) return page_of(a) < page_of(b) end)
@@ -724,7 +724,8 @@ end
 -- with the first one's pages meanwhile, unless it is a fast-lane worker),
 -- then reuses what went into the indexing buffer. nil when this worker
 -- holds the claim now (the first one failed, or nobody had it), or when
--- waiting would pass the job's deadline.
+-- waiting would pass the job's deadline. The time it waits goes to
+-- stages.wait.
 local function copy_in_the_making(s, sha, id, deadline, stages)
   local J = job_api()
   if not (J and J.claim_content) then return nil end
@@ -827,9 +828,8 @@ function M.process(job)
           wait = doc.stages.wait, failure = doc.failure })
     return
   end
-  local waited = {}
   local copy = s.reuse_copies and (find_copy(sha, id) or copy_in_the_making(s, sha, id,
-    job_deadline(s, t0), waited))
+    job_deadline(s, t0), timing))
   if copy then
     core.release(f.path, f.temp)
     core.log("debug", string.format("%s: the same content as %s: its %d pages reused",
@@ -841,7 +841,7 @@ function M.process(job)
       extract_ms = 0, note = copy.note, pages = copy.pages, title = copy.title, meta = copy.meta,
       container = old ~= false,   -- it may have been an archive: its members go
     }, { pages = #copy.pages, pages_ocr = 0, started_ms = t0, fetch = timing.fetch,
-          wait = waited.wait })
+          wait = timing.wait })
     return
   end
   local doc, xerr, xperm = M.extract_file(f.path, { source = job.source, size = f.size })
@@ -858,7 +858,7 @@ function M.process(job)
     container = old ~= false,   -- it may have been an archive: its members go
   }, { pages = #doc.pages, pages_ocr = doc.pages_ocr, started_ms = t0, fetch = timing.fetch,
         text = doc.stages.text, render = doc.stages.render, ocr = doc.stages.ocr,
-        wait = (doc.stages.wait or 0) + (waited.wait or 0),
+        wait = (doc.stages.wait or 0) + (timing.wait or 0),
         pages_rotated = doc.pages_rotated, pages_vertical = doc.pages_vertical,
         pages_low_confidence = doc.pages_low_confidence })
 end
